@@ -1,0 +1,1 @@
+"""The edges of reportrag: the HTTP API (FastAPI) and the ``reportrag`` command line."""

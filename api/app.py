@@ -1,0 +1,57 @@
+"""The FastAPI application: routers, error shape, limits, CORS, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+
+from api import errors
+from api.routes import admin, documents, health, search
+from api.runtime import Runtime
+from reportrag import __version__
+from reportrag.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; the model and Milvus connect in the lifespan (or use ``runtime``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is None:
+            rt = Runtime(settings or get_settings())
+            rt.start()
+            app.state.runtime = rt
+        else:
+            app.state.runtime = runtime
+        yield
+        if runtime is None:
+            app.state.runtime.close()
+
+    app = FastAPI(
+        title="reportrag", version=__version__, lifespan=lifespan,
+        description="Multilingual retrieval (English, Chinese, German) over reports, on Milvus.",
+    )
+    cfg = settings or (runtime.settings if runtime else get_settings())
+    max_body = cfg.max_body_bytes
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # noqa: ANN001, ANN202
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body):
+            return errors.error_response(413, "payload_too_large",
+                                         f"request body larger than {max_body} bytes")
+        return await call_next(request)
+
+    if cfg.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins,
+                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])
+    errors.install(app)
+    for module in (health, search, documents, admin):
+        app.include_router(module.router)
+    return app

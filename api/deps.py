@@ -1,0 +1,65 @@
+"""Request dependencies as ``Annotated`` aliases: the runtime, the search service, API keys."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from api.runtime import Runtime
+from reportrag.settings import Settings
+from search.service import SearchService
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings_dep(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_service(runtime: RuntimeDep) -> SearchService:
+    return runtime.ready_service()
+
+
+ServiceDep = Annotated[SearchService, Depends(get_service)]
+
+
+def _key_matches(given: str | None, expected: str) -> bool:
+    # Constant-time comparison; the key itself is never logged.
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_read_key(settings: SettingsDep,
+                     x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """Read endpoints need a key only when REPORTRAG_READ_API_KEY is set (admin key works too)."""
+    if settings.read_api_key is None or not settings.read_api_key.get_secret_value():
+        return
+    admin = settings.admin_key()
+    if _key_matches(x_api_key, settings.read_api_key.get_secret_value()) or (
+        admin is not None and _key_matches(x_api_key, admin)
+    ):
+        return
+    raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+
+
+def require_admin_key(settings: SettingsDep,
+                      x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """Admin endpoints are off without REPORTRAG_API_KEY, and need that key in X-API-Key."""
+    admin = settings.admin_key()
+    if admin is None:
+        raise HTTPException(403, "admin endpoints are disabled: set REPORTRAG_API_KEY to enable")
+    if not _key_matches(x_api_key, admin):
+        raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+
+
+ReadAuth = Depends(require_read_key)
+AdminAuth = Depends(require_admin_key)

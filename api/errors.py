@@ -1,0 +1,85 @@
+"""Every 4xx/5xx has one JSON shape: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reportrag import errors as E
+
+logger = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[E.ReportragError], int]] = [
+    (E.StoreUnavailableError, 503),
+    (E.FingerprintMismatchError, 409),
+    (E.CapabilityError, 400),
+    (E.TokenLimitError, 422),
+    (E.FilterError, 422),
+    (E.InputError, 422),
+    (E.NotFoundError, 404),
+    (E.ConflictError, 409),
+    (E.ModelError, 503),
+    (E.StoreError, 503),
+    (E.ConfigError, 500),
+]
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    """A JSON error in the documented shape."""
+    return JSONResponse(status_code=status, headers=headers,
+                        content={"error": {"code": code, "message": message,
+                                           "details": details or {}}})
+
+
+def status_for(exc: E.ReportragError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that translate errors at the HTTP edge."""
+
+    @app.exception_handler(E.ReportragError)
+    async def _ours(request: Request, exc: E.ReportragError) -> JSONResponse:
+        status = status_for(exc)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        if status == 503 and isinstance(exc, E.StoreError):
+            runtime = getattr(request.app.state, "runtime", None)
+            if runtime is not None:
+                runtime.mark_store_down(exc.message)
+        details = dict(exc.details)
+        if status == 503:
+            details.setdefault("retry_after_s", 5)
+        return error_response(status, exc.code, exc.message, details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""),
+             "type": e.get("type", "")}
+            for e in exc.errors()[:20]
+        ]
+        first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
+        where = ".".join(p for p in first["loc"] if p != "body") or "body"
+        return error_response(422, "invalid_request", f"{where}: {first['msg']}",
+                              {"errors": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                403: "forbidden", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail),
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The one place a bare Exception is caught: the HTTP edge; never leak internals.
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal server error")

@@ -1,0 +1,52 @@
+"""Admin: ``POST /v1/ingest`` and ``DELETE /v1/documents/{doc_id}`` (need X-API-Key)."""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.deps import AdminAuth, RuntimeDep, ServiceDep
+from api.schemas import ErrorOut, IngestIn
+from reportrag.errors import InputError, NotFoundError
+
+router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[AdminAuth])
+_ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 409: {"model": ErrorOut},
+           422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+
+
+@router.post("/ingest", responses=_ERRORS, summary="Ingest the corpus folder (idempotent)")
+def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
+    from ingest.corpus import discover
+    from ingest.langid import LanguageDetector
+    from ingest.pipeline import ingest_lock, run_ingest
+
+    settings = runtime.settings
+    corpus = settings.corpus_dir.resolve()
+    paths = None
+    if body.paths:
+        paths = []
+        for name in body.paths:
+            p = (corpus / name).resolve()
+            if corpus not in p.parents or not p.is_file():
+                raise InputError(f"{name!r} is not a file inside the corpus folder",
+                                 details={"path": name})
+            paths.append(FsPath(p))
+    docs = discover(settings.corpus_dir, paths)
+    with ingest_lock(settings.data_dir):
+        summary = run_ingest(
+            docs, embedder=service.embedder, store=service.store, detector=LanguageDetector(),
+            chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
+            dry_run=body.dry_run, prune_doc_ids=not body.paths, progress=False)
+    return summary.to_dict()
+
+
+@router.delete("/documents/{doc_id}", responses=_ERRORS, summary="Delete a document's chunks")
+def delete_document(doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],
+                    service: ServiceDep) -> dict:
+    ids = list(service.store.doc_index(doc_id))
+    if not ids:
+        raise NotFoundError(f"no document {doc_id!r}")
+    deleted = service.store.delete(ids)
+    return {"doc_id": doc_id, "deleted": deleted}

@@ -1,0 +1,64 @@
+"""``POST /v1/search`` and ``POST /v1/context``."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from api.deps import ReadAuth, ServiceDep, SettingsDep
+from api.schemas import ContextIn, ContextOut, ErrorOut, FiltersIn, SearchIn, SearchOut
+from reportrag.errors import InputError
+from reportrag.settings import Settings
+from reportrag.types import Filters
+from search.context import Passage, expand_neighbors, merge_adjacent, render
+from search.filters import build_filters
+
+router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAuth])
+_ERRORS = {400: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+
+
+def _filters(f: FiltersIn) -> Filters:
+    return build_filters(lang=f.lang, doc_id=f.doc_id, section=f.section, kind=f.kind,
+                         date_from=f.date_from, date_to=f.date_to)
+
+
+def _check_query(query: str, settings: Settings) -> str:
+    if not query.strip():
+        raise InputError("query is empty", details={"field": "query"})
+    if len(query) > settings.max_query_chars:
+        raise InputError(f"query is longer than {settings.max_query_chars} characters",
+                         details={"field": "query", "max_chars": settings.max_query_chars})
+    return query
+
+
+@router.post("/search", response_model=SearchOut, responses=_ERRORS,
+             summary="Semantic / hybrid search with metadata filters")
+def search(body: SearchIn, service: ServiceDep, settings: SettingsDep) -> dict:
+    query = _check_query(body.query, settings)
+    result = service.search(query, top_k=body.top_k, filters=_filters(body.filters),
+                            mode=body.mode, min_score=body.min_score, dedupe=body.dedupe,
+                            diversify=body.diversify)
+    return result.to_dict()
+
+
+@router.post("/context", response_model=ContextOut, responses=_ERRORS,
+             summary="Prompt-ready context with numbered citations, within a token budget")
+def context(body: ContextIn, service: ServiceDep, settings: SettingsDep) -> dict:
+    t0 = time.perf_counter()
+    query = _check_query(body.query, settings)
+    result = service.search(query, top_k=body.top_k, filters=_filters(body.filters),
+                            mode=body.mode)
+    groups = [Passage(expand_neighbors(h, service.store, body.neighbors), h.score,
+                      list(h.found_via)) for h in result.hits]
+    passages = merge_adjacent(groups)
+    emb = service.embedder
+    overhead = emb.count_tokens("")  # prompt prefix + special tokens the counter adds
+
+    def count(text: str) -> int:
+        return emb.count_tokens(text) - overhead
+
+    text, citations, used = render(passages, count_tokens=count, max_tokens=body.max_tokens)
+    return {"context": text, "citations": citations, "tokens": used,
+            "max_tokens": body.max_tokens, "mode": result.mode,
+            "took_ms": round((time.perf_counter() - t0) * 1000, 2)}

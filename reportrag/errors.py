@@ -1,0 +1,104 @@
+"""One exception tree for reportrag, translated to HTTP codes / CLI exit codes at the edges.
+
+    ReportragError
+    ├── ConfigError              a setting is missing or wrong                 (CLI 2, HTTP 500)
+    ├── InputError               caller-supplied input is invalid              (CLI 2, HTTP 4xx)
+    │   ├── DocumentError        a corpus file cannot be read/decoded/used
+    │   ├── ManifestError        the corpus manifest is malformed
+    │   └── FilterError          a search filter is unknown or has a bad value
+    ├── ModelError               the embedding model cannot be found/built/used  (CLI 3)
+    │   ├── ModelNotFoundError
+    │   ├── ModelCorruptError    a cached model failed verification
+    │   └── TokenLimitError      an input exceeds the model's token limit
+    ├── StoreError               Milvus said no                                (CLI 4)
+    │   ├── StoreUnavailableError  Milvus cannot be reached; safe to retry     (HTTP 503)
+    │   ├── FingerprintMismatchError  the index was built with another model   (HTTP 409)
+    │   └── CapabilityError      the store lacks a feature (e.g. BM25)         (HTTP 400)
+    ├── NotFoundError            a document / chunk id does not exist          (HTTP 404)
+    └── ConflictError            e.g. an ingestion already running             (HTTP 409)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ReportragError(Exception):
+    """Base class of every error reportrag raises on purpose."""
+
+    code = "error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class ConfigError(ReportragError):
+    code = "config_error"
+    exit_code = 2
+
+
+class InputError(ReportragError):
+    code = "invalid_input"
+    exit_code = 2
+
+
+class DocumentError(InputError):
+    code = "bad_document"
+
+
+class ManifestError(InputError):
+    code = "bad_manifest"
+
+
+class FilterError(InputError):
+    code = "bad_filter"
+
+
+class ModelError(ReportragError):
+    code = "model_error"
+    exit_code = 3
+
+
+class ModelNotFoundError(ModelError):
+    code = "model_not_found"
+
+
+class ModelCorruptError(ModelError):
+    code = "model_corrupt"
+
+
+class TokenLimitError(ModelError, InputError):
+    code = "token_limit"
+
+
+class StoreError(ReportragError):
+    code = "store_error"
+    exit_code = 4
+
+
+class StoreUnavailableError(StoreError):
+    """Milvus did not answer; the operation did not happen and is safe to retry."""
+
+    code = "store_unavailable"
+    retryable = True
+
+
+class FingerprintMismatchError(StoreError):
+    code = "fingerprint_mismatch"
+
+
+class CapabilityError(StoreError):
+    code = "unsupported"
+
+
+class NotFoundError(ReportragError):
+    code = "not_found"
+    exit_code = 5
+
+
+class ConflictError(ReportragError):
+    code = "conflict"
+    exit_code = 6

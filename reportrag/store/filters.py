@@ -1,0 +1,150 @@
+"""Turn the portable :class:`Filters` into a Milvus boolean expression.
+
+Two modes, chosen by the deployment:
+
+* templating (Milvus >= 2.5): every value is bound through ``filter_params`` and the
+  expression only holds ``{placeholders}``; no user text is ever part of the expression;
+* literal (Milvus 2.3 and Milvus Lite 3.x, whose parsers reject ``{``): values are pasted as
+  double-quoted string literals with backslash, ``"`` and ``'`` escaped, and control
+  characters rejected outright. Both parsers were checked to read such a literal back as
+  exactly the original value.
+
+The section prefix is a range (``section >= p and section < successor(p)``) rather than
+``like "p%"``: LIKE gives ``%``/``_`` a meaning and Lite and the 2.3 server disagree on how
+to escape them, while string comparison needs no wildcard escaping at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from reportrag.errors import FilterError
+from reportrag.types import Filters
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MAX_CODE_POINT = 0x10FFFF
+
+
+@dataclass
+class Expr:
+    """A boolean expression being built, with its template parameters."""
+
+    templating: bool
+    clauses: list[str] = field(default_factory=list)
+    params: dict[str, object] = field(default_factory=dict)
+
+    def value(self, name: str, value: str | list[str]) -> str:
+        """The expression text standing for ``value``: a placeholder or a safe literal."""
+        if self.templating:
+            key = f"p_{name}_{len(self.params)}"
+            self.params[key] = value
+            return "{" + key + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(quote(v) for v in value) + "]"
+        return quote(value)
+
+    def add(self, clause: str) -> None:
+        self.clauses.append(clause)
+
+    def render(self) -> str:
+        """The whole expression; empty string when there is nothing to filter on."""
+        if len(self.clauses) == 1:
+            return self.clauses[0]
+        return " and ".join(f"({c})" for c in self.clauses)
+
+
+def quote(value: str) -> str:
+    """A double-quoted Milvus string literal that reads back as exactly ``value``."""
+    if not isinstance(value, str):
+        raise FilterError(f"filter value must be a string, not {type(value).__name__}")
+    if _CONTROL.search(value):
+        raise FilterError("filter value contains control characters",
+                          details={"value": value[:100]})
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'")
+    return f'"{escaped}"'
+
+
+def successor(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``.
+
+    None when there is no such string (the prefix is all U+10FFFF): no upper bound.
+    """
+    chars = list(prefix)
+    while chars and ord(chars[-1]) == _MAX_CODE_POINT:
+        chars.pop()
+    if not chars:
+        return None
+    nxt = ord(chars[-1]) + 1
+    if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be stored; jump past them
+        nxt = 0xE000
+    chars[-1] = chr(nxt)
+    return "".join(chars)
+
+
+def _check_values(name: str, values: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        if not isinstance(v, str):
+            raise FilterError(f"filter '{name}' values must be strings", details={"field": name})
+        if _CONTROL.search(v):
+            raise FilterError(f"filter '{name}' has a value with control characters",
+                              details={"field": name})
+        out.append(v)
+    return list(dict.fromkeys(out))
+
+
+def _check_date(name: str, value: str) -> str:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise FilterError(f"filter '{name}' must be a date YYYY-MM-DD, not {value!r}",
+                          details={"field": name})
+    return value
+
+
+def in_clause(expr: Expr, fld: str, values: Sequence[str]) -> None:
+    """``fld in [...]`` (values already checked)."""
+    expr.add(f"{fld} in {expr.value(fld, list(values))}")
+
+
+def compile_filters(filters: Filters, *, templating: bool) -> tuple[str, dict[str, object]]:
+    """(expression, filter_params) for ``filters``; ("", {}) when they are empty."""
+    expr = Expr(templating=templating)
+    for fld in ("lang", "doc_id", "kind", "chunk_id"):
+        values = getattr(filters, fld)
+        if isinstance(values, str):  # a bare string would otherwise iterate per character
+            values = (values,)
+        if values:
+            in_clause(expr, fld, _check_values(fld, values))
+    if filters.section:
+        prefix = _check_values("section", [filters.section])[0]
+        clause = f"section >= {expr.value('section', prefix)}"
+        upper = successor(prefix)
+        if upper is not None:
+            clause += f" and section < {expr.value('section', upper)}"
+        expr.add(clause)
+    if filters.date_from:
+        expr.add(f"date >= {expr.value('date', _check_date('date_from', filters.date_from))}")
+    if filters.date_to:
+        # "" (undated) sorts before every date; a date range never matches undated chunks.
+        upper_date = expr.value("date", _check_date("date_to", filters.date_to))
+        expr.add(f'date <= {upper_date} and date != ""')
+    return expr.render(), expr.params
+
+
+def ids_filter(fld: str, ids: Sequence[str], *, templating: bool) -> tuple[str, dict[str, object]]:
+    """(expression, filter_params) selecting rows whose ``fld`` is one of ``ids``."""
+    expr = Expr(templating=templating)
+    in_clause(expr, fld, _check_values(fld, ids))
+    return expr.render(), expr.params
+
+
+def eq_filter(fld: str, value: str, *, templating: bool,
+              extra: str = "") -> tuple[str, dict[str, object]]:
+    """(expression, filter_params) for ``fld == value`` (plus a trusted extra clause)."""
+    expr = Expr(templating=templating)
+    expr.add(f"{fld} == {expr.value(fld, _check_values(fld, [value])[0])}")
+    if extra:
+        expr.add(extra)
+    return expr.render(), expr.params

@@ -1,0 +1,100 @@
+"""Plain data types shared by the write path (ingest) and the read path (search)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def content_hash(text: str) -> str:
+    """A stable hex digest of a chunk's text (sha256, first 32 hex chars)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def make_chunk_id(doc_id: str, ordinal: int, text_hash: str) -> str:
+    """Deterministic chunk id from document, position and content.
+
+    The same text at the same place in the same document always gets the same id, so
+    re-ingesting is idempotent and a changed paragraph gets a new id.
+    """
+    digest = hashlib.sha256(f"{doc_id}\x1f{ordinal}\x1f{text_hash}".encode()).hexdigest()[:16]
+    return f"{doc_id}:{ordinal:05d}:{digest}"
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What the manifest (or its defaults) says about one corpus file."""
+
+    doc_id: str
+    path: str
+    title: str
+    lang: str
+    kind: str = "article"
+    date: str = ""
+    translation_of: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    """A passage in another language aligned with a chunk."""
+
+    chunk_id: str
+    lang: str
+    confidence: float
+
+
+@dataclass
+class Chunk:
+    """One retrievable passage with everything a citation needs."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    lang: str
+    kind: str
+    date: str
+    section: str
+    ordinal: int
+    text: str
+    token_count: int
+    char_start: int
+    char_end: int
+    content_hash: str
+    prev_id: str = ""
+    next_id: str = ""
+    counterparts: list[Counterpart] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (counterparts as plain dicts)."""
+        d = dict(self.__dict__)
+        d["counterparts"] = [c.__dict__ for c in self.counterparts]
+        return d
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A portable filter model; only the store turns it into Milvus syntax."""
+
+    lang: tuple[str, ...] = ()
+    doc_id: tuple[str, ...] = ()
+    section: str = ""
+    kind: tuple[str, ...] = ()
+    date_from: str = ""
+    date_to: str = ""
+    chunk_id: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (
+            self.lang or self.doc_id or self.section or self.kind or self.date_from
+            or self.date_to or self.chunk_id
+        )
+
+
+@dataclass
+class StoreHit:
+    """A chunk returned by the store with the raw score of the search that found it."""
+
+    chunk: Chunk
+    score: float

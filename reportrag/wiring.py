@@ -1,0 +1,27 @@
+"""Build the core services from settings; called only by entry points (CLI, API lifespan)."""
+
+from __future__ import annotations
+
+from reportrag.embedding import TextEmbedder, load_embedder
+from reportrag.settings import Settings
+
+
+def embedder_from_settings(settings: Settings) -> TextEmbedder:
+    """The configured embedder (weights load lazily)."""
+    return load_embedder(
+        settings.model, models_dir=settings.models_dir, engine=settings.model_engine,
+        device=settings.device, threads=settings.threads, batch_size=settings.embed_batch_size,
+    )
+
+
+def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusStore
+    """The configured Milvus store (not yet connected)."""
+    from reportrag.store import IndexConfig, MilvusStore
+
+    token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
+    if settings.milvus_uri is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return MilvusStore(
+        settings.resolved_milvus_uri, settings.collection, dim, token=token,
+        timeout=settings.milvus_timeout, index=IndexConfig(kind=settings.index_kind),
+    )

@@ -1,0 +1,1 @@
+"""The read path: filtered dense / hybrid retrieval, fusion, chatbot context. Depends on the core only."""

@@ -1,0 +1,64 @@
+"""Validate user filter values and turn them into the core's portable :class:`Filters`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from reportrag.errors import FilterError
+from reportrag.types import Filters
+
+_LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+MAX_VALUES = 50
+MAX_SECTION_CHARS = 500
+
+
+def _list(name: str, values: Sequence[str] | None, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    if len(values) > MAX_VALUES:
+        raise FilterError(f"filter '{name}' takes at most {MAX_VALUES} values",
+                          details={"field": name})
+    out = []
+    for v in values:
+        if not isinstance(v, str) or not pattern.fullmatch(v):
+            raise FilterError(f"filter '{name}' has an invalid value {v!r}",
+                              details={"field": name, "value": str(v)[:100],
+                                       "pattern": pattern.pattern})
+        out.append(v)
+    return tuple(dict.fromkeys(out))
+
+
+def _date(name: str, value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return date.fromisoformat(value).isoformat()
+    except (TypeError, ValueError) as exc:
+        raise FilterError(f"filter '{name}' must be a date YYYY-MM-DD, not {value!r}",
+                          details={"field": name}) from exc
+
+
+def build_filters(*, lang: Sequence[str] | None = None, doc_id: Sequence[str] | None = None,
+                  section: str | None = None, kind: Sequence[str] | None = None,
+                  date_from: str | None = None, date_to: str | None = None) -> Filters:
+    """Checked filters; any bad value is a FilterError naming the field (never ignored)."""
+    sec = section or ""
+    if len(sec) > MAX_SECTION_CHARS or any(ord(c) < 32 for c in sec):
+        raise FilterError("filter 'section' is too long or has control characters",
+                          details={"field": "section"})
+    if lang is not None and not isinstance(lang, str):
+        lang = [v.lower() if isinstance(v, str) else v for v in lang]
+    f = Filters(
+        lang=_list("lang", lang.lower() if isinstance(lang, str) else lang, _LANG),
+        doc_id=_list("doc_id", doc_id, _ID), section=sec.strip(), kind=_list("kind", kind, _KIND),
+        date_from=_date("date_from", date_from), date_to=_date("date_to", date_to),
+    )
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise FilterError("date_from is after date_to", details={"field": "date_from"})
+    return f

