@@ -36,7 +36,8 @@ def _configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Third-party chatter would drown the one line we promise on errors.
-    for noisy in ("transformers", "sentence_transformers", "httpx", "milvus_lite", "pymilvus"):
+    for noisy in ("transformers", "sentence_transformers", "httpx", "milvus_lite", "pymilvus",
+                  "jieba", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

@@ -142,7 +142,7 @@ def ingest_lock(data_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _progress(iterable, **kw):  # noqa: ANN001, ANN202
+def _progress(iterable=None, **kw):  # noqa: ANN001, ANN202
     from tqdm import tqdm
 
     return tqdm(iterable, **kw)
@@ -150,7 +150,7 @@ def _progress(iterable, **kw):  # noqa: ANN001, ANN202
 
 def run_ingest(docs: list[DocumentMeta], *, embedder: _Embedder, store, detector: LanguageDetector,  # noqa: ANN001
                chunk_tokens: int, overlap_tokens: int, dry_run: bool = False,
-               prune_doc_ids: bool = False, progress: bool = True,
+               prune_doc_ids: bool = False, progress: bool = True, write_batch: int = 64,
                on_document: Callable[[DocumentPlan], None] | None = None) -> IngestSummary:
     """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus."""
     start = time.perf_counter()
@@ -188,7 +188,7 @@ def run_ingest(docs: list[DocumentMeta], *, embedder: _Embedder, store, detector
     to_embed = [c for p in plans for c in p.to_embed]
     bar = _progress(total=len(to_embed), desc="embedding", unit="chunk",
                     disable=not progress or not to_embed)
-    batch = 64
+    batch = max(1, write_batch)
     for p in plans:
         _write_rewrites(p, store)
         for i in range(0, len(p.to_embed), batch):

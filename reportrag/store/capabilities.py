@@ -71,15 +71,13 @@ class Dialect:
     analyzer_params: dict[str, Any] | None  # for the BM25 text field; None without BM25
     flush_after_write: bool  # Lite searches unflushed rows by brute force in Python
 
-    def with_bm25(self, enabled: bool) -> Dialect:
-        """This dialect for a collection that does (or does not) carry the BM25 field."""
+    def for_collection(self, bm25: bool, analyzer: str) -> Dialect:
+        """This dialect narrowed to an existing collection's BM25 field and analyzer."""
         caps = self.capabilities
-        if caps.bm25 == enabled:
-            return self
+        enabled = bm25 and caps.bm25
         new_caps = StoreCapabilities(
             kind=caps.kind, server_version=caps.server_version, bm25=enabled,
-            filter_templating=caps.filter_templating,
-            analyzer=caps.analyzer if enabled else "",
+            filter_templating=caps.filter_templating, analyzer=analyzer if enabled else "",
         )
         return Dialect(
             capabilities=new_caps, scalar_index=self.scalar_index, int_index=self.int_index,

@@ -1,0 +1,45 @@
+"""Per-document statistics folded from scalar rows (no Milvus calls here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_SECTIONS = 200
+SECTION_SEPARATOR = " > "  # the top-level section is the text before the first separator
+DOCUMENT_FIELDS = ["doc_id", "title", "kind", "date", "lang", "section", "ordinal"]
+
+
+@dataclass
+class _Doc:
+    chunks: int = 0
+    langs: dict[str, int] = field(default_factory=dict)
+    first: tuple[int, str, str, str] | None = None  # (ordinal, title, kind, date)
+    sections: dict[str, int] = field(default_factory=dict)  # top-level section -> min ordinal
+
+
+def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """doc_id, title, kind, date, chunks, langs, sections (document order) per document."""
+    docs: dict[str, _Doc] = {}
+    for r in rows:
+        d = docs.setdefault(str(r["doc_id"]), _Doc())
+        d.chunks += 1
+        lang = str(r["lang"])
+        d.langs[lang] = d.langs.get(lang, 0) + 1
+        ordinal = int(r["ordinal"])
+        if d.first is None or ordinal < d.first[0]:
+            d.first = (ordinal, str(r["title"]), str(r["kind"]), str(r["date"]))
+        top = str(r["section"]).split(SECTION_SEPARATOR, 1)[0].strip()
+        if top and ordinal < d.sections.get(top, ordinal + 1):
+            d.sections[top] = ordinal
+    out = []
+    for doc_id in sorted(docs):
+        d = docs[doc_id]
+        _, title, kind, date = d.first or (0, "", "", "")
+        ordered = sorted(d.sections, key=lambda s: d.sections[s])
+        out.append({
+            "doc_id": doc_id, "title": title, "kind": kind, "date": date, "chunks": d.chunks,
+            "langs": dict(sorted(d.langs.items())), "sections": ordered[:MAX_SECTIONS],
+        })
+    return out

@@ -1,0 +1,458 @@
+"""MilvusStore: chunks, vectors and BM25 text in one Milvus collection.
+
+The only place that knows Milvus field names and filter syntax. Works against Milvus Lite 3.x
+(a ``*.db`` path) and a Milvus server (``http://host:19530``), 2.3.5 and newer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymilvus import MilvusClient
+
+from reportrag.errors import (
+    CapabilityError,
+    ConfigError,
+    FingerprintMismatchError,
+    StoreError,
+    StoreUnavailableError,
+)
+from reportrag.store import schema as sc
+from reportrag.store.capabilities import (
+    IVF_NPROBE,
+    Dialect,
+    IndexConfig,
+    StoreCapabilities,
+    detect_dialect,
+)
+from reportrag.store.documents import DOCUMENT_FIELDS, summarize
+from reportrag.store.errors import describe, redact_uri, translated
+from reportrag.store.filters import Expr, compile_filters, eq_filter, ids_filter
+from reportrag.types import Chunk, Counterpart, Filters, StoreHit
+
+log = logging.getLogger(__name__)
+
+UPSERT_BATCH = 256
+ID_BATCH = 512  # ids per `chunk_id in [...]` expression
+SCAN_PAGE = 4096  # rows per query page (the server caps offset + limit at 16384)
+MAX_TOP_K = 16384
+# Reads that serve searches use Session consistency: this process sees its own writes at
+# once, without Strong's wait for the server's time tick (about 400 ms a request on 2.3.5).
+# Everything else (the collection default) is Strong: ingest decisions need fresh data.
+FAST_READ = {"consistency_level": "Session"}
+
+
+DEFAULT_INDEX = IndexConfig()
+
+
+class MilvusStore:
+    """One collection of chunks; construct, :meth:`connect`, :meth:`ensure_collection`."""
+
+    def __init__(self, uri: str, collection: str, dim: int, *, token: str | None = None,
+                 timeout: float = 10.0, index: IndexConfig = DEFAULT_INDEX) -> None:
+        if not isinstance(uri, str) or not uri:
+            raise ConfigError("Milvus URI is empty")
+        if not isinstance(collection, str) or not collection or not (
+            collection[0].isalpha() or collection[0] == "_"
+        ) or not all(c.isascii() and (c.isalnum() or c == "_") for c in collection):
+            raise ConfigError(f"collection name must match [A-Za-z_][A-Za-z0-9_]*: {collection!r}")
+        if not isinstance(dim, int) or dim < 1:
+            raise ConfigError(f"vector dim must be a positive integer, not {dim!r}")
+        if not timeout > 0:
+            raise ConfigError(f"Milvus timeout must be positive, not {timeout!r}")
+        self._uri = uri
+        self._collection = collection
+        self._dim = dim
+        self._token = token
+        self._timeout = float(timeout)
+        self._index = index
+        self._client: MilvusClient | None = None
+        self._dialect: Dialect | None = None
+        self._vector_index: str | None = None  # of the collection, once known
+
+    def __repr__(self) -> str:
+        return f"MilvusStore({redact_uri(self._uri)!r}, {self._collection!r}, dim={self._dim})"
+
+    def __enter__(self) -> MilvusStore:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connection -------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the client and detect what the deployment supports."""
+        if self._client is not None:
+            return
+        where = redact_uri(self._uri)
+        if self._uri.endswith(".db") and not Path(self._uri).parent.is_dir():
+            raise ConfigError(f"Milvus Lite path {self._uri}: parent directory does not exist")
+        started = time.monotonic()
+        try:
+            with translated("connect", self._uri, self._collection):
+                client = MilvusClient(uri=self._uri, token=self._token or "",
+                                      timeout=self._timeout)
+                version = str(client.get_server_version(timeout=self._timeout))
+        except StoreUnavailableError as exc:
+            raise StoreUnavailableError(
+                f"Milvus at {where} did not answer within {self._timeout:g}s",
+                details={**exc.details, "reason": describe(exc.__cause__)},
+            ) from exc
+        except StoreError as exc:  # it answered, but refused (credentials, a locked Lite file)
+            raise StoreError(
+                f"cannot connect to Milvus at {where}: {describe(exc.__cause__)}",
+                details=exc.details,
+            ) from exc
+        self._client = client
+        self._dialect = detect_dialect(version, uri=self._uri)
+        log.info("connected to Milvus at %s (%s, %s) in %.2fs", where,
+                 self._dialect.capabilities.kind, version, time.monotonic() - started)
+
+    @property
+    def capabilities(self) -> StoreCapabilities:
+        """What the connected deployment (and this collection) supports."""
+        return self._require_dialect().capabilities
+
+    def close(self) -> None:
+        """Release the client; the store can :meth:`connect` again later."""
+        client, self._client = self._client, None
+        if client is not None:
+            with translated("close", self._uri, self._collection):
+                client.close()
+
+    def _require_dialect(self) -> Dialect:
+        if self._dialect is None:
+            raise StoreError("MilvusStore is not connected; call connect() first")
+        return self._dialect
+
+    def _c(self) -> MilvusClient:
+        if self._client is None:
+            raise StoreError("MilvusStore is not connected; call connect() first")
+        return self._client
+
+    def _op(self, op: str) -> AbstractContextManager[None]:
+        return translated(op, self._uri, self._collection)
+
+    @property
+    def _templating(self) -> bool:
+        return self._require_dialect().capabilities.filter_templating
+
+    # -- collection lifecycle ------------------------------------------------------------
+
+    def has_collection(self) -> bool:
+        """Whether the collection exists."""
+        with self._op("has_collection"):
+            return bool(self._c().has_collection(self._collection, timeout=self._timeout))
+
+    def ensure_collection(self, fingerprint: dict[str, object]) -> bool:
+        """Create the collection (True) or check and load the existing one (False)."""
+        wanted = sc.normalize_fingerprint(fingerprint)
+        dialect = self._require_dialect()
+        if not self.has_collection():
+            self._create(wanted, dialect)
+            return True
+        self._check_existing(wanted)
+        self._load()
+        return False
+
+    def _create(self, fingerprint: dict[str, Any], dialect: Dialect) -> None:
+        text = sc.fingerprint_json(fingerprint)
+        schema = sc.build_schema(self._dim, dialect, description=text)
+        indexes = sc.build_index_params(dialect, self._index)
+        started = time.monotonic()
+        with self._op("create_collection"):
+            self._c().create_collection(
+                self._collection, schema=schema, consistency_level="Strong",
+                properties={sc.FINGERPRINT_PROPERTY: text}, timeout=self._timeout,
+            )
+            # sync=False: pymilvus would otherwise poll each index with a fixed 0.5 s sleep
+            # (and Lite lacks the AllocTimestamp RPC it polls with); an empty collection
+            # has nothing to build, so the index is usable at once.
+            self._c().create_index(self._collection, indexes, timeout=self._timeout,
+                                   sync=False)
+        self._load()
+        self._vector_index = sc.vector_index_kind(dialect, self._index)
+        log.info("created collection %s (dim %d, %s index, bm25=%s) in %.2fs",
+                 self._collection, self._dim, self._vector_index,
+                 dialect.capabilities.bm25, time.monotonic() - started)
+
+    def _describe(self) -> dict[str, Any]:
+        with self._op("describe_collection"):
+            return dict(self._c().describe_collection(self._collection, timeout=self._timeout))
+
+    def _check_existing(self, wanted: dict[str, Any]) -> None:
+        desc = self._describe()
+        stored = sc.stored_fingerprint(desc)
+        if stored != wanted:
+            raise FingerprintMismatchError(
+                f"collection {self._collection} was built with another embedding model; "
+                "re-ingest into a new collection (or drop it) to use this one",
+                details={"collection": self._collection, "stored": stored, "wanted": wanted},
+            )
+        fields = {f["name"]: f for f in desc.get("fields", [])}
+        dim = int((fields.get(sc.VECTOR, {}).get("params") or {}).get("dim", -1))
+        if dim != self._dim:
+            raise FingerprintMismatchError(
+                f"collection {self._collection} holds {dim}-d vectors, not {self._dim}-d",
+                details={"collection": self._collection, "stored_dim": dim,
+                         "wanted_dim": self._dim},
+            )
+        # A collection made without the BM25 field stays without it, whatever the server.
+        text_params = fields.get("text", {}).get("params") or {}
+        self._dialect = self._require_dialect().for_collection(
+            sc.SPARSE in fields, sc.analyzer_name(text_params.get("analyzer_params"))
+        )
+        # Search parameters follow the index the collection has, not today's IndexConfig.
+        with self._op("describe_index"):
+            index = self._c().describe_index(self._collection, sc.VECTOR, timeout=self._timeout)
+        self._vector_index = str((index or {}).get("index_type") or "") or None
+
+    def _load(self) -> None:
+        with self._op("load_collection"):
+            state = self._c().get_load_state(self._collection, timeout=self._timeout)
+            if "Loaded" not in str(state.get("state", "")):
+                self._c().load_collection(self._collection, timeout=self._timeout)
+                log.info("loaded collection %s", self._collection)
+
+    def fingerprint(self) -> dict[str, Any] | None:
+        """The fingerprint stored with the collection; None if it has none (or is missing)."""
+        if not self.has_collection():
+            return None
+        return sc.stored_fingerprint(self._describe())
+
+    def drop(self) -> None:
+        """Drop the collection and everything in it (no error if it is missing)."""
+        with self._op("drop_collection"):
+            self._c().drop_collection(self._collection, timeout=self._timeout)
+        log.info("dropped collection %s", self._collection)
+
+    def count(self) -> int:
+        """Number of chunks stored."""
+        with self._op("count"):
+            rows = self._c().query(self._collection, filter="", output_fields=["count(*)"],
+                                   timeout=self._timeout)
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    # -- writes -----------------------------------------------------------------------
+
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Insert or replace ``chunks`` with their float32 ``vectors`` of shape (n, dim)."""
+        if not chunks and np.size(vectors) == 0:
+            return
+        vecs = np.asarray(vectors, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape != (len(chunks), self._dim):
+            raise ValueError(f"vectors must have shape ({len(chunks)}, {self._dim}), "
+                             f"not {vecs.shape}")
+        if not np.isfinite(vecs).all():
+            raise ValueError("vectors contain NaN or infinity")
+        rows: dict[str, dict[str, Any]] = {}
+        for chunk, vec in zip(chunks, vecs, strict=True):
+            problem = sc.field_problem(chunk)
+            if problem:
+                raise StoreError(f"chunk {chunk.chunk_id!r} cannot be stored: {problem}",
+                                 details={"chunk_id": str(chunk.chunk_id)[:200]})
+            rows[chunk.chunk_id] = sc.chunk_to_row(chunk, vec)  # a repeated id: last wins
+        self._write_rows(list(rows.values()), "upsert")
+
+    def _write_rows(self, rows: list[dict[str, Any]], op: str) -> None:
+        if not rows:
+            return
+        started = time.monotonic()
+        with self._op(op):
+            for i in range(0, len(rows), UPSERT_BATCH):
+                self._c().upsert(self._collection, rows[i:i + UPSERT_BATCH],
+                                 timeout=self._timeout)
+        self._after_write()
+        log.info("%s: %d rows into %s in %.2fs", op, len(rows), self._collection,
+                 time.monotonic() - started)
+
+    def _after_write(self) -> None:
+        if self._require_dialect().flush_after_write:
+            with self._op("flush"):
+                self._c().flush(self._collection, timeout=self._timeout)
+
+    def delete(self, chunk_ids: list[str]) -> int:
+        """Delete these chunks; returns how many of them existed."""
+        existing = [r["chunk_id"] for r in self._rows_by_ids(chunk_ids, ["chunk_id"])]
+        if not existing:
+            return 0
+        with self._op("delete"):
+            for i in range(0, len(existing), ID_BATCH):
+                expr, params = ids_filter("chunk_id", existing[i:i + ID_BATCH],
+                                          templating=self._templating)
+                self._c().delete(self._collection, filter=expr, timeout=self._timeout,
+                                 **_params_kw(params))
+        self._after_write()
+        log.info("deleted %d chunks from %s", len(existing), self._collection)
+        return len(existing)
+
+    def set_counterparts(self, updates: dict[str, list[Counterpart]]) -> None:
+        """Rewrite the counterparts of these chunks, keeping everything else."""
+        fields = [*sc.CHUNK_FIELDS, sc.VECTOR]
+        rows = self._rows_by_ids(list(updates), fields)
+        for row in rows:
+            row["counterparts"] = sc.counterparts_json(updates[row["chunk_id"]])
+            row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
+        missing = len(updates) - len(rows)
+        if missing:
+            log.warning("set_counterparts: %d of %d chunks do not exist; skipped",
+                        missing, len(updates))
+        self._write_rows(rows, "set_counterparts")
+
+    # -- reads ------------------------------------------------------------------------
+
+    def _query(self, expr: str, params: dict[str, object], fields: list[str],
+               page: int | None = None, fast: bool = False) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = _params_kw(params)
+        if fast:
+            kwargs.update(FAST_READ)
+        if page is not None:
+            # Iterator mode is what makes a limited query return the rows with the smallest
+            # primary keys, in key order (Lite otherwise returns storage order); no early
+            # "best effort" stop, so a short page really means the end.
+            # (pymilvus then sends the collection's default consistency, Strong.)
+            kwargs.update(limit=page, iterator="True", reduce_stop_for_best="False")
+        with self._op("query"):
+            return [dict(r) for r in self._c().query(
+                self._collection, filter=expr, output_fields=fields, timeout=self._timeout,
+                **kwargs,
+            )]
+
+    def _rows_by_ids(self, chunk_ids: list[str], fields: list[str],
+                     fast: bool = False) -> list[dict[str, Any]]:
+        ids = list(dict.fromkeys(chunk_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), ID_BATCH):
+            expr, params = ids_filter("chunk_id", ids[i:i + ID_BATCH],
+                                      templating=self._templating)
+            for row in self._query(expr, params, fields, fast=fast):
+                found[row["chunk_id"]] = row
+        return [found[c] for c in ids if c in found]
+
+    def _scan(self, base: tuple[str, dict[str, object]],
+              fields: list[str]) -> Iterator[dict[str, Any]]:
+        """Every row matching ``base``, paged by primary key (chunk_id order)."""
+        out_fields = list(dict.fromkeys(["chunk_id", *fields]))
+        last: str | None = None
+        while True:
+            expr = Expr(templating=self._templating)
+            if base[0]:
+                expr.add(base[0])
+                expr.params.update(base[1])
+            if last is not None:
+                expr.add(f"chunk_id > {expr.value('chunk_id', last)}")
+            # The server refuses an empty expression without a limit; this one matches all.
+            text = expr.render() or 'chunk_id != ""'
+            page = self._query(text, expr.params, out_fields, page=SCAN_PAGE)
+            yield from page
+            if len(page) < SCAN_PAGE:
+                return
+            last = max(r["chunk_id"] for r in page)
+
+    def doc_index(self, doc_id: str) -> dict[str, str]:
+        """chunk_id -> content_hash for every chunk of ``doc_id``."""
+        base = eq_filter("doc_id", doc_id, templating=self._templating)
+        return {r["chunk_id"]: r["content_hash"] for r in self._scan(base, ["content_hash"])}
+
+    def all_doc_ids(self) -> list[str]:
+        """Every doc_id that has at least one chunk, sorted."""
+        return sorted({r["doc_id"] for r in self._scan(("", {}), ["doc_id"])})
+
+    def get(self, chunk_ids: list[str]) -> list[Chunk]:
+        """These chunks in the order asked; missing ones are skipped."""
+        rows = self._rows_by_ids(chunk_ids, sc.CHUNK_FIELDS, fast=True)
+        return [sc.row_to_chunk(r) for r in rows]
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """Every chunk of ``doc_id`` ordered by ordinal."""
+        base = eq_filter("doc_id", doc_id, templating=self._templating)
+        chunks = [sc.row_to_chunk(r) for r in self._scan(base, sc.CHUNK_FIELDS)]
+        return sorted(chunks, key=lambda c: c.ordinal)
+
+    def chunks_window(self, doc_id: str, first: int, last: int) -> list[Chunk]:
+        """Chunks of ``doc_id`` with ``first <= ordinal <= last``, ordered by ordinal."""
+        if last < first:
+            return []
+        extra = f"ordinal >= {int(first)} and ordinal <= {int(last)}"
+        expr, params = eq_filter("doc_id", doc_id, templating=self._templating, extra=extra)
+        # A window is small (ordinals are unique per document): one query, no paging.
+        rows = self._query(expr, params, sc.CHUNK_FIELDS, fast=True)
+        return sorted((sc.row_to_chunk(r) for r in rows), key=lambda c: c.ordinal)
+
+    def get_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        """chunk_id -> float32 vector for the chunks that exist."""
+        rows = self._rows_by_ids(chunk_ids, ["chunk_id", sc.VECTOR], fast=True)
+        return {r["chunk_id"]: np.asarray(r[sc.VECTOR], dtype=np.float32) for r in rows}
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Per document: doc_id, title, kind, date, chunks, langs, sections (document order)."""
+        return summarize(self._scan(("", {}), DOCUMENT_FIELDS))
+
+    # -- search -----------------------------------------------------------------------
+
+    def search_dense(self, vector: np.ndarray, filters: Filters, top_k: int) -> list[StoreHit]:
+        """Nearest chunks by cosine similarity (score in [-1, 1]), filtered inside the search."""
+        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if vec.shape != (self._dim,) or not np.isfinite(vec).all():
+            raise ValueError(f"query vector must be {self._dim} finite floats")
+        kind = self._vector_index or sc.vector_index_kind(self._require_dialect(), self._index)
+        params: dict[str, Any] = {}
+        if kind == "HNSW":
+            params = {"ef": max(self._index.search_ef, _top_k(top_k))}
+        elif kind == "IVF_FLAT":
+            params = {"nprobe": IVF_NPROBE}
+        return self._search([vec.tolist()], sc.VECTOR, {"metric_type": "COSINE", "params": params},
+                            filters, top_k)
+
+    def search_text(self, query: str, filters: Filters, top_k: int) -> list[StoreHit]:
+        """BM25 keyword search over chunk text (score >= 0), filtered inside the search."""
+        caps = self.capabilities
+        if not caps.bm25:
+            raise CapabilityError(
+                f"this Milvus ({caps.kind} {caps.server_version}) has no BM25 full-text search",
+                details={"capabilities": caps.to_dict()},
+            )
+        if not query.strip():
+            return []
+        return self._search([query], sc.SPARSE, {"metric_type": "BM25", "params": {}},
+                            filters, top_k)
+
+    def _search(self, data: list[Any], field: str, search_params: dict[str, Any],
+                filters: Filters, top_k: int) -> list[StoreHit]:
+        expr, params = compile_filters(filters, templating=self._templating)
+        started = time.monotonic()
+        with self._op("search"):
+            result = self._c().search(
+                self._collection, data=data, anns_field=field, filter=expr,
+                limit=_top_k(top_k), output_fields=sc.CHUNK_FIELDS,
+                search_params=search_params, timeout=self._timeout, **_params_kw(params),
+                **FAST_READ,
+            )
+        # Milvus Lite reports BM25 as a negated score (smaller = better), the server as the
+        # score itself; BM25 is never negative, so abs() is right for both.
+        fix = abs if field == sc.SPARSE else float
+        hits = [
+            StoreHit(chunk=sc.row_to_chunk(dict(h["entity"])), score=fix(float(h["distance"])))
+            for h in (result[0] if result else [])
+        ]
+        log.debug("search %s: %d hits in %.3fs", field, len(hits), time.monotonic() - started)
+        return hits
+
+
+def _top_k(top_k: int) -> int:
+    if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise ValueError(f"top_k must be an integer in 1..{MAX_TOP_K}, not {top_k!r}")
+    return top_k
+
+
+def _params_kw(params: dict[str, object]) -> dict[str, Any]:
+    # Only a templating server gets filter_params; older parsers never see the keyword.
+    return {"filter_params": params} if params else {}

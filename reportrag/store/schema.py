@@ -1,0 +1,203 @@
+"""The collection schema, its indexes, and the Chunk <-> row mapping.
+
+Chunk fields map 1:1 to collection fields, plus ``vector`` (dense, COSINE) and, where the
+deployment has BM25, ``sparse`` (written by the BM25 function from ``text``, never by us).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus.milvus_client.index import IndexParams
+
+from reportrag.errors import ConfigError
+from reportrag.store.capabilities import IVF_NLIST, Dialect, IndexConfig
+from reportrag.types import Chunk, Counterpart
+
+VECTOR = "vector"
+SPARSE = "sparse"
+FINGERPRINT_PROPERTY = "reportrag.fingerprint"
+BM25_FUNCTION = "text_bm25"
+
+# VARCHAR limits are bytes of UTF-8 on the server; Chinese text is 3 bytes a character.
+VARCHAR_FIELDS: dict[str, int] = {
+    "chunk_id": 128,
+    "doc_id": 128,
+    "title": 2048,
+    "lang": 16,
+    "kind": 64,
+    "date": 16,
+    "section": 4096,
+    "prev_id": 128,
+    "next_id": 128,
+    "content_hash": 64,
+    "text": 65535,
+}
+INT_FIELDS = ("ordinal", "token_count", "char_start", "char_end")
+# Scalar fields that filters and lookups use; each gets a scalar index.
+FILTER_FIELDS = ("doc_id", "lang", "kind", "date", "section")
+# What a search / query returns to rebuild a Chunk (never the vectors).
+CHUNK_FIELDS = [*VARCHAR_FIELDS, *INT_FIELDS, "counterparts"]
+
+
+def build_schema(dim: int, dialect: Dialect, description: str) -> Any:
+    """An explicit schema (no dynamic fields) for a chunk collection."""
+    schema = MilvusClient.create_schema(
+        auto_id=False, enable_dynamic_field=False, description=description
+    )
+    bm25 = dialect.capabilities.bm25 and dialect.analyzer_params is not None
+    for name, max_len in VARCHAR_FIELDS.items():
+        extra: dict[str, Any] = {}
+        if name == "chunk_id":
+            extra["is_primary"] = True
+        if name == "text" and bm25:
+            extra["enable_analyzer"] = True
+            extra["analyzer_params"] = dialect.analyzer_params
+        schema.add_field(name, DataType.VARCHAR, max_length=max_len, **extra)
+    for name in INT_FIELDS:
+        schema.add_field(name, DataType.INT64)
+    schema.add_field("counterparts", DataType.JSON)
+    schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=dim)
+    if bm25:
+        schema.add_field(SPARSE, DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(Function(
+            name=BM25_FUNCTION, function_type=FunctionType.BM25,
+            input_field_names=["text"], output_field_names=[SPARSE],
+        ))
+    return schema
+
+
+def vector_index_kind(dialect: Dialect, config: IndexConfig) -> str:
+    return dialect.default_vector_index if config.kind == "auto" else config.kind
+
+
+def build_index_params(dialect: Dialect, config: IndexConfig) -> IndexParams:
+    """Vector index (COSINE), scalar indexes on filter fields, BM25 sparse index."""
+    params = MilvusClient.prepare_index_params()
+    kind = vector_index_kind(dialect, config)
+    vector_params: dict[str, Any] = {}
+    if kind == "HNSW":
+        vector_params = {"M": config.hnsw_m, "efConstruction": config.hnsw_ef_construction}
+    elif kind == "IVF_FLAT":
+        vector_params = {"nlist": IVF_NLIST}
+    params.add_index(VECTOR, index_type=kind, metric_type="COSINE", params=vector_params)
+    for name in FILTER_FIELDS:
+        params.add_index(name, index_type=dialect.scalar_index)
+    params.add_index("ordinal", index_type=dialect.int_index)
+    if dialect.capabilities.bm25 and dialect.analyzer_params is not None:
+        params.add_index(SPARSE, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    return params
+
+
+def field_problem(chunk: Chunk) -> str | None:
+    """Why ``chunk`` cannot be stored as it is, or None."""
+    for name, max_len in VARCHAR_FIELDS.items():
+        value = getattr(chunk, name)
+        if not isinstance(value, str):
+            return f"{name} must be a string"
+        if len(value.encode("utf-8")) > max_len:
+            return f"{name} is longer than {max_len} bytes"
+    if not chunk.chunk_id:
+        return "chunk_id is empty"
+    for name in INT_FIELDS:
+        if not isinstance(getattr(chunk, name), int):
+            return f"{name} must be an integer"
+    return None
+
+
+def chunk_to_row(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
+    """The row for ``chunk``; JSON fields must be objects on Milvus 2.3, hence ``items``."""
+    row: dict[str, Any] = {name: getattr(chunk, name) for name in VARCHAR_FIELDS}
+    row.update({name: int(getattr(chunk, name)) for name in INT_FIELDS})
+    row["counterparts"] = counterparts_json(chunk.counterparts)
+    row[VECTOR] = vector.tolist()
+    return row
+
+
+def counterparts_json(counterparts: list[Counterpart]) -> dict[str, Any]:
+    return {"items": [
+        {"chunk_id": c.chunk_id, "lang": c.lang, "confidence": float(c.confidence)}
+        for c in counterparts
+    ]}
+
+
+def _counterparts(raw: object) -> list[Counterpart]:
+    if isinstance(raw, (str, bytes)):
+        raw = json.loads(raw)
+    items = raw.get("items", []) if isinstance(raw, dict) else raw
+    if not isinstance(items, list):
+        return []
+    return [
+        Counterpart(chunk_id=str(i["chunk_id"]), lang=str(i.get("lang", "")),
+                    confidence=float(i.get("confidence", 0.0)))
+        for i in items if isinstance(i, dict) and "chunk_id" in i
+    ]
+
+
+def row_to_chunk(row: dict[str, Any]) -> Chunk:
+    """A Chunk from a query/search row holding :data:`CHUNK_FIELDS`."""
+    return Chunk(
+        chunk_id=str(row["chunk_id"]),
+        doc_id=str(row.get("doc_id", "")),
+        title=str(row.get("title", "")),
+        lang=str(row.get("lang", "")),
+        kind=str(row.get("kind", "")),
+        date=str(row.get("date", "")),
+        section=str(row.get("section", "")),
+        ordinal=int(row.get("ordinal", 0)),
+        text=str(row.get("text", "")),
+        token_count=int(row.get("token_count", 0)),
+        char_start=int(row.get("char_start", 0)),
+        char_end=int(row.get("char_end", 0)),
+        content_hash=str(row.get("content_hash", "")),
+        prev_id=str(row.get("prev_id", "")),
+        next_id=str(row.get("next_id", "")),
+        counterparts=_counterparts(row.get("counterparts")),
+    )
+
+
+def fingerprint_json(fingerprint: dict[str, Any]) -> str:
+    """The fingerprint as stored (collection property and description)."""
+    return json.dumps(fingerprint, sort_keys=True, ensure_ascii=True)
+
+
+def normalize_fingerprint(fingerprint: dict[str, object]) -> dict[str, Any]:
+    """The fingerprint as it reads back from JSON (tuples become lists, keys strings)."""
+    try:
+        return json.loads(json.dumps(fingerprint, sort_keys=True))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"fingerprint is not JSON-serialisable: {exc}") from exc
+
+
+def analyzer_name(params: object) -> str:
+    """The tokenizer named in a text field's analyzer_params (JSON text or dict)."""
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except ValueError:
+            return ""
+    if not isinstance(params, dict):
+        return "standard" if params is None else ""
+    tokenizer = params.get("tokenizer") or params.get("type") or "standard"
+    if isinstance(tokenizer, dict):
+        tokenizer = tokenizer.get("type", "standard")
+    return str(tokenizer)
+
+
+def stored_fingerprint(desc: dict[str, Any]) -> dict[str, Any] | None:
+    """From the collection property (Lite and server) or the description (server)."""
+    candidates = [(desc.get("properties") or {}).get(FINGERPRINT_PROPERTY),
+                  desc.get("description")]
+    for text in candidates:
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: install everything, start a real Milvus server on loopback, run
+# pytest (unit, real model, Milvus Lite and server integration, browser), stop the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+scripts/milvus-server.sh install
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+MILVUS_DATA="$(mktemp -d /tmp/reportrag-milvus.XXXXXX)"
+cleanup() { scripts/milvus-server.sh stop "$MILVUS_DATA" || true; rm -rf "$MILVUS_DATA"; }
+trap cleanup EXIT
+export REPORTRAG_TEST_MILVUS_URI="$(scripts/milvus-server.sh start "$MILVUS_DATA" | tail -n1)"
+echo "test: Milvus server at $REPORTRAG_TEST_MILVUS_URI" >&2
+.venv/bin/python -m pytest "$@"

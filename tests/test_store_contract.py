@@ -1,0 +1,625 @@
+"""One contract suite for MilvusStore, run against Milvus Lite and (when configured) a server.
+
+The server backend runs when REPORTRAG_TEST_MILVUS_URI is set (e.g. http://127.0.0.1:19530,
+started with ``scripts/milvus-server.sh start DIR``); otherwise it is skipped. No embedding
+model: seeded random unit vectors of dim 8 and hand-made chunks in English, Chinese, German.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reportrag.errors import (
+    CapabilityError,
+    ConfigError,
+    FilterError,
+    FingerprintMismatchError,
+    StoreError,
+    StoreUnavailableError,
+)
+from reportrag.store import IndexConfig, MilvusStore, StoreCapabilities
+from reportrag.store.capabilities import detect_dialect
+from reportrag.store.filters import compile_filters, quote, successor
+from reportrag.types import Chunk, Counterpart, Filters, content_hash
+
+DIM = 8
+SERVER_URI = os.environ.get("REPORTRAG_TEST_MILVUS_URI", "")
+FINGERPRINT: dict[str, object] = {"model": "test/random-unit", "dim": DIM, "normalized": True}
+
+# (doc_id, lang, kind, date, section, text)
+_ROWS = [
+    ("rep-en", "en", "report", "2023-05-01", "1 Introduction",
+     "Open source software became the backbone of commercial artificial intelligence."),
+    ("rep-en", "en", "report", "2023-05-01", "2 Capital markets > 2.3 Funding",
+     "Venture capital funding rounds for open source startups grew in 2023."),
+    ("rep-en", "en", "report", "2023-05-01", "2 Capital markets > 2.4 Licences",
+     "Permissive licences such as Apache and MIT dominate new repositories."),
+    ("rep-zh", "zh", "report", "2023-05-01", "商业化篇 > 开源与人工智能",
+     "开源软件已经成为商业人工智能的基础。"),
+    ("rep-zh", "zh", "report", "2023-05-01", "商业化篇 > 资本市场",
+     "二零二三年开源初创企业的风险投资融资轮次持续增长。"),
+    ("rep-zh", "zh", "report", "2023-05-01", "商业化篇 > 许可证",
+     "气候变化对农业的影响日益显著，许可证问题也受到关注。"),
+    ("art-de", "de", "article", "2024-08-14", "Einleitung",
+     "Die Debatte über offene und geschlossene Sprachmodelle wird schärfer."),
+    ("art-de", "de", "article", "2024-08-14", "Sicherheit",
+     "Geschlossene Modelle versprechen mehr Sicherheit, offene mehr Transparenz."),
+    ("note-xx", "en", "note", "", "Appendix",
+     "An undated note about reference lists and bibliography formatting."),
+]
+
+
+def make_chunks() -> list[Chunk]:
+    """The sample corpus: ids are '<doc>:<ordinal>', ordinals count within each document."""
+    chunks: list[Chunk] = []
+    per_doc: dict[str, int] = {}
+    for doc_id, lang, kind, date, section, text in _ROWS:
+        ordinal = per_doc.get(doc_id, 0)
+        per_doc[doc_id] = ordinal + 1
+        chunks.append(Chunk(
+            chunk_id=f"{doc_id}:{ordinal}", doc_id=doc_id, title=f"Title of {doc_id}",
+            lang=lang, kind=kind, date=date, section=section, ordinal=ordinal, text=text,
+            token_count=len(text.split()), char_start=ordinal * 100,
+            char_end=ordinal * 100 + len(text), content_hash=content_hash(text),
+        ))
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        if a.doc_id == b.doc_id:
+            a.next_id, b.prev_id = b.chunk_id, a.chunk_id
+    return chunks
+
+
+def unit_vectors(n: int, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+# -- backends -----------------------------------------------------------------------------
+
+BACKENDS = [
+    pytest.param("lite", id="lite"),
+    pytest.param("server", id="server", marks=[
+        pytest.mark.integration,
+        pytest.mark.skipif(not SERVER_URI, reason="REPORTRAG_TEST_MILVUS_URI not set "
+                           "(start one with scripts/milvus-server.sh start DIR)"),
+    ]),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return str(tmp_path / "milvus.db") if request.param == "lite" else SERVER_URI
+
+
+StoreFactory = Callable[..., MilvusStore]
+
+
+@pytest.fixture
+def make_store(backend_uri: str) -> Iterator[StoreFactory]:
+    """Connected stores on this backend; every collection made here is dropped afterwards."""
+    made: list[MilvusStore] = []
+    default_name = f"t_{uuid.uuid4().hex[:12]}"
+
+    def factory(collection: str | None = None, **kwargs: object) -> MilvusStore:
+        store = MilvusStore(backend_uri, collection or default_name, DIM, timeout=30.0,
+                            **kwargs)  # type: ignore[arg-type]
+        store.connect()
+        made.append(store)
+        return store
+
+    yield factory
+    for store in reversed(made):
+        store.connect()  # no-op unless the test closed it
+        try:
+            if store.has_collection():
+                store.drop()
+        finally:
+            store.close()
+
+
+Loaded = tuple[MilvusStore, list[Chunk], np.ndarray]
+
+
+def _load(store: MilvusStore) -> Loaded:
+    assert store.ensure_collection(FINGERPRINT) is True
+    chunks = make_chunks()
+    vectors = unit_vectors(len(chunks))
+    store.upsert(chunks, vectors)
+    return store, chunks, vectors
+
+
+@pytest.fixture
+def loaded(make_store: StoreFactory) -> Loaded:
+    """A fresh collection with the sample corpus, for tests that change it."""
+    return _load(make_store())
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    """One collection with the sample corpus per backend, for read-only tests (fast)."""
+    if request.param == "lite":
+        uri = str(tmp_path_factory.mktemp("shared") / "milvus.db")
+    else:
+        uri = SERVER_URI
+    store = MilvusStore(uri, f"t_shared_{uuid.uuid4().hex[:8]}", DIM, timeout=30.0)
+    store.connect()
+    try:
+        yield _load(store)
+    finally:
+        store.drop()
+        store.close()
+
+
+def ids(hits: list) -> set[str]:  # noqa: ANN001 - StoreHit or Chunk lists
+    return {getattr(h, "chunk", h).chunk_id for h in hits}
+
+
+# -- lifecycle ----------------------------------------------------------------------------
+
+def test_capabilities_match_the_backend(make_store: StoreFactory, backend_uri: str) -> None:
+    caps = make_store().capabilities
+    assert isinstance(caps, StoreCapabilities)
+    assert caps.filter_templating is False  # neither Lite 3.2 nor server 2.3.5 parse templates
+    if backend_uri.endswith(".db"):
+        assert (caps.kind, caps.bm25) == ("lite", True)
+        assert caps.server_version.startswith("milvus_lite")
+    else:
+        assert caps.kind == "server"
+        assert caps.bm25 is (caps.server_version.lstrip("v") >= "2.5")
+    assert json.loads(json.dumps(caps.to_dict()))["kind"] == caps.kind
+
+
+def test_create_then_reopen_with_a_new_instance(make_store: StoreFactory,
+                                                backend_uri: str) -> None:
+    first = make_store()
+    assert not first.has_collection()
+    assert first.fingerprint() is None
+    assert first.ensure_collection(FINGERPRINT) is True
+    chunks, vectors = make_chunks(), unit_vectors(len(make_chunks()))
+    first.upsert(chunks, vectors)
+    name = first._collection  # same collection, new store object
+    first.close()
+
+    # Release it behind the store's back, as a restart would: reopening must load it.
+    from pymilvus import MilvusClient
+
+    raw = MilvusClient(uri=backend_uri, timeout=30)
+    raw.release_collection(name, timeout=30)
+    assert "NotLoad" in str(raw.get_load_state(name, timeout=30)["state"])
+    raw.close()
+
+    second = make_store(name)
+    assert second.ensure_collection(FINGERPRINT) is False
+    assert second.fingerprint() == json.loads(json.dumps(FINGERPRINT))
+    assert second.count() == len(chunks)
+    hits = second.search_dense(vectors[4], Filters(), 3)
+    assert hits[0].chunk.chunk_id == chunks[4].chunk_id
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_fingerprint_mismatch_names_both(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    other = {**FINGERPRINT, "model": "another/model"}
+    with pytest.raises(FingerprintMismatchError) as err:
+        make_store(store._collection).ensure_collection(other)
+    assert err.value.details["stored"]["model"] == "test/random-unit"
+    assert err.value.details["wanted"]["model"] == "another/model"
+    assert store.fingerprint() == json.loads(json.dumps(FINGERPRINT))  # untouched
+
+
+def test_drop_removes_the_collection(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    assert store.has_collection()
+    store.drop()
+    assert not store.has_collection()
+    assert store.ensure_collection(FINGERPRINT) is True
+
+
+# -- writes -------------------------------------------------------------------------------
+
+def test_upsert_is_idempotent(loaded: Loaded) -> None:
+    store, chunks, vectors = loaded
+    assert store.count() == len(chunks)
+    store.upsert(chunks, vectors)
+    assert store.count() == len(chunks)
+    changed = make_chunks()[0]
+    changed.text = "Replaced text."
+    store.upsert([changed], vectors[:1])
+    assert store.count() == len(chunks)
+    assert store.get([changed.chunk_id])[0].text == "Replaced text."
+
+
+def test_upsert_rejects_bad_input(loaded: Loaded) -> None:
+    store, chunks, vectors = loaded
+    with pytest.raises(ValueError):
+        store.upsert(chunks[:2], vectors[:3])
+    too_long = make_chunks()[0]
+    too_long.lang = "x" * 100
+    with pytest.raises(StoreError, match="lang"):
+        store.upsert([too_long], vectors[:1])
+    assert store.count() == len(chunks)
+
+
+def test_delete_counts_only_existing(loaded: Loaded) -> None:
+    store, chunks, _ = loaded
+    gone = [chunks[0].chunk_id, chunks[3].chunk_id]
+    assert store.delete([*gone, "no-such:chunk"]) == 2
+    assert store.count() == len(chunks) - 2
+    assert store.get(gone) == []
+    assert store.delete(gone) == 0
+
+
+def test_set_counterparts_round_trip(loaded: Loaded) -> None:
+    store, chunks, vectors = loaded
+    en, zh = chunks[1], chunks[4]
+    store.set_counterparts({
+        en.chunk_id: [Counterpart(zh.chunk_id, "zh", 0.91)],
+        zh.chunk_id: [Counterpart(en.chunk_id, "en", 0.91)],
+        "missing:9": [Counterpart(en.chunk_id, "en", 0.5)],
+    })
+    got = {c.chunk_id: c for c in store.get([en.chunk_id, zh.chunk_id])}
+    assert got[en.chunk_id].counterparts == [Counterpart(zh.chunk_id, "zh", 0.91)]
+    assert got[zh.chunk_id].counterparts == [Counterpart(en.chunk_id, "en", 0.91)]
+    assert got[en.chunk_id].text == en.text and got[en.chunk_id].section == en.section
+    np.testing.assert_allclose(store.get_vectors([en.chunk_id])[en.chunk_id], vectors[1],
+                               atol=1e-6)
+    assert store.count() == len(chunks)
+    store.set_counterparts({en.chunk_id: []})
+    assert store.get([en.chunk_id])[0].counterparts == []
+
+
+# -- reads --------------------------------------------------------------------------------
+
+def test_get_keeps_the_order_asked(shared: Loaded) -> None:
+    store, chunks, _ = shared
+    asked = [chunks[7].chunk_id, "missing:1", chunks[0].chunk_id, chunks[4].chunk_id]
+    got = store.get(asked)
+    assert [c.chunk_id for c in got] == [chunks[7].chunk_id, chunks[0].chunk_id,
+                                         chunks[4].chunk_id]
+    assert got[0] == chunks[7]  # every field survives the round trip
+
+
+def test_get_vectors(shared: Loaded) -> None:
+    store, chunks, vectors = shared
+    got = store.get_vectors([chunks[2].chunk_id, "missing:1"])
+    assert list(got) == [chunks[2].chunk_id]
+    assert got[chunks[2].chunk_id].dtype == np.float32
+    np.testing.assert_allclose(got[chunks[2].chunk_id], vectors[2], atol=1e-6)
+
+
+def test_doc_index_and_all_doc_ids(shared: Loaded) -> None:
+    store, chunks, _ = shared
+    assert store.doc_index("rep-zh") == {
+        c.chunk_id: c.content_hash for c in chunks if c.doc_id == "rep-zh"
+    }
+    assert store.doc_index("nope") == {}
+    assert store.all_doc_ids() == ["art-de", "note-xx", "rep-en", "rep-zh"]
+
+
+def test_chunks_of_orders_by_ordinal(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    chunks = make_chunks()
+    order = [5, 2, 8, 0, 3, 7, 1, 6, 4]  # insert shuffled, in two calls
+    vectors = unit_vectors(len(chunks))
+    store.upsert([chunks[i] for i in order[:4]], vectors[order[:4]])
+    store.upsert([chunks[i] for i in order[4:]], vectors[order[4:]])
+    got = store.chunks_of("rep-en")
+    assert [c.ordinal for c in got] == [0, 1, 2]
+    assert got == [c for c in chunks if c.doc_id == "rep-en"]
+    assert [c.ordinal for c in store.chunks_window("rep-zh", 1, 5)] == [1, 2]
+    assert store.chunks_of("nope") == []
+
+
+def test_documents_stats(shared: Loaded) -> None:
+    store, _, _ = shared
+    docs = {d["doc_id"]: d for d in store.documents()}
+    assert list(docs) == ["art-de", "note-xx", "rep-en", "rep-zh"]
+    en = docs["rep-en"]
+    assert (en["title"], en["kind"], en["date"], en["chunks"]) == (
+        "Title of rep-en", "report", "2023-05-01", 3)
+    assert en["langs"] == {"en": 3}
+    assert en["sections"] == ["1 Introduction", "2 Capital markets"]
+    assert docs["rep-zh"]["sections"] == ["商业化篇"]
+    assert docs["note-xx"]["date"] == ""
+
+
+def test_scans_page_past_one_query_page(make_store: StoreFactory, monkeypatch) -> None:  # noqa: ANN001
+    import reportrag.store.milvus as milvus_module
+
+    monkeypatch.setattr(milvus_module, "SCAN_PAGE", 4)  # force several pages
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    chunks = make_chunks()
+    store.upsert(chunks, unit_vectors(len(chunks)))
+    assert store.all_doc_ids() == ["art-de", "note-xx", "rep-en", "rep-zh"]
+    assert sum(d["chunks"] for d in store.documents()) == len(chunks)
+    assert len(store.doc_index("rep-en")) == 3
+
+
+# -- search -------------------------------------------------------------------------------
+
+def test_dense_search_scores_are_cosine(shared: Loaded) -> None:
+    store, chunks, vectors = shared
+    hits = store.search_dense(vectors[6], Filters(), len(chunks))
+    assert ids(hits) == {c.chunk_id for c in chunks}  # empty Filters: no filter at all
+    assert hits[0].chunk.chunk_id == chunks[6].chunk_id
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    expected = {c.chunk_id: float(vectors[i] @ vectors[6]) for i, c in enumerate(chunks)}
+    for h in hits:
+        assert -1.0001 <= h.score <= 1.0001
+        assert h.score == pytest.approx(expected[h.chunk.chunk_id], abs=1e-4)
+
+
+FILTER_CASES = [
+    pytest.param(Filters(lang=("zh",)), lambda c: c.lang == "zh", id="lang"),
+    pytest.param(Filters(lang=("de", "zh")), lambda c: c.lang in ("de", "zh"), id="lang-many"),
+    pytest.param(Filters(doc_id=("art-de",)), lambda c: c.doc_id == "art-de", id="doc_id"),
+    pytest.param(Filters(kind=("note", "article")), lambda c: c.kind in ("note", "article"),
+                 id="kind"),
+    pytest.param(Filters(chunk_id=("rep-en:1", "art-de:0")),
+                 lambda c: c.chunk_id in ("rep-en:1", "art-de:0"), id="chunk_id"),
+    pytest.param(Filters(section="2 Capital"), lambda c: c.section.startswith("2 Capital"),
+                 id="section-prefix"),
+    pytest.param(Filters(section="商业化篇 > 资"), lambda c: c.section.startswith("商业化篇 > 资"),
+                 id="section-prefix-zh"),
+    pytest.param(Filters(date_from="2024-01-01"), lambda c: c.date >= "2024-01-01", id="date_from"),
+    pytest.param(Filters(date_to="2023-05-01"), lambda c: c.date and c.date <= "2023-05-01",
+                 id="date_to-inclusive"),
+    pytest.param(Filters(date_from="2023-05-01", date_to="2023-05-01"),
+                 lambda c: c.date == "2023-05-01", id="date-range-one-day"),
+    pytest.param(Filters(lang=("en",), kind=("report",), section="2"),
+                 lambda c: c.lang == "en" and c.kind == "report" and c.section.startswith("2"),
+                 id="combined"),
+]
+
+
+@pytest.mark.parametrize(("filters", "keep"), FILTER_CASES)
+def test_each_filter_narrows_inside_the_search(shared: Loaded, filters: Filters, keep) -> None:  # noqa: ANN001
+    store, chunks, vectors = shared
+    expected = {c.chunk_id for c in chunks if keep(c)}
+    assert expected and expected != {c.chunk_id for c in chunks}  # the case is meaningful
+    # top_k=2 < matches for most cases: a post-filter of the unfiltered top-2 would lose hits.
+    for q in range(3):
+        hits = store.search_dense(vectors[q], filters, len(chunks))
+        assert ids(hits) == expected
+        few = store.search_dense(vectors[q], filters, 2)
+        assert len(few) == min(2, len(expected)) and ids(few) <= expected
+
+
+INJECTIONS = [
+    'en" or 1==1 or lang in ["',
+    "x') or (1==1",
+    "en'] or lang != ['",
+    '["en", "zh", "de"]',
+    "en\\",
+    '\\" or 1==1 or "',
+    "] or chunk_id != \"",
+    "*",
+    "%",
+]
+
+
+@pytest.mark.parametrize("value", INJECTIONS)
+def test_injection_looking_values_match_nothing(shared: Loaded, value: str) -> None:
+    store, chunks, vectors = shared
+    for filters in (Filters(lang=(value,)), Filters(doc_id=(value,)), Filters(kind=(value,)),
+                    Filters(chunk_id=(value,)), Filters(section=value),
+                    Filters(lang=("en", value))):
+        hits = store.search_dense(vectors[0], filters, len(chunks))
+        allowed = {c.chunk_id for c in chunks if c.lang == "en"} if "en" in filters.lang else set()
+        assert ids(hits) <= allowed, (filters, ids(hits))
+    assert store.get([value]) == []
+    assert store.doc_index(value) == {}
+    assert store.delete([value]) == 0
+    assert store.count() == len(chunks)
+
+
+def test_values_with_quotes_round_trip_exactly(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    weird = ['a"b', "a'b", "a\\b", 'x\\"y', "[x]", 'en" or 1==1 or lang in ["', "50% off_x"]
+    chunks = make_chunks()[: len(weird)]
+    for c, w in zip(chunks, weird, strict=True):
+        c.section = w
+    store.upsert(chunks, unit_vectors(len(chunks)))
+    for c, w in zip(chunks, weird, strict=True):
+        hits = store.search_dense(unit_vectors(1, seed=3)[0], Filters(section=w), 10)
+        assert ids(hits) == {x.chunk_id for x in chunks if x.section.startswith(w)}
+        assert c.chunk_id in ids(hits)
+
+
+def test_control_characters_are_rejected(shared: Loaded) -> None:
+    store, _, vectors = shared
+    for filters in (Filters(lang=("en\n",)), Filters(section="a\x00b")):
+        with pytest.raises(FilterError):
+            store.search_dense(vectors[0], filters, 5)
+
+
+def test_bad_dates_are_rejected(shared: Loaded) -> None:
+    store, _, vectors = shared
+    with pytest.raises(FilterError, match="date_from"):
+        store.search_dense(vectors[0], Filters(date_from='2023" or 1==1'), 5)
+
+
+def test_text_search_finds_keywords(shared: Loaded) -> None:
+    store, chunks, _ = shared
+    if not store.capabilities.bm25:
+        pytest.skip(f"no BM25 on {store.capabilities.server_version}")
+    by_id = {c.chunk_id: c for c in chunks}
+    hits = store.search_text("venture capital funding", Filters(), 3)
+    assert hits[0].chunk.chunk_id == "rep-en:1"
+    assert all(h.score >= 0 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert store.search_text("Sicherheit Transparenz", Filters(), 3)[0].chunk.chunk_id == \
+        "art-de:1"
+    assert store.search_text("APACHE licences", Filters(), 3)[0].chunk.chunk_id == "rep-en:2"
+    filtered = store.search_text("open source", Filters(lang=("de",)), 5)
+    assert all(by_id[h.chunk.chunk_id].lang == "de" for h in filtered)
+    assert store.search_text("   ", Filters(), 3) == []
+
+
+def test_text_search_finds_chinese_keywords(shared: Loaded) -> None:
+    store, _, _ = shared
+    caps = store.capabilities
+    if not caps.bm25:
+        pytest.skip(f"no BM25 on {caps.server_version}")
+    if caps.analyzer != "jieba":
+        pytest.skip("Chinese keyword search needs the jieba analyzer (pip install jieba)")
+    # Words inside longer runs of Chinese: a whitespace/\w+ analyzer would never match them.
+    assert store.search_text("农业", Filters(), 3)[0].chunk.chunk_id == "rep-zh:2"
+    assert store.search_text("风险投资", Filters(), 3)[0].chunk.chunk_id == "rep-zh:1"
+    assert store.search_text("人工智能", Filters(lang=("zh",)), 3)[0].chunk.chunk_id == "rep-zh:0"
+
+
+def test_text_search_unsupported_is_a_capability_error(shared: Loaded) -> None:
+    store, _, _ = shared
+    if store.capabilities.bm25:
+        pytest.skip("this backend has BM25")
+    with pytest.raises(CapabilityError) as err:
+        store.search_text("funding", Filters(), 3)
+    assert err.value.details["capabilities"]["bm25"] is False
+
+
+# -- errors -------------------------------------------------------------------------------
+
+def test_unreachable_uri_fails_fast() -> None:
+    store = MilvusStore("http://127.0.0.1:1", "c", DIM, timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError) as err:
+        store.connect()
+    assert time.monotonic() - started < 5
+    assert "http://127.0.0.1:1" in err.value.message
+    assert err.value.retryable is True
+
+
+def test_silent_server_times_out() -> None:
+    """A port that accepts TCP but never speaks gRPC: connect gives up after the timeout."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    uri = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="127.0.0.1"):
+            MilvusStore(uri, "c", DIM, timeout=1.0).connect()
+        assert time.monotonic() - started < 10
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in accepted:
+            conn.close()
+        sock.close()
+
+
+def test_not_connected_is_a_store_error(tmp_path: Path) -> None:
+    store = MilvusStore(str(tmp_path / "x.db"), "c", DIM)
+    with pytest.raises(StoreError, match="connect"):
+        store.count()
+    assert not (tmp_path / "x.db").exists()  # the constructor does no I/O
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"collection": "bad-name"}, {"collection": ""}, {"dim": 0}, {"uri": ""}, {"timeout": 0},
+])
+def test_constructor_validates(kwargs: dict) -> None:
+    args: dict = {"uri": "http://127.0.0.1:19530", "collection": "ok_name", "dim": DIM}
+    args.update(kwargs)
+    with pytest.raises(ConfigError):
+        MilvusStore(args.pop("uri"), args.pop("collection"), args.pop("dim"), **args)
+
+
+def test_index_config_validates() -> None:
+    assert IndexConfig().kind == "auto"
+    with pytest.raises(ConfigError):
+        IndexConfig(kind="DISKANN")
+    with pytest.raises(ConfigError):
+        IndexConfig(hnsw_m=0)
+
+
+@pytest.mark.parametrize("kind", ["FLAT", "HNSW", "IVF_FLAT"])
+def test_explicit_index_kinds_search_correctly(make_store: StoreFactory, kind: str) -> None:
+    store = make_store(index=IndexConfig(kind=kind))
+    store.ensure_collection(FINGERPRINT)
+    chunks, vectors = make_chunks(), unit_vectors(len(make_chunks()))
+    store.upsert(chunks, vectors)
+    assert store.search_dense(vectors[5], Filters(), 1)[0].chunk.chunk_id == chunks[5].chunk_id
+    # Reopened with the default IndexConfig: search follows the index the collection has.
+    again = make_store(store._collection)
+    assert again.ensure_collection(FINGERPRINT) is False
+    hits = again.search_dense(vectors[2], Filters(lang=("en",)), 2)
+    assert hits[0].chunk.chunk_id == chunks[2].chunk_id
+
+
+# -- the expression builder (no Milvus needed) ---------------------------------------------
+
+def test_quote_escapes_everything_that_could_close_the_literal() -> None:
+    assert quote('a"b') == '"a\\"b"'
+    assert quote("a'b") == '"a\\\'b"'
+    assert quote("a\\") == '"a\\\\"'
+    with pytest.raises(FilterError):
+        quote("a\nb")
+    with pytest.raises(FilterError):
+        quote("a\x7fb")
+
+
+def test_successor_bounds_a_prefix() -> None:
+    assert successor("2.3") == "2.4"
+    assert successor("摘要") == "摘覂"
+    assert successor("a\U0010ffff") == "b"
+    assert successor("\U0010ffff") is None
+    assert successor("\ud7ff") == "\ue000"
+
+
+def test_templating_binds_every_value() -> None:
+    evil = 'en" or 1==1 or lang in ["'
+    f = Filters(lang=(evil,), doc_id=("d1",), section="2.3", kind=("k",), chunk_id=("c",),
+                date_from="2023-01-01", date_to="2023-12-31")
+    expr, params = compile_filters(f, templating=True)
+    assert evil not in expr and "d1" not in expr and "2023" not in expr
+    assert sorted(params.values(), key=str) == sorted(
+        [[evil], ["d1"], ["k"], ["c"], "2.3", "2.4", "2023-01-01", "2023-12-31"], key=str)
+    for key in params:
+        assert "{" + key + "}" in expr
+    literal, none = compile_filters(f, templating=False)
+    assert none == {} and '"en\\" or 1==1 or lang in [\\""' in literal
+    assert compile_filters(Filters(), templating=True) == ("", {})
+
+
+def test_dialects_by_version() -> None:
+    old = detect_dialect("v2.3.5-lite", uri="http://127.0.0.1:19530")
+    assert (old.capabilities.kind, old.capabilities.bm25, old.capabilities.filter_templating,
+            old.scalar_index) == ("server", False, False, "Trie")
+    new = detect_dialect("v2.5.4", uri="http://milvus:19530")
+    assert (new.capabilities.bm25, new.capabilities.filter_templating, new.scalar_index) == (
+        True, True, "INVERTED")
+    lite = detect_dialect("milvus_lite-3.2.2", uri="/x/milvus.db")
+    assert (lite.capabilities.kind, lite.capabilities.bm25, lite.default_vector_index) == (
+        "lite", True, "FLAT")
