@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from reportrag.errors import ReportragError
 
-_COMMAND_MODULES = ("model", "ingest", "search", "serve")
+_COMMAND_MODULES = ("model", "ingest", "search", "serve", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,14 @@ def _configure_logging(verbose: int) -> None:
     for noisy in ("transformers", "sentence_transformers", "httpx", "milvus_lite", "pymilvus",
                   "jieba", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # jieba (Milvus Lite's Chinese analyzer) logs its dictionary loading at DEBUG on its own
+    # stderr handler; quiet it unless asked.
+    try:
+        import jieba
+
+        jieba.setLogLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    except ImportError:
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:

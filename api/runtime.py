@@ -32,16 +32,27 @@ class Runtime:
 
     def start(self) -> None:
         """Load the model and connect to Milvus; failures are recorded, not raised."""
-        try:
-            emb = embedder_from_settings(self.settings)
-            emb.query_engine.load()
-            emb.embed_query("warm up")
-            self.embedder = emb
-        except ReportragError as exc:
-            self.model_error = exc.message
-            logger.error("embedding model unavailable: %s", exc.message)
-            return
+        if self.embedder is None:
+            try:
+                emb = embedder_from_settings(self.settings)
+                emb.query_engine.load()
+                emb.embed_query("warm up")
+                self.embedder = emb
+            except ReportragError as exc:
+                self.model_error = exc.message
+                logger.error("embedding model unavailable: %s", exc.message)
+                return
         self._connect()
+        if self.service is not None:
+            self._warm_search()
+
+    def _warm_search(self) -> None:
+        # The first BM25 query loads the Chinese analyzer's dictionary (~1 s): pay it now.
+        assert self.service is not None
+        try:
+            self.service.search("warm up 预热", top_k=1)
+        except ReportragError as exc:
+            logger.warning("warm-up search failed: %s", exc.message)
 
     def _connect(self) -> None:
         assert self.embedder is not None

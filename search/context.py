@@ -26,6 +26,12 @@ class Passage:
     chunks: list[Chunk]
     score: float
     found_via: list[str] = field(default_factory=list)
+    hit_ids: list[str] = field(default_factory=list)  # the chunks search returned (no neighbours)
+
+    def core(self) -> Passage:
+        """The same passage without its neighbours: only the best hit chunk."""
+        keep = [c for c in self.chunks if c.chunk_id in self.hit_ids][:1] or self.chunks[:1]
+        return Passage(keep, self.score, self.found_via, [keep[0].chunk_id])
 
     @property
     def first(self) -> Chunk:
@@ -72,6 +78,7 @@ def merge_adjacent(groups: list[Passage]) -> list[Passage]:
                 m.chunks = sorted(by_id.values(), key=lambda c: c.ordinal)
                 m.score = max(m.score, p.score)
                 m.found_via = sorted(set(m.found_via) | set(p.found_via))
+                m.hit_ids = m.hit_ids + [h for h in p.hit_ids if h not in m.hit_ids]
                 break
         else:
             merged.append(p)
@@ -84,14 +91,18 @@ def render(passages: list[Passage], *, count_tokens: Callable[[str], int],
     blocks = [PREAMBLE]
     used = count_tokens(PREAMBLE)
     citations: list[dict[str, Any]] = []
-    for p in passages:
+    for full in passages:
         n = len(citations) + 1
-        first, last = p.chunks[0], p.chunks[-1]
-        head = (f'<passage id="{n}" doc="{_attr(first.doc_id)}" title="{_attr(first.title)}" '
-                f'section="{_attr(first.section)}" lang="{first.lang}">')
-        block = f"{head}\n{escape_passage(p.text())}\n</passage>"
-        cost = count_tokens(block)
-        if used + cost > max_tokens:
+        for p in (full, full.core()):  # with neighbours if they fit, else the hit alone
+            first, last = p.chunks[0], p.chunks[-1]
+            head = (f'<passage id="{n}" doc="{_attr(first.doc_id)}" '
+                    f'title="{_attr(first.title)}" section="{_attr(first.section)}" '
+                    f'lang="{first.lang}">')
+            block = f"{head}\n{escape_passage(p.text())}\n</passage>"
+            cost = count_tokens(block)
+            if used + cost <= max_tokens:
+                break
+        else:
             continue  # a smaller later passage may still fit
         blocks.append(block)
         used += cost

@@ -38,3 +38,27 @@ def embedder(models_dir: Path):  # noqa: ANN201
 @pytest.fixture(scope="session")
 def corpus_texts() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("00*.txt"))}
+
+
+@pytest.fixture(scope="session")
+def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir: Path):  # noqa: ANN201
+    """Settings of a Milvus Lite collection holding the whole corpus, ingested once."""
+    from ingest.corpus import discover
+    from ingest.langid import LanguageDetector
+    from ingest.pipeline import run_ingest
+    from reportrag.settings import Settings
+    from reportrag.wiring import store_from_settings
+
+    data = tmp_path_factory.mktemp("lite-data")
+    settings = Settings(
+        _env_file=None, data_dir=data, corpus_dir=CORPUS,
+        model=str(embedder.spec.path), threads=2,
+    )
+    store = store_from_settings(settings, embedder.dim)
+    store.connect()
+    store.ensure_collection(embedder.fingerprint())
+    run_ingest(discover(CORPUS), embedder=embedder, store=store, detector=LanguageDetector(),
+               chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
+               progress=False, prune_doc_ids=True)
+    store.close()
+    return settings

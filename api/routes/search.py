@@ -50,7 +50,7 @@ def context(body: ContextIn, service: ServiceDep, settings: SettingsDep) -> dict
     result = service.search(query, top_k=body.top_k, filters=_filters(body.filters),
                             mode=body.mode)
     groups = [Passage(expand_neighbors(h, service.store, body.neighbors), h.score,
-                      list(h.found_via)) for h in result.hits]
+                      list(h.found_via), [h.chunk.chunk_id]) for h in result.hits]
     passages = merge_adjacent(groups)
     emb = service.embedder
     overhead = emb.count_tokens("")  # prompt prefix + special tokens the counter adds
