@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             app.state.runtime.close()
 
     app = FastAPI(
-        title="reportrag", version=__version__, lifespan=lifespan,
+        title="reportrag",
+        version=__version__,
+        lifespan=lifespan,
         description="Multilingual retrieval (English, Chinese, German) over reports, on Milvus.",
     )
     cfg = settings or (runtime.settings if runtime else get_settings())
@@ -44,13 +46,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def limit_body(request: Request, call_next):  # noqa: ANN001, ANN202
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > max_body):
-            return errors.error_response(413, "payload_too_large",
-                                         f"request body larger than {max_body} bytes")
+            return errors.error_response(
+                413, "payload_too_large", f"request body larger than {max_body} bytes"
+            )
         return await call_next(request)
 
     if cfg.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins,
-                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cfg.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key"],
+        )
     errors.install(app)
     for module in (health, search, documents, admin):
         app.include_router(module.router)

@@ -36,8 +36,16 @@ def _configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Third-party chatter would drown the one line we promise on errors.
-    for noisy in ("transformers", "sentence_transformers", "httpx", "milvus_lite", "pymilvus",
-                  "jieba", "urllib3", "filelock"):
+    for noisy in (
+        "transformers",
+        "sentence_transformers",
+        "httpx",
+        "milvus_lite",
+        "pymilvus",
+        "jieba",
+        "urllib3",
+        "filelock",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     # jieba (Milvus Lite's Chinese analyzer) logs its dictionary loading at DEBUG on its own
     # stderr handler; quiet it unless asked.
@@ -62,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        print(f"reportrag: error: setting REPORTRAG_{where.upper()}: {first['msg']}",
-              file=sys.stderr)
+        print(
+            f"reportrag: error: setting REPORTRAG_{where.upper()}: {first['msg']}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print("reportrag: interrupted", file=sys.stderr)

@@ -38,8 +38,9 @@ def _key_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def require_read_key(settings: SettingsDep,
-                     x_api_key: Annotated[str | None, Header()] = None) -> None:
+def require_read_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
     """Read endpoints need a key only when REPORTRAG_READ_API_KEY is set (admin key works too)."""
     if settings.read_api_key is None or not settings.read_api_key.get_secret_value():
         return
@@ -51,14 +52,17 @@ def require_read_key(settings: SettingsDep,
     raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
 
 
-def require_admin_key(settings: SettingsDep,
-                      x_api_key: Annotated[str | None, Header()] = None) -> None:
+def require_admin_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
     """Admin endpoints are off without REPORTRAG_API_KEY, and need that key in X-API-Key."""
     admin = settings.admin_key()
     if admin is None:
         raise HTTPException(403, "admin endpoints are disabled: set REPORTRAG_API_KEY to enable")
     if not _key_matches(x_api_key, admin):
-        raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+        raise HTTPException(
+            401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"}
+        )
 
 
 ReadAuth = Depends(require_read_key)

@@ -28,12 +28,19 @@ _STATUS: list[tuple[type[E.ReportragError], int]] = [
 ]
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """A JSON error in the documented shape."""
-    return JSONResponse(status_code=status, headers=headers,
-                        content={"error": {"code": code, "message": message,
-                                           "details": details or {}}})
+    return JSONResponse(
+        status_code=status,
+        headers=headers,
+        content={"error": {"code": code, "message": message, "details": details or {}}},
+    )
 
 
 def status_for(exc: E.ReportragError) -> int:
@@ -62,21 +69,31 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""),
-             "type": e.get("type", "")}
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
             for e in exc.errors()[:20]
         ]
         first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
         where = ".".join(p for p in first["loc"] if p != "body") or "body"
-        return error_response(422, "invalid_request", f"{where}: {first['msg']}",
-                              {"errors": problems})
+        return error_response(
+            422, "invalid_request", f"{where}: {first['msg']}", {"errors": problems}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-                403: "forbidden", 413: "payload_too_large"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail),
-                              headers=getattr(exc, "headers", None))
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
+        return error_response(
+            exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -62,7 +62,8 @@ class Runtime:
             if not store.has_collection():
                 raise StoreError(
                     f"collection {self.settings.collection!r} does not exist yet: run "
-                    "`reportrag ingest` first")
+                    "`reportrag ingest` first"
+                )
             store.ensure_collection(self.embedder.fingerprint())
         except ReportragError as exc:
             self.store_error = exc.message

@@ -17,11 +17,13 @@ class _Strict(BaseModel):
 class FiltersIn(_Strict):
     """Metadata filters, applied inside the vector search. All optional; lists are OR-ed."""
 
-    lang: list[str] | None = Field(default=None, max_length=50,
-                                   description="ISO 639-1 codes, e.g. ['zh']")
+    lang: list[str] | None = Field(
+        default=None, max_length=50, description="ISO 639-1 codes, e.g. ['zh']"
+    )
     doc_id: list[str] | None = Field(default=None, max_length=50)
-    section: str | None = Field(default=None, max_length=500,
-                                description="section path prefix, e.g. '2.3'")
+    section: str | None = Field(
+        default=None, max_length=500, description="section path prefix, e.g. '2.3'"
+    )
     kind: list[str] | None = Field(default=None, max_length=50, description="e.g. ['report']")
     date_from: str | None = Field(default=None, max_length=10, description="YYYY-MM-DD, inclusive")
     date_to: str | None = Field(default=None, max_length=10, description="YYYY-MM-DD, inclusive")
@@ -34,8 +36,9 @@ class SearchIn(_Strict):
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
     filters: FiltersIn = Field(default_factory=FiltersIn)
     mode: Literal["auto", "dense", "hybrid"] = "auto"
-    min_score: float | None = Field(default=None, ge=-1.0, le=1.0,
-                                    description="minimum dense (cosine) similarity")
+    min_score: float | None = Field(
+        default=None, ge=-1.0, le=1.0, description="minimum dense (cosine) similarity"
+    )
     dedupe: bool = True
     diversify: bool = Field(default=False, description="MMR diversification of the hits")
 
@@ -148,8 +151,9 @@ class DocumentsOut(BaseModel):
 class IngestIn(_Strict):
     """``POST /v1/ingest``: re-ingest the corpus folder (or some of its files)."""
 
-    paths: list[str] | None = Field(default=None, max_length=1000,
-                                    description="file names inside the corpus folder")
+    paths: list[str] | None = Field(
+        default=None, max_length=1000, description="file names inside the corpus folder"
+    )
     dry_run: bool = False
 
 

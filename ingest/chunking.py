@@ -17,17 +17,20 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from ingest.clean import CleanedText
 from ingest.langid import LanguageDetector
 from reportrag.errors import ConfigError
-from reportrag.types import Chunk, DocumentMeta, content_hash, make_chunk_id
+from reportrag.types import SECTION_SEP, Chunk, DocumentMeta, content_hash, make_chunk_id
 
-PATH_SEP = " › "
+PATH_SEP = SECTION_SEP
 _MAX_LABEL = 80
 _HAN = r"\u3400-\u9fff\uf900-\ufaff"
 # Coarse to fine. keep_separator="end" leaves punctuation on its sentence. Full-width CJK marks
 # need no following space; ASCII ones do, except before Han (Chinese text with ASCII marks).
 SEPARATORS: list[str] = [
-    r"\n{2,}", r"\n",
+    r"\n{2,}",
+    r"\n",
     rf"[。！？；]+[”’」』）)]*|[.!?;]+[\"'”’)\]]*[ \t]+|[!?;](?=[{_HAN}])",
-    rf"[，、]|,(?:[ \t]+|(?=[{_HAN}]))", r"[ \t]+", "",
+    rf"[，、]|,(?:[ \t]+|(?=[{_HAN}]))",
+    r"[ \t]+",
+    "",
 ]
 Count = Callable[[str], int]
 Span = tuple[int, int]
@@ -110,8 +113,9 @@ def _candidate(s: str, start: int, row: int) -> _Candidate | None:
     if m := _DECIMAL.fullmatch(s):
         number = tuple(int(p) for p in m.group(1).split("."))
         single = len(number) == 1  # "1. Title" looks like a list item: stricter
-        if number[0] and _title_ok(m.group(2), max_len=80 if single else 140,
-                                   allow_question=not single):
+        if number[0] and _title_ok(
+            m.group(2), max_len=80 if single else 140, allow_question=not single
+        ):
             return _Candidate(start, row, len(number), "num", number, label)
     elif m := _ZH_TOP.fullmatch(s):
         if _title_ok(m.group(2), max_len=60):
@@ -123,9 +127,15 @@ def _candidate(s: str, start: int, row: int) -> _Candidate | None:
 
 def _in_list_run(cands: list[_Candidate], i: int) -> bool:
     """Part of 3+ adjacent lines numbered 1., 2., 3.: a numbered list, not a run of headings."""
+
     def linked(a: _Candidate, b: _Candidate) -> bool:
-        return (b.row == a.row + 1 and len(a.number) == len(b.number) == 1
-                and b.number[0] == a.number[0] + 1 and a.kind == b.kind == "num")
+        return (
+            b.row == a.row + 1
+            and len(a.number) == len(b.number) == 1
+            and b.number[0] == a.number[0] + 1
+            and a.kind == b.kind == "num"
+        )
+
     lo = hi = i
     while lo > 0 and linked(cands[lo - 1], cands[lo]):
         lo -= 1
@@ -134,16 +144,23 @@ def _in_list_run(cands: list[_Candidate], i: int) -> bool:
     return hi - lo >= 2
 
 
-def _accept_numbered(n: tuple[int, ...], stack: list[_Candidate], last_top: int,
-                     next_number: tuple[int, ...], seen: bool) -> bool:
+def _accept_numbered(
+    n: tuple[int, ...],
+    stack: list[_Candidate],
+    last_top: int,
+    next_number: tuple[int, ...],
+    seen: bool,
+) -> bool:
     """Numbering must continue the document's outline; stray numbers do not."""
     if len(n) == 1:  # the next chapter, or a chapter whose children follow (a repeated "3.")
         return n[0] == last_top + 1 or (len(next_number) > 1 and next_number[0] == n[0])
     if not seen:
         return True  # a document that starts at "2.1": nothing to be consistent with yet
     # extends an open heading (2.3 under 2., 2.1.1 under 2.) or continues a run of siblings
-    return any((len(o) < len(n) and n[: len(o)] == o) or (len(o) == len(n) and o[:-1] == n[:-1])
-               for o in (e.number for e in stack if e.kind == "num"))
+    return any(
+        (len(o) < len(n) and n[: len(o)] == o) or (len(o) == len(n) and o[:-1] == n[:-1])
+        for o in (e.number for e in stack if e.kind == "num")
+    )
 
 
 def find_sections(text: str) -> list[Section]:
@@ -166,8 +183,9 @@ def find_sections(text: str) -> list[Section]:
     seen = False
     for i, c in enumerate(cands):
         if c.kind == "num":
-            if _in_list_run(cands, i) or not _accept_numbered(c.number, stack, last_top,
-                                                              following[i], seen):
+            if _in_list_run(cands, i) or not _accept_numbered(
+                c.number, stack, last_top, following[i], seen
+            ):
                 continue
             seen = True
             if len(c.number) == 1:
@@ -193,7 +211,7 @@ def _fold_sections(text: str, sections: list[Section]) -> list[Section]:
     out: list[Section] = []
     carry: int | None = None
     for k, sec in enumerate(sections):
-        body = text[sec.start:sec.end].strip()
+        body = text[sec.start : sec.end].strip()
         lines = sum(1 for ln in body.split("\n") if ln.strip())
         tiny = lines <= 1 if sec.path else (lines <= 2 and len(body) <= 200)
         start = sec.start if carry is None else carry
@@ -232,7 +250,7 @@ def _boundaries(text: str, a: int, b: int, pattern: re.Pattern[str] | None) -> l
 
 
 def _fits(text: str, a: int, limit: int, count: Count, cut: int) -> bool:
-    return count(text[a:_rstrip_end(text, a, cut)]) <= limit
+    return count(text[a : _rstrip_end(text, a, cut)]) <= limit
 
 
 def _fit(text: str, a: int, b: int, limit: int, count: Count) -> list[Span]:
@@ -242,7 +260,7 @@ def _fit(text: str, a: int, b: int, limit: int, count: Count) -> list[Span]:
         a += len(text[a:b]) - len(text[a:b].lstrip())
         if a >= b:
             break
-        if count(text[a:_rstrip_end(text, a, b)]) <= limit:
+        if count(text[a : _rstrip_end(text, a, b)]) <= limit:
             out.append((a, _rstrip_end(text, a, b)))
             break
         cut = a
@@ -252,7 +270,7 @@ def _fit(text: str, a: int, b: int, limit: int, count: Count) -> list[Span]:
             best = _largest_fitting(points, functools.partial(_fits, text, a, limit, count))
             if best >= 0:
                 cut = points[best]
-                if count(text[a:_rstrip_end(text, a, cut)]) * 2 >= limit:
+                if count(text[a : _rstrip_end(text, a, cut)]) * 2 >= limit:
                     break  # reasonably full; otherwise try finer boundaries
         if cut <= a:
             raise ConfigError(f"a token limit of {limit} cannot hold even {text[a]!r}")
@@ -261,20 +279,26 @@ def _fit(text: str, a: int, b: int, limit: int, count: Count) -> list[Span]:
     return out
 
 
-def split_spans(text: str, sections: list[Section], *, count_tokens: Count, max_tokens: int,
-                overlap_tokens: int) -> list[ChunkSpan]:
+def split_spans(
+    text: str, sections: list[Section], *, count_tokens: Count, max_tokens: int, overlap_tokens: int
+) -> list[ChunkSpan]:
     """Split each section into spans of ``text`` that fit max_tokens, overlapping a little."""
     count = functools.cache(count_tokens)  # the splitter asks about the same pieces repeatedly
     base = count("")  # special tokens and the passage prefix: paid once per chunk, not per piece
     room = max_tokens - overlap_tokens  # what a chunk may hold before the overlap is prepended
     if room - base <= 0 or overlap_tokens < 0:
-        raise ConfigError(f"max_tokens={max_tokens} (of which {base} fixed) and "
-                          f"overlap_tokens={overlap_tokens} leave no room for text")
+        raise ConfigError(
+            f"max_tokens={max_tokens} (of which {base} fixed) and "
+            f"overlap_tokens={overlap_tokens} leave no room for text"
+        )
     # The splitter's pieces are disjoint (chunk_overlap=0) so that each one has exactly one
     # place in the text even in repetitive text; the overlap is added afterwards, by tokens.
     splitter = RecursiveCharacterTextSplitter(
-        separators=SEPARATORS, is_separator_regex=True, keep_separator="end",
-        chunk_size=room - base, chunk_overlap=0,
+        separators=SEPARATORS,
+        is_separator_regex=True,
+        keep_separator="end",
+        chunk_size=room - base,
+        chunk_overlap=0,
         # +1 per piece: a piece counted alone may come out shorter than inside the chunk
         length_function=lambda piece: count(piece) - base + 1 if piece else 0,
     )
@@ -282,32 +306,46 @@ def split_spans(text: str, sections: list[Section], *, count_tokens: Count, max_
     for sec in sections:
         pieces: list[Span] = []
         covered = sec.start
-        for piece in splitter.split_text(text[sec.start:sec.end]):
-            at = covered + len(text[covered:sec.end]) - len(text[covered:sec.end].lstrip())
+        for piece in splitter.split_text(text[sec.start : sec.end]):
+            at = covered + len(text[covered : sec.end]) - len(text[covered : sec.end].lstrip())
             if not text.startswith(piece, at):
                 raise RuntimeError(f"chunker lost text in {sec.path!r} at offset {covered}")
             covered = at + len(piece)
             pieces.extend(_fit(text, at, covered, room, count))
-        if text[covered:sec.end].strip():
+        if text[covered : sec.end].strip():
             raise RuntimeError(f"chunker lost the end of section {sec.path!r}")
         pieces = _merge_tiny(text, _pull_lead_ins(text, pieces, room, count), room, count)
         for k, (a, b) in enumerate(pieces):
             if k and overlap_tokens:
-                a = _overlap_start(text, pieces[k - 1][0], a, b, max_tokens, overlap_tokens,
-                                   base, count)
+                a = _overlap_start(
+                    text, pieces[k - 1][0], a, b, max_tokens, overlap_tokens, base, count
+                )
             spans.append(ChunkSpan(a, b, sec.path, count(text[a:b])))
     return spans
 
 
-def _overlap_start(text: str, lo: int, a: int, b: int, max_tokens: int, overlap_tokens: int,
-                   base: int, count: Count) -> int:
+def _overlap_start(
+    text: str,
+    lo: int,
+    a: int,
+    b: int,
+    max_tokens: int,
+    overlap_tokens: int,
+    base: int,
+    count: Count,
+) -> int:
     """Move a chunk's start back over the end of the previous one (whole sentences if possible)."""
+
     def fits(q: int) -> bool:
-        return (count(text[q:_rstrip_end(text, q, a)]) - base <= overlap_tokens
-                and count(text[q:b]) <= max_tokens)
+        return (
+            count(text[q : _rstrip_end(text, q, a)]) - base <= overlap_tokens
+            and count(text[q:b]) <= max_tokens
+        )
+
     for pattern in _CUT_CLASSES:  # coarsest boundary that gives any overlap at all
-        starts = {q + len(text[q:a]) - len(text[q:a].lstrip())
-                  for q in _boundaries(text, lo, a, pattern)}
+        starts = {
+            q + len(text[q:a]) - len(text[q:a].lstrip()) for q in _boundaries(text, lo, a, pattern)
+        }
         points = sorted((q for q in starts if q < a), reverse=True)  # fits more as q grows
         best = _largest_fitting(points, fits)
         if best >= 0:
@@ -347,7 +385,7 @@ def _pull_lead_ins(text: str, pieces: list[Span], limit: int, count: Count) -> l
             continue
         if text[a:lead].strip():
             out.append((a, _rstrip_end(text, a, lead)))
-        pending[k + 1:k + 2] = _fit(text, lead, pending[k + 1][1], limit, count)
+        pending[k + 1 : k + 2] = _fit(text, lead, pending[k + 1][1], limit, count)
     return out
 
 
@@ -355,36 +393,57 @@ def _merge_tiny(text: str, pieces: list[Span], limit: int, count: Count) -> list
     """Append a tiny piece (a caption, a paragraph's last sentence) to the piece before it."""
     out: list[Span] = []
     for a, b in pieces:
-        if out and count(text[a:b]) * 8 <= limit and count(text[out[-1][0]:b]) <= limit:
+        if out and count(text[a:b]) * 8 <= limit and count(text[out[-1][0] : b]) <= limit:
             out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))
     return out
 
 
-def chunk_document(doc: DocumentMeta, cleaned: CleanedText, *, count_tokens: Count,
-                   max_tokens: int, overlap_tokens: int, detector: LanguageDetector) -> list[Chunk]:
+def chunk_document(
+    doc: DocumentMeta,
+    cleaned: CleanedText,
+    *,
+    count_tokens: Count,
+    max_tokens: int,
+    overlap_tokens: int,
+    detector: LanguageDetector,
+) -> list[Chunk]:
     """Cut a cleaned document into linked, language-tagged chunks that fit ``max_tokens``."""
     text = cleaned.text
-    spans = split_spans(text, _fold_sections(text, find_sections(text)),
-                        count_tokens=count_tokens, max_tokens=max_tokens,
-                        overlap_tokens=overlap_tokens)
+    spans = split_spans(
+        text,
+        _fold_sections(text, find_sections(text)),
+        count_tokens=count_tokens,
+        max_tokens=max_tokens,
+        overlap_tokens=overlap_tokens,
+    )
     chunks: list[Chunk] = []
     for ordinal, span in enumerate(spans):
-        body = text[span.start:span.end]
+        body = text[span.start : span.end]
         digest = content_hash(body)
         raw_start, raw_end = cleaned.to_raw_span(span.start, span.end)
         lang = detector.detect(body, default="und")
         if lang == "und":  # only numbers and names ("Yi-6B | 303"): the text around decides
             same = bool(chunks) and chunks[-1].section == span.section
             lang = chunks[-1].lang if same else (doc.lang or "und")
-        chunks.append(Chunk(
-            chunk_id=make_chunk_id(doc.doc_id, ordinal, digest), doc_id=doc.doc_id,
-            title=doc.title, lang=lang, kind=doc.kind,
-            date=doc.date, section=span.section, ordinal=ordinal, text=body,
-            token_count=span.token_count, char_start=raw_start, char_end=raw_end,
-            content_hash=digest,
-        ))
+        chunks.append(
+            Chunk(
+                chunk_id=make_chunk_id(doc.doc_id, ordinal, digest),
+                doc_id=doc.doc_id,
+                title=doc.title,
+                lang=lang,
+                kind=doc.kind,
+                date=doc.date,
+                section=span.section,
+                ordinal=ordinal,
+                text=body,
+                token_count=span.token_count,
+                char_start=raw_start,
+                char_end=raw_end,
+                content_hash=digest,
+            )
+        )
     for prev, nxt in zip(chunks, chunks[1:], strict=False):
         prev.next_id, nxt.prev_id = nxt.chunk_id, prev.chunk_id
     return chunks
@@ -396,6 +455,6 @@ def reassemble(pieces: Iterable[tuple[int, str]]) -> str:
     covered = 0
     for start, piece in sorted(pieces):
         if start + len(piece) > covered:
-            out.append(piece[max(0, covered - start):])
+            out.append(piece[max(0, covered - start) :])
             covered = start + len(piece)
     return "".join(out)

@@ -140,8 +140,14 @@ def clean_text(raw: str, *, source: str = "") -> CleanedText:
     if not isinstance(raw, str):
         raise DocumentError(f"{source or 'input'}: expected decoded text, got {type(raw).__name__}")
     buf = _Buffer(raw)
-    for step in (_invisible_edits, _nfkc_edits, _line_edits, _question_mark_edits,
-                 _space_edits, _newline_edits):
+    for step in (
+        _invisible_edits,
+        _nfkc_edits,
+        _line_edits,
+        _question_mark_edits,
+        _space_edits,
+        _newline_edits,
+    ):
         buf.apply(step(buf.text))
     origin = array("q", buf.starts)
     origin.append(len(raw))
@@ -169,7 +175,7 @@ def _invisible_edits(text: str) -> Iterable[Edit]:
 def _nfkc_edits(text: str) -> Iterable[Edit]:
     last_end = 0
     for m in re.finditer(r"[^\x00-\x7f]+", text):
-        if unicodedata.is_normalized("NFKC", text[max(m.start() - 1, 0):m.end()]):
+        if unicodedata.is_normalized("NFKC", text[max(m.start() - 1, 0) : m.end()]):
             continue  # the common case for Chinese text (the char before may be a base)
         i, end = m.start(), m.end()
         while i < end:
@@ -308,14 +314,19 @@ def _question_mark_edits(text: str) -> Iterable[Edit]:
         prev, nxt = text[i - 1] if i else "\n", text[i + 1] if i + 1 < n else "\n"
         start = max(text.rfind(" ", 0, i), text.rfind("\n", 0, i)) + 1
         after = _WHITESPACE.search(text, i)
-        token = text[start:after.start() if after else n]
+        token = text[start : after.start() if after else n]
         if prev.isspace() or prev in "([\"'“‘«":
             debris = (is_latin_letter(nxt) or nxt.isdigit()) and "=" not in token
         elif prev in ".,;:":
             debris = nxt.isspace() and i >= 2 and (text[i - 2].isalnum() or text[i - 2] in ")]\"”'")
         else:
-            debris = (prev.islower() and nxt.islower() and is_latin_letter(prev)
-                      and is_latin_letter(nxt) and not set("/=&:@#%") & set(token))
+            debris = (
+                prev.islower()
+                and nxt.islower()
+                and is_latin_letter(prev)
+                and is_latin_letter(nxt)
+                and not set("/=&:@#%") & set(token)
+            )
         if debris:
             yield i, i + 1, "", "encoding-debris"
 

@@ -80,8 +80,11 @@ def discover(corpus_dir: Path, paths: list[Path] | None = None) -> list[Document
     files: list[Path] = []
     for p in paths or [corpus_dir]:
         if p.is_dir():
-            files += sorted(f for f in p.iterdir()
-                            if f.suffix.lower() in DOC_SUFFIXES and f.name not in _SKIP_NAMES)
+            files += sorted(
+                f
+                for f in p.iterdir()
+                if f.suffix.lower() in DOC_SUFFIXES and f.name not in _SKIP_NAMES
+            )
         elif p.is_file():
             files.append(p)
         else:

@@ -19,7 +19,17 @@ if TYPE_CHECKING:  # lingua's import is cheap, but keep the type-only use explic
     import lingua
 
 DEFAULT_LANGUAGES: tuple[str, ...] = (
-    "en", "zh", "de", "fr", "es", "ja", "ko", "ru", "it", "pt", "nl",
+    "en",
+    "zh",
+    "de",
+    "fr",
+    "es",
+    "ja",
+    "ko",
+    "ru",
+    "it",
+    "pt",
+    "nl",
 )
 _CJK_CODES = frozenset({"zh", "ja", "ko"})
 
@@ -56,8 +66,11 @@ class ScriptProfile:
 
 
 def _is_han(o: int) -> bool:
-    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF or (
-        0x20000 <= o <= 0x2FFFF
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0xF900 <= o <= 0xFAFF
+        or (0x20000 <= o <= 0x2FFFF)
     )
 
 

@@ -75,16 +75,24 @@ def _metadata_equal(a: Chunk, b: Chunk) -> bool:
     return all(getattr(a, k) == getattr(b, k) for k in a.__dict__ if k not in skip)
 
 
-def prepare_document(meta: DocumentMeta, *, embedder: _Embedder, detector: LanguageDetector,
-                     chunk_tokens: int, overlap_tokens: int,
-                     max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[DocumentMeta, list[Chunk]]:
+def prepare_document(
+    meta: DocumentMeta,
+    *,
+    embedder: _Embedder,
+    detector: LanguageDetector,
+    chunk_tokens: int,
+    overlap_tokens: int,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+) -> tuple[DocumentMeta, list[Chunk]]:
     """Read, clean and chunk one document (no store access)."""
     path = Path(meta.path)
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise DocumentError(f"{path}: {size / 1e6:.1f} MB is larger than the "
-                                f"{max_bytes / 1e6:.0f} MB limit for one document")
+            raise DocumentError(
+                f"{path}: {size / 1e6:.1f} MB is larger than the "
+                f"{max_bytes / 1e6:.0f} MB limit for one document"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{path}: cannot read ({exc.strerror or exc})") from exc
@@ -95,8 +103,12 @@ def prepare_document(meta: DocumentMeta, *, embedder: _Embedder, detector: Langu
     meta = with_defaults(meta, cleaned.text, detector.detect(cleaned.text[:5000], default="und"))
     limit = min(chunk_tokens, embedder.max_tokens)
     chunks = chunk_document(
-        meta, cleaned, count_tokens=embedder.count_tokens, max_tokens=limit,
-        overlap_tokens=min(overlap_tokens, limit // 4), detector=detector,
+        meta,
+        cleaned,
+        count_tokens=embedder.count_tokens,
+        max_tokens=limit,
+        overlap_tokens=min(overlap_tokens, limit // 4),
+        detector=detector,
     )
     return meta, chunks
 
@@ -148,17 +160,32 @@ def _progress(iterable=None, **kw):  # noqa: ANN001, ANN202
     return tqdm(iterable, **kw)
 
 
-def run_ingest(docs: list[DocumentMeta], *, embedder: _Embedder, store, detector: LanguageDetector,  # noqa: ANN001
-               chunk_tokens: int, overlap_tokens: int, dry_run: bool = False,
-               prune_doc_ids: bool = False, progress: bool = True, write_batch: int = 64,
-               on_document: Callable[[DocumentPlan], None] | None = None) -> IngestSummary:
+def run_ingest(
+    docs: list[DocumentMeta],
+    *,
+    embedder: _Embedder,
+    store,
+    detector: LanguageDetector,  # noqa: ANN001
+    chunk_tokens: int,
+    overlap_tokens: int,
+    dry_run: bool = False,
+    prune_doc_ids: bool = False,
+    progress: bool = True,
+    write_batch: int = 64,
+    on_document: Callable[[DocumentPlan], None] | None = None,
+) -> IngestSummary:
     """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus."""
     start = time.perf_counter()
     summary = IngestSummary(dry_run=dry_run)
     plans: list[DocumentPlan] = []
     for meta in _progress(docs, desc="chunking", unit="doc", disable=not progress):
-        meta, chunks = prepare_document(meta, embedder=embedder, detector=detector,
-                                        chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens)
+        meta, chunks = prepare_document(
+            meta,
+            embedder=embedder,
+            detector=detector,
+            chunk_tokens=chunk_tokens,
+            overlap_tokens=overlap_tokens,
+        )
         plans.append(plan_document(meta, chunks, store if store.has_collection() else None))
     removed_docs: list[str] = []
     if prune_doc_ids and store.has_collection():
@@ -172,22 +199,38 @@ def run_ingest(docs: list[DocumentMeta], *, embedder: _Embedder, store, detector
         summary.updated += len(p.to_rewrite)
         summary.unchanged += p.unchanged
         summary.deleted += len(p.stale_ids)
-        summary.per_document.append({
-            "doc_id": p.meta.doc_id, "chunks": len(p.chunks), "added": len(p.to_embed),
-            "updated": len(p.to_rewrite), "unchanged": p.unchanged, "deleted": len(p.stale_ids),
-        })
+        summary.per_document.append(
+            {
+                "doc_id": p.meta.doc_id,
+                "chunks": len(p.chunks),
+                "added": len(p.to_embed),
+                "updated": len(p.to_rewrite),
+                "unchanged": p.unchanged,
+                "deleted": len(p.stale_ids),
+            }
+        )
     for doc_id in removed_docs:
         n = len(store.doc_index(doc_id))
         summary.deleted += n
-        summary.per_document.append({"doc_id": doc_id, "chunks": 0, "added": 0, "updated": 0,
-                                     "unchanged": 0, "deleted": n, "removed": True})
+        summary.per_document.append(
+            {
+                "doc_id": doc_id,
+                "chunks": 0,
+                "added": 0,
+                "updated": 0,
+                "unchanged": 0,
+                "deleted": n,
+                "removed": True,
+            }
+        )
     if dry_run:
         summary.seconds = round(time.perf_counter() - start, 3)
         return summary
 
     to_embed = [c for p in plans for c in p.to_embed]
-    bar = _progress(total=len(to_embed), desc="embedding", unit="chunk",
-                    disable=not progress or not to_embed)
+    bar = _progress(
+        total=len(to_embed), desc="embedding", unit="chunk", disable=not progress or not to_embed
+    )
     batch = max(1, write_batch)
     for p in plans:
         _write_rewrites(p, store)
@@ -205,9 +248,14 @@ def run_ingest(docs: list[DocumentMeta], *, embedder: _Embedder, store, detector
     for doc_id in removed_docs:
         store.delete(list(store.doc_index(doc_id)))
     summary.seconds = round(time.perf_counter() - start, 3)
-    logger.info("ingested %d documents: %d added, %d updated, %d deleted in %.1f s",
-                summary.documents, summary.added, summary.updated, summary.deleted,
-                summary.seconds)
+    logger.info(
+        "ingested %d documents: %d added, %d updated, %d deleted in %.1f s",
+        summary.documents,
+        summary.added,
+        summary.updated,
+        summary.deleted,
+        summary.seconds,
+    )
     return summary
 
 
@@ -220,8 +268,9 @@ def _write_rewrites(plan: DocumentPlan, store) -> None:  # noqa: ANN001
     vectors = store.get_vectors(sorted(set(source_ids)))
     rows = [c for c, sid in zip(plan.to_rewrite, source_ids, strict=True) if sid in vectors]
     if len(rows) != len(plan.to_rewrite):
-        missing = [c for c, sid in zip(plan.to_rewrite, source_ids, strict=True)
-                   if sid not in vectors]
+        missing = [
+            c for c, sid in zip(plan.to_rewrite, source_ids, strict=True) if sid not in vectors
+        ]
         plan.to_embed.extend(missing)  # vector vanished meanwhile: embed after all
     if rows:
         store.upsert(rows, np.stack([vectors[owner[c.content_hash]] for c in rows]))

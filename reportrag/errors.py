@@ -1,21 +1,21 @@
 """One exception tree for reportrag, translated to HTTP codes / CLI exit codes at the edges.
 
-    ReportragError
-    ├── ConfigError              a setting is missing or wrong                 (CLI 2, HTTP 500)
-    ├── InputError               caller-supplied input is invalid              (CLI 2, HTTP 4xx)
-    │   ├── DocumentError        a corpus file cannot be read/decoded/used
-    │   ├── ManifestError        the corpus manifest is malformed
-    │   └── FilterError          a search filter is unknown or has a bad value
-    ├── ModelError               the embedding model cannot be found/built/used  (CLI 3)
-    │   ├── ModelNotFoundError
-    │   ├── ModelCorruptError    a cached model failed verification
-    │   └── TokenLimitError      an input exceeds the model's token limit
-    ├── StoreError               Milvus said no                                (CLI 4)
-    │   ├── StoreUnavailableError  Milvus cannot be reached; safe to retry     (HTTP 503)
-    │   ├── FingerprintMismatchError  the index was built with another model   (HTTP 409)
-    │   └── CapabilityError      the store lacks a feature (e.g. BM25)         (HTTP 400)
-    ├── NotFoundError            a document / chunk id does not exist          (HTTP 404)
-    └── ConflictError            e.g. an ingestion already running             (HTTP 409)
+ReportragError
+├── ConfigError              a setting is missing or wrong                 (CLI 2, HTTP 500)
+├── InputError               caller-supplied input is invalid              (CLI 2, HTTP 4xx)
+│   ├── DocumentError        a corpus file cannot be read/decoded/used
+│   ├── ManifestError        the corpus manifest is malformed
+│   └── FilterError          a search filter is unknown or has a bad value
+├── ModelError               the embedding model cannot be found/built/used  (CLI 3)
+│   ├── ModelNotFoundError
+│   ├── ModelCorruptError    a cached model failed verification
+│   └── TokenLimitError      an input exceeds the model's token limit
+├── StoreError               Milvus said no                                (CLI 4)
+│   ├── StoreUnavailableError  Milvus cannot be reached; safe to retry     (HTTP 503)
+│   ├── FingerprintMismatchError  the index was built with another model   (HTTP 409)
+│   └── CapabilityError      the store lacks a feature (e.g. BM25)         (HTTP 400)
+├── NotFoundError            a document / chunk id does not exist          (HTTP 404)
+└── ConflictError            e.g. an ingestion already running             (HTTP 409)
 """
 
 from __future__ import annotations

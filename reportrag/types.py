@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+SECTION_SEP = " › "  # joins the headings of a section path: "2.3 … › 2.3.5 …"
+
 
 def content_hash(text: str) -> str:
     """A stable hex digest of a chunk's text (sha256, first 32 hex chars)."""
@@ -87,8 +89,13 @@ class Filters:
 
     def is_empty(self) -> bool:
         return not (
-            self.lang or self.doc_id or self.section or self.kind or self.date_from
-            or self.date_to or self.chunk_id
+            self.lang
+            or self.doc_id
+            or self.section
+            or self.kind
+            or self.date_from
+            or self.date_to
+            or self.chunk_id
         )
 
 

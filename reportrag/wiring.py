@@ -9,8 +9,12 @@ from reportrag.settings import Settings
 def embedder_from_settings(settings: Settings) -> TextEmbedder:
     """The configured embedder (weights load lazily)."""
     return load_embedder(
-        settings.model, models_dir=settings.models_dir, engine=settings.model_engine,
-        device=settings.device, threads=settings.threads, batch_size=settings.embed_batch_size,
+        settings.model,
+        models_dir=settings.models_dir,
+        engine=settings.model_engine,
+        device=settings.device,
+        threads=settings.threads,
+        batch_size=settings.embed_batch_size,
     )
 
 
@@ -22,6 +26,10 @@ def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusS
     if settings.milvus_uri is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return MilvusStore(
-        settings.resolved_milvus_uri, settings.collection, dim, token=token,
-        timeout=settings.milvus_timeout, index=IndexConfig(kind=settings.index_kind),
+        settings.resolved_milvus_uri,
+        settings.collection,
+        dim,
+        token=token,
+        timeout=settings.milvus_timeout,
+        index=IndexConfig(kind=settings.index_kind),
     )

@@ -1,1 +1,4 @@
-"""The read path: filtered dense / hybrid retrieval, fusion, chatbot context. Depends on the core only."""
+"""The read path: filtered dense/hybrid retrieval, fusion, chatbot context, evaluation.
+
+Depends on the shared core only.
+"""

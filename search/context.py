@@ -85,8 +85,9 @@ def merge_adjacent(groups: list[Passage]) -> list[Passage]:
     return merged
 
 
-def render(passages: list[Passage], *, count_tokens: Callable[[str], int],
-           max_tokens: int) -> tuple[str, list[dict[str, Any]], int]:
+def render(
+    passages: list[Passage], *, count_tokens: Callable[[str], int], max_tokens: int
+) -> tuple[str, list[dict[str, Any]], int]:
     """The context block within ``max_tokens``, its citations, and the tokens used."""
     blocks = [PREAMBLE]
     used = count_tokens(PREAMBLE)
@@ -95,9 +96,11 @@ def render(passages: list[Passage], *, count_tokens: Callable[[str], int],
         n = len(citations) + 1
         for p in (full, full.core()):  # with neighbours if they fit, else the hit alone
             first, last = p.chunks[0], p.chunks[-1]
-            head = (f'<passage id="{n}" doc="{_attr(first.doc_id)}" '
-                    f'title="{_attr(first.title)}" section="{_attr(first.section)}" '
-                    f'lang="{first.lang}">')
+            head = (
+                f'<passage id="{n}" doc="{_attr(first.doc_id)}" '
+                f'title="{_attr(first.title)}" section="{_attr(first.section)}" '
+                f'lang="{first.lang}">'
+            )
             block = f"{head}\n{escape_passage(p.text())}\n</passage>"
             cost = count_tokens(block)
             if used + cost <= max_tokens:
@@ -106,12 +109,20 @@ def render(passages: list[Passage], *, count_tokens: Callable[[str], int],
             continue  # a smaller later passage may still fit
         blocks.append(block)
         used += cost
-        citations.append({
-            "n": n, "doc_id": first.doc_id, "title": first.title, "section": first.section,
-            "lang": first.lang, "chunk_ids": [c.chunk_id for c in p.chunks],
-            "char_start": first.char_start, "char_end": last.char_end,
-            "score": round(p.score, 6), "found_via": p.found_via,
-        })
+        citations.append(
+            {
+                "n": n,
+                "doc_id": first.doc_id,
+                "title": first.title,
+                "section": first.section,
+                "lang": first.lang,
+                "chunk_ids": [c.chunk_id for c in p.chunks],
+                "char_start": first.char_start,
+                "char_end": last.char_end,
+                "score": round(p.score, 6),
+                "found_via": p.found_via,
+            }
+        )
     return "\n\n".join(blocks), citations, used
 
 

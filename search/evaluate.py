@@ -38,8 +38,14 @@ def _edge_share(chunk: str, gold: str, prev: str, nxt: str) -> bool:
     return False
 
 
-def is_relevant(chunk_text: str, chunk_lang: str, gold: dict[str, Any], *, prev_text: str = "",
-                next_text: str = "") -> bool:
+def is_relevant(
+    chunk_text: str,
+    chunk_lang: str,
+    gold: dict[str, Any],
+    *,
+    prev_text: str = "",
+    next_text: str = "",
+) -> bool:
     """Whether one returned chunk satisfies the gold condition of a query."""
     if chunk_lang != gold["lang"]:
         return False
@@ -71,8 +77,13 @@ def load_queries(path: Path) -> list[Query]:
             continue
         try:
             d = json.loads(line)
-            q = Query(id=str(d["id"]), cat=str(d.get("cat", "")), q=str(d["q"]),
-                      lang=tuple(d.get("lang") or ()), gold=dict(d["gold"]))
+            q = Query(
+                id=str(d["id"]),
+                cat=str(d.get("cat", "")),
+                q=str(d["q"]),
+                lang=tuple(d.get("lang") or ()),
+                gold=dict(d["gold"]),
+            )
             if not isinstance(q.gold.get("contains"), list) or "lang" not in q.gold:
                 raise KeyError("gold.contains / gold.lang")
         except (ValueError, KeyError, TypeError) as exc:
@@ -90,8 +101,9 @@ class QueryResult:
     hits: list[str] = field(default_factory=list)
 
 
-def first_relevant_rank(query: Query, chunks: list[Chunk],
-                        neighbours: Callable[[Chunk], tuple[str, str]]) -> int | None:
+def first_relevant_rank(
+    query: Query, chunks: list[Chunk], neighbours: Callable[[Chunk], tuple[str, str]]
+) -> int | None:
     """1-based rank of the first relevant chunk, or None."""
     for rank, c in enumerate(chunks, 1):
         if c.lang != query.gold["lang"]:

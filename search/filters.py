@@ -22,14 +22,16 @@ def _list(name: str, values: Sequence[str] | None, pattern: re.Pattern[str]) -> 
     if isinstance(values, str):
         values = [values]
     if len(values) > MAX_VALUES:
-        raise FilterError(f"filter '{name}' takes at most {MAX_VALUES} values",
-                          details={"field": name})
+        raise FilterError(
+            f"filter '{name}' takes at most {MAX_VALUES} values", details={"field": name}
+        )
     out = []
     for v in values:
         if not isinstance(v, str) or not pattern.fullmatch(v):
-            raise FilterError(f"filter '{name}' has an invalid value {v!r}",
-                              details={"field": name, "value": str(v)[:100],
-                                       "pattern": pattern.pattern})
+            raise FilterError(
+                f"filter '{name}' has an invalid value {v!r}",
+                details={"field": name, "value": str(v)[:100], "pattern": pattern.pattern},
+            )
         out.append(v)
     return tuple(dict.fromkeys(out))
 
@@ -40,24 +42,35 @@ def _date(name: str, value: str | None) -> str:
     try:
         return date.fromisoformat(value).isoformat()
     except (TypeError, ValueError) as exc:
-        raise FilterError(f"filter '{name}' must be a date YYYY-MM-DD, not {value!r}",
-                          details={"field": name}) from exc
+        raise FilterError(
+            f"filter '{name}' must be a date YYYY-MM-DD, not {value!r}", details={"field": name}
+        ) from exc
 
 
-def build_filters(*, lang: Sequence[str] | None = None, doc_id: Sequence[str] | None = None,
-                  section: str | None = None, kind: Sequence[str] | None = None,
-                  date_from: str | None = None, date_to: str | None = None) -> Filters:
+def build_filters(
+    *,
+    lang: Sequence[str] | None = None,
+    doc_id: Sequence[str] | None = None,
+    section: str | None = None,
+    kind: Sequence[str] | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> Filters:
     """Checked filters; any bad value is a FilterError naming the field (never ignored)."""
     sec = section or ""
     if len(sec) > MAX_SECTION_CHARS or any(ord(c) < 32 for c in sec):
-        raise FilterError("filter 'section' is too long or has control characters",
-                          details={"field": "section"})
+        raise FilterError(
+            "filter 'section' is too long or has control characters", details={"field": "section"}
+        )
     if lang is not None and not isinstance(lang, str):
         lang = [v.lower() if isinstance(v, str) else v for v in lang]
     f = Filters(
         lang=_list("lang", lang.lower() if isinstance(lang, str) else lang, _LANG),
-        doc_id=_list("doc_id", doc_id, _ID), section=sec.strip(), kind=_list("kind", kind, _KIND),
-        date_from=_date("date_from", date_from), date_to=_date("date_to", date_to),
+        doc_id=_list("doc_id", doc_id, _ID),
+        section=sec.strip(),
+        kind=_list("kind", kind, _KIND),
+        date_from=_date("date_from", date_from),
+        date_to=_date("date_to", date_to),
     )
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise FilterError("date_from is after date_to", details={"field": "date_from"})

@@ -10,9 +10,10 @@ import numpy as np
 RRF_K = 60
 
 
-def rrf(rankings: Sequence[Sequence[str]], *, k: int = RRF_K,
-        weights: Sequence[float] | None = None) -> dict[str, float]:
-    """Reciprocal-rank fusion: sum of w / (k + rank) over the lists an id appears in (rank 1-based)."""
+def rrf(
+    rankings: Sequence[Sequence[str]], *, k: int = RRF_K, weights: Sequence[float] | None = None
+) -> dict[str, float]:
+    """Reciprocal-rank fusion: sum of w / (k + rank) over the lists holding an id (1-based)."""
     weights = weights or [1.0] * len(rankings)
     scores: dict[str, float] = {}
     for ranking, w in zip(rankings, weights, strict=True):
@@ -42,8 +43,14 @@ def dedupe(items: Sequence[tuple[str, str]]) -> list[str]:
     return kept
 
 
-def mmr(ids: Sequence[str], relevance: dict[str, float], vectors: dict[str, np.ndarray], *,
-        top_k: int, lambda_: float = 0.7) -> list[str]:
+def mmr(
+    ids: Sequence[str],
+    relevance: dict[str, float],
+    vectors: dict[str, np.ndarray],
+    *,
+    top_k: int,
+    lambda_: float = 0.7,
+) -> list[str]:
     """Maximal marginal relevance: trade relevance against similarity to already chosen hits."""
     pool = [i for i in ids if i in vectors]
     chosen: list[str] = []

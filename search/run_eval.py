@@ -10,8 +10,9 @@ from search.filters import build_filters
 from search.service import SearchService
 
 
-def evaluate_modes(service: SearchService, queries: list[Query], modes: list[str], *,
-                   k: int = 10) -> dict[str, Any]:
+def evaluate_modes(
+    service: SearchService, queries: list[Query], modes: list[str], *, k: int = 10
+) -> dict[str, Any]:
     """Per mode: the summary table, per-query ranks and the misses."""
     cache: dict[str, Chunk] = {}
 
@@ -29,14 +30,20 @@ def evaluate_modes(service: SearchService, queries: list[Query], modes: list[str
     for mode in modes:
         results = []
         for q in queries:
-            res = service.search(q.q, top_k=k, filters=build_filters(lang=list(q.lang) or None),
-                                 mode=mode)
+            res = service.search(
+                q.q, top_k=k, filters=build_filters(lang=list(q.lang) or None), mode=mode
+            )
             chunks = [h.chunk for h in res.hits]
-            results.append(QueryResult(q, first_relevant_rank(q, chunks, neighbours),
-                                       [c.chunk_id for c in chunks]))
+            results.append(
+                QueryResult(
+                    q, first_relevant_rank(q, chunks, neighbours), [c.chunk_id for c in chunks]
+                )
+            )
         summary[mode] = summarize(results, k)
-        per_query[mode] = [{"id": r.query.id, "cat": r.query.cat, "rank": r.rank}
-                           for r in results]
-        misses[mode] = [{"id": r.query.id, "cat": r.query.cat, "q": r.query.q}
-                        for r in results if r.rank is None]
+        per_query[mode] = [{"id": r.query.id, "cat": r.query.cat, "rank": r.rank} for r in results]
+        misses[mode] = [
+            {"id": r.query.id, "cat": r.query.cat, "q": r.query.q}
+            for r in results
+            if r.rank is None
+        ]
     return {"summary": summary, "per_query": per_query, "misses": misses}

@@ -41,12 +41,21 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
         out: dict[str, Any] = {
-            "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "lang": c.lang,
-            "section": c.section, "text": c.text, "score": round(self.score, 6),
+            "chunk_id": c.chunk_id,
+            "doc_id": c.doc_id,
+            "title": c.title,
+            "lang": c.lang,
+            "section": c.section,
+            "text": c.text,
+            "score": round(self.score, 6),
             "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
             "keyword_score": None if self.keyword_score is None else round(self.keyword_score, 6),
-            "char_start": c.char_start, "char_end": c.char_end, "kind": c.kind, "date": c.date,
-            "ordinal": c.ordinal, "found_via": self.found_via,
+            "char_start": c.char_start,
+            "char_end": c.char_end,
+            "kind": c.kind,
+            "date": c.date,
+            "ordinal": c.ordinal,
+            "found_via": self.found_via,
         }
         if self.counterparts is not None:
             out["counterparts"] = self.counterparts
@@ -63,8 +72,12 @@ class SearchResult:
     query_lang: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hits": [h.to_dict() for h in self.hits], "mode": self.mode,
-                "took_ms": round(self.took_ms, 2), "query_lang": self.query_lang}
+        return {
+            "hits": [h.to_dict() for h in self.hits],
+            "mode": self.mode,
+            "took_ms": round(self.took_ms, 2),
+            "query_lang": self.query_lang,
+        }
 
 
 class SearchService:
@@ -87,14 +100,23 @@ class SearchService:
             raise CapabilityError(
                 "hybrid search needs BM25 full-text search, which this Milvus "
                 f"({self.store.capabilities.server_version}) does not support; use mode=dense",
-                details={"supported_modes": self.modes()})
+                details={"supported_modes": self.modes()},
+            )
         if mode == "auto":
             return "hybrid" if self.store.capabilities.bm25 else "dense"
         return mode
 
-    def search(self, query: str, *, top_k: int = 5, filters: Filters | None = None,
-               mode: str = "auto", min_score: float | None = None, dedupe: bool = True,
-               diversify: bool = False) -> SearchResult:
+    def search(
+        self,
+        query: str,
+        *,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        mode: str = "auto",
+        min_score: float | None = None,
+        dedupe: bool = True,
+        diversify: bool = False,
+    ) -> SearchResult:
         """Run one search; hits sorted by ``score``, at most ``top_k``."""
         t0 = time.perf_counter()
         filters = filters or Filters()
@@ -112,12 +134,14 @@ class SearchService:
         took = (time.perf_counter() - t0) * 1000
         return SearchResult(hits=hits, mode=ran, took_ms=took)
 
-    def _combine(self, qvec: np.ndarray, dense: list[StoreHit], keyword: list[StoreHit], *,
-                 hybrid: bool) -> list[Hit]:
+    def _combine(
+        self, qvec: np.ndarray, dense: list[StoreHit], keyword: list[StoreHit], *, hybrid: bool
+    ) -> list[Hit]:
         by_id: dict[str, Hit] = {}
         for h in dense:
-            by_id[h.chunk.chunk_id] = Hit(h.chunk, h.score, dense_score=h.score,
-                                          found_via=["dense"])
+            by_id[h.chunk.chunk_id] = Hit(
+                h.chunk, h.score, dense_score=h.score, found_via=["dense"]
+            )
         for h in keyword:
             hit = by_id.get(h.chunk.chunk_id)
             if hit is None:
@@ -138,8 +162,9 @@ class SearchService:
             hit.score = fused.get(i, 0.0)
         return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
 
-    def _trim(self, qvec: np.ndarray, hits: list[Hit], *, top_k: int, dedupe: bool,
-              diversify: bool) -> list[Hit]:
+    def _trim(
+        self, qvec: np.ndarray, hits: list[Hit], *, top_k: int, dedupe: bool, diversify: bool
+    ) -> list[Hit]:
         if not (dedupe or diversify) or len(hits) <= 1:
             return hits[:top_k]
         ids = [h.chunk.chunk_id for h in hits]

@@ -51,14 +51,24 @@ def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir
 
     data = tmp_path_factory.mktemp("lite-data")
     settings = Settings(
-        _env_file=None, data_dir=data, corpus_dir=CORPUS,
-        model=str(embedder.spec.path), threads=2,
+        _env_file=None,
+        data_dir=data,
+        corpus_dir=CORPUS,
+        model=str(embedder.spec.path),
+        threads=2,
     )
     store = store_from_settings(settings, embedder.dim)
     store.connect()
     store.ensure_collection(embedder.fingerprint())
-    run_ingest(discover(CORPUS), embedder=embedder, store=store, detector=LanguageDetector(),
-               chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
-               progress=False, prune_doc_ids=True)
+    run_ingest(
+        discover(CORPUS),
+        embedder=embedder,
+        store=store,
+        detector=LanguageDetector(),
+        chunk_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        progress=False,
+        prune_doc_ids=True,
+    )
     store.close()
     return settings

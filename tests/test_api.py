@@ -55,16 +55,22 @@ def test_health_and_readiness(client) -> None:
 
 def test_openapi_is_served(client) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/v1/search", "/v1/context", "/v1/documents", "/v1/chunks/{chunk_id}",
-                 "/v1/ingest", "/healthz", "/readyz"):
+    for path in (
+        "/v1/search",
+        "/v1/context",
+        "/v1/documents",
+        "/v1/chunks/{chunk_id}",
+        "/v1/ingest",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in spec["paths"]
     assert client.get("/docs").status_code == 200
 
 
 @pytest.mark.parametrize("lang", ["en", "zh", "de"])
 def test_language_filter_returns_only_that_language(client, lang: str) -> None:
-    body = _search(client, query="open source business models", top_k=10,
-                   filters={"lang": [lang]})
+    body = _search(client, query="open source business models", top_k=10, filters={"lang": [lang]})
     assert len(body["hits"]) == 10
     assert {h["lang"] for h in body["hits"]} == {lang}
 
@@ -100,12 +106,18 @@ def _rank(hits: list[dict], needle: str) -> int:
     return 99
 
 
-@pytest.mark.parametrize("query,lang,needle", [
-    ("Which Alibaba Cloud model with 72 billion parameters topped the open LLM leaderboard?",
-     "zh", "Qwen-72B"),
-    ("How many open-source projects shipped more than 100 versions in 2022?", "zh", "22,403"),
-    ("Synopsys 的统计显示，有多大比例的代码库含有高危漏洞？", "en", "48% contain high-risk"),
-])
+@pytest.mark.parametrize(
+    "query,lang,needle",
+    [
+        (
+            "Which Alibaba Cloud model with 72 billion parameters topped the open LLM leaderboard?",
+            "zh",
+            "Qwen-72B",
+        ),
+        ("How many open-source projects shipped more than 100 versions in 2022?", "zh", "22,403"),
+        ("Synopsys 的统计显示，有多大比例的代码库含有高危漏洞？", "en", "48% contain high-risk"),
+    ],
+)
 def test_hybrid_finds_exact_names_and_numbers(client, query: str, lang: str, needle: str) -> None:
     dense = _search(client, query=query, mode="dense", top_k=10, filters={"lang": [lang]})
     hybrid = _search(client, query=query, mode="hybrid", top_k=10, filters={"lang": [lang]})
@@ -129,8 +141,15 @@ def _norm(s: str) -> str:
 
 
 def test_context_fits_budget_and_citations_point_at_the_source(client, embedder) -> None:
-    r = client.post("/v1/context", json={"query": "How do open-source companies make money?",
-                                         "max_tokens": 600, "top_k": 5, "neighbors": 1})
+    r = client.post(
+        "/v1/context",
+        json={
+            "query": "How do open-source companies make money?",
+            "max_tokens": 600,
+            "top_k": 5,
+            "neighbors": 1,
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert 0 < body["tokens"] <= 600
@@ -145,14 +164,16 @@ def test_context_fits_budget_and_citations_point_at_the_source(client, embedder)
     for cit in body["citations"]:
         assert f'<passage id="{cit["n"]}"' in body["context"]
         raw = files.setdefault(cit["doc_id"], paths[cit["doc_id"]].read_text(encoding="utf-8"))
-        span = _norm(raw[cit["char_start"]:cit["char_end"]])
+        span = _norm(raw[cit["char_start"] : cit["char_end"]])
         first = client.get(f"/v1/chunks/{cit['chunk_ids'][0]}").json()["chunk"]["text"]
         assert _norm(first)[:40] in span
 
 
 def test_context_merges_adjacent_chunks(client) -> None:
-    r = client.post("/v1/context", json={"query": "Stability AI", "max_tokens": 4000,
-                                         "top_k": 8, "neighbors": 2})
+    r = client.post(
+        "/v1/context",
+        json={"query": "Stability AI", "max_tokens": 4000, "top_k": 8, "neighbors": 2},
+    )
     body = r.json()
     seen: dict[str, list[tuple[int, int]]] = {}
     for cit in body["citations"]:
@@ -178,23 +199,26 @@ def test_documents_and_chunks(client) -> None:
     assert client.get("/v1/chunks/nope:00001:abc").status_code == 404
 
 
-@pytest.mark.parametrize("body,status", [
-    ({"query": ""}, 422),
-    ({"query": "   "}, 422),
-    ({"query": "x" * 100_000}, 413),
-    ({"query": "x" * 5000}, 422),
-    ({"query": "ok", "top_k": 0}, 422),
-    ({"query": "ok", "top_k": 10_000}, 422),
-    ({"query": "ok", "filters": {"colour": ["red"]}}, 422),
-    ({"query": "ok", "filters": {"lang": ['en" or 1==1 or lang in ["']}}, 422),
-    ({"query": "ok", "filters": {"doc_id": ["x') or (1==1"]}}, 422),
-    ({"query": "ok", "filters": {"lang": "en"}}, 422),
-    ({"query": 42}, 422),
-    ({"query": "ok", "top_k": "5"}, 422),
-    ({"query": "ok", "mode": "magic"}, 422),
-    ({"query": "ok", "unknown": 1}, 422),
-    ({"query": "ok", "filters": {"date_from": "2024-13-45"}}, 422),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({"query": ""}, 422),
+        ({"query": "   "}, 422),
+        ({"query": "x" * 100_000}, 413),
+        ({"query": "x" * 5000}, 422),
+        ({"query": "ok", "top_k": 0}, 422),
+        ({"query": "ok", "top_k": 10_000}, 422),
+        ({"query": "ok", "filters": {"colour": ["red"]}}, 422),
+        ({"query": "ok", "filters": {"lang": ['en" or 1==1 or lang in ["']}}, 422),
+        ({"query": "ok", "filters": {"doc_id": ["x') or (1==1"]}}, 422),
+        ({"query": "ok", "filters": {"lang": "en"}}, 422),
+        ({"query": 42}, 422),
+        ({"query": "ok", "top_k": "5"}, 422),
+        ({"query": "ok", "mode": "magic"}, 422),
+        ({"query": "ok", "unknown": 1}, 422),
+        ({"query": "ok", "filters": {"date_from": "2024-13-45"}}, 422),
+    ],
+)
 def test_bad_search_input_is_a_4xx_with_the_error_shape(client, body: dict, status: int) -> None:
     r = client.post("/v1/search", json=body)
     assert r.status_code == status, r.text
@@ -208,7 +232,9 @@ def test_section_filter_with_quotes_matches_nothing_and_does_not_widen(client) -
 
 
 def test_non_json_body(client) -> None:
-    r = client.post("/v1/search", content=b"not json{", headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/search", content=b"not json{", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422
     _error(r)
 

@@ -44,10 +44,22 @@ def corpus(detector: LanguageDetector) -> dict[str, tuple[str, CleanedText, list
         (path,) = CORPUS.glob(f"{prefix}_*.txt")
         raw = decode_bytes(path.read_bytes(), source=path.name)
         cleaned = clean_text(raw, source=path.name)
-        meta = DocumentMeta(doc_id=f"doc{prefix}", path=str(path), title=f"T{prefix}",
-                            lang="xx", kind="report", date="2024-01-01")
-        chunks = chunk_document(meta, cleaned, count_tokens=fake_count, max_tokens=MAX_TOKENS,
-                                overlap_tokens=OVERLAP, detector=detector)
+        meta = DocumentMeta(
+            doc_id=f"doc{prefix}",
+            path=str(path),
+            title=f"T{prefix}",
+            lang="xx",
+            kind="report",
+            date="2024-01-01",
+        )
+        chunks = chunk_document(
+            meta,
+            cleaned,
+            count_tokens=fake_count,
+            max_tokens=MAX_TOKENS,
+            overlap_tokens=OVERLAP,
+            detector=detector,
+        )
         out[prefix] = (raw, cleaned, chunks)
     return out
 
@@ -64,35 +76,53 @@ def paths(text: str) -> list[str]:
 
 
 def test_numbered_headings_build_paths() -> None:
-    text = ("Report\n1. Overview\nIntro text.\n2. Ecosystem\n2.1 Supply\nBody.\n2.1.1 Cost\n"
-            "Body.\n2.2 Demand\nBody.\n3. Risks\nBody.")
+    text = (
+        "Report\n1. Overview\nIntro text.\n2. Ecosystem\n2.1 Supply\nBody.\n2.1.1 Cost\n"
+        "Body.\n2.2 Demand\nBody.\n3. Risks\nBody."
+    )
     assert paths(text) == [
-        "", "1. Overview", "2. Ecosystem", "2. Ecosystem › 2.1 Supply",
-        "2. Ecosystem › 2.1 Supply › 2.1.1 Cost", "2. Ecosystem › 2.2 Demand", "3. Risks",
+        "",
+        "1. Overview",
+        "2. Ecosystem",
+        "2. Ecosystem › 2.1 Supply",
+        "2. Ecosystem › 2.1 Supply › 2.1.1 Cost",
+        "2. Ecosystem › 2.2 Demand",
+        "3. Risks",
     ]
     sections = find_sections(text)
     assert sections[0].start == 0 and sections[-1].end == len(text)
     assert all(a.end == b.start for a, b in zip(sections, sections[1:], strict=False))
-    assert text[sections[3].start:].startswith("2.1 Supply\n")
+    assert text[sections[3].start :].startswith("2.1 Supply\n")
 
 
 def test_not_headings() -> None:
-    text = ("2.1 Market\nText.\n2023 年市场热度保持\n3 companies raised money.\n"
-            "2.5 亿美元的融资\n图 2.21 向量数据库评价结果\nTable 2 Funding rounds\n"
-            "1. Apple\n2. Pear\n3. Plum\n4.2.3 Not under 4\nName | 2.2 Value |\n"
-            "2.2 A sentence that ends with a full stop.\n2.3 Next\n")
+    text = (
+        "2.1 Market\nText.\n2023 年市场热度保持\n3 companies raised money.\n"
+        "2.5 亿美元的融资\n图 2.21 向量数据库评价结果\nTable 2 Funding rounds\n"
+        "1. Apple\n2. Pear\n3. Plum\n4.2.3 Not under 4\nName | 2.2 Value |\n"
+        "2.2 A sentence that ends with a full stop.\n2.3 Next\n"
+    )
     assert paths(text) == ["2.1 Market", "2.3 Next"]
 
 
 def test_chinese_and_markdown_headings() -> None:
-    text = ("商业化篇\n\n一. 概述\n\n正文。\n\n二、开源与 AI\n\n（一）背景\n\n正文。\n\n"
-            "（二）现状\n\n2.1 模型\n\n正文。\n\n三. 风险\n\n（一）安全\n\n正文。")
+    text = (
+        "商业化篇\n\n一. 概述\n\n正文。\n\n二、开源与 AI\n\n（一）背景\n\n正文。\n\n"
+        "（二）现状\n\n2.1 模型\n\n正文。\n\n三. 风险\n\n（一）安全\n\n正文。"
+    )
     assert paths(text) == [
-        "", "一. 概述", "二、开源与 AI", "二、开源与 AI › （一）背景", "二、开源与 AI › （二）现状",
-        "二、开源与 AI › 2.1 模型", "三. 风险", "三. 风险 › （一）安全",
+        "",
+        "一. 概述",
+        "二、开源与 AI",
+        "二、开源与 AI › （一）背景",
+        "二、开源与 AI › （二）现状",
+        "二、开源与 AI › 2.1 模型",
+        "三. 风险",
+        "三. 风险 › （一）安全",
     ]
-    markdown = ("## 概述\n\n正文。\n\n## 案例\n\n### Meta\n\n正文。\n\n#### 细节\n\n"
-                "### 其他 ##\n\n正文。")
+    markdown = (
+        "## 概述\n\n正文。\n\n## 案例\n\n### Meta\n\n正文。\n\n#### 细节\n\n### 其他 ##\n\n正文。"
+    )
     assert paths(markdown) == ["概述", "案例", "案例 › Meta", "案例 › Meta › 细节", "案例 › 其他"]
 
 
@@ -104,8 +134,12 @@ def test_is_caption() -> None:
 
 def test_sections_found_in_corpus(corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]) -> None:
     p000 = paths(corpus["000"][1].text)
-    assert any(p.endswith("› 2.3.5 Successful cases of open source on the developer's tool side")
-               and "› 2.3 Making AI developer tools" in p and p.startswith("2. ") for p in p000)
+    assert any(
+        p.endswith("› 2.3.5 Successful cases of open source on the developer's tool side")
+        and "› 2.3 Making AI developer tools" in p
+        and p.startswith("2. ")
+        for p in p000
+    )
     assert len(p000) >= 40
     p001 = paths(corpus["001"][1].text)
     assert "二. 开源生态助力 AI 快速发展 › 2.1 预训练大模型迅速发展,开源功不可没" in p001
@@ -122,13 +156,14 @@ def test_sections_found_in_corpus(corpus: dict[str, tuple[str, CleanedText, list
 
 def clean_offset(cleaned: CleanedText, chunk: Chunk) -> int:
     start = cleaned.to_clean_offset(chunk.char_start)
-    assert cleaned.text[start:start + len(chunk.text)] == chunk.text
+    assert cleaned.text[start : start + len(chunk.text)] == chunk.text
     return start
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-def test_chunks_lose_no_text_and_fit(corpus: dict[str, tuple[str, CleanedText, list[Chunk]]],
-                                     prefix: str) -> None:
+def test_chunks_lose_no_text_and_fit(
+    corpus: dict[str, tuple[str, CleanedText, list[Chunk]]], prefix: str
+) -> None:
     raw, cleaned, chunks = corpus[prefix]
     assert chunks
     for c in chunks:
@@ -136,22 +171,27 @@ def test_chunks_lose_no_text_and_fit(corpus: dict[str, tuple[str, CleanedText, l
         assert c.text == c.text.strip()
         # the raw span starts and ends with the chunk's own characters
         k = min(8, len(c.text))
-        assert raw[c.char_start:c.char_start + k] == c.text[:k]
-        assert raw[c.char_end - k:c.char_end] == c.text[-k:]
+        assert raw[c.char_start : c.char_start + k] == c.text[:k]
+        assert raw[c.char_end - k : c.char_end] == c.text[-k:]
     rebuilt = reassemble((clean_offset(cleaned, c), c.text) for c in chunks)
     assert squash(rebuilt) == squash(cleaned.text)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-def test_chunk_metadata(corpus: dict[str, tuple[str, CleanedText, list[Chunk]]],
-                        prefix: str) -> None:
+def test_chunk_metadata(
+    corpus: dict[str, tuple[str, CleanedText, list[Chunk]]], prefix: str
+) -> None:
     _, _, chunks = corpus[prefix]
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     for c in chunks:
         assert c.content_hash == content_hash(c.text)
         assert c.chunk_id == make_chunk_id(f"doc{prefix}", c.ordinal, c.content_hash)
-        assert (c.doc_id, c.title, c.kind, c.date) == (f"doc{prefix}", f"T{prefix}", "report",
-                                                       "2024-01-01")
+        assert (c.doc_id, c.title, c.kind, c.date) == (
+            f"doc{prefix}",
+            f"T{prefix}",
+            "report",
+            "2024-01-01",
+        )
     assert chunks[0].prev_id == "" and chunks[-1].next_id == ""
     for a, b in zip(chunks, chunks[1:], strict=False):
         assert a.next_id == b.chunk_id and b.prev_id == a.chunk_id
@@ -159,7 +199,8 @@ def test_chunk_metadata(corpus: dict[str, tuple[str, CleanedText, list[Chunk]]],
 
 
 def test_each_section_starts_with_its_heading(
-        corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]) -> None:
+    corpus: dict[str, tuple[str, CleanedText, list[Chunk]]],
+) -> None:
     for prefix in ("000", "001", "004"):
         chunks = corpus[prefix][2]
         firsts = [c for i, c in enumerate(chunks) if i == 0 or chunks[i - 1].section != c.section]
@@ -179,8 +220,8 @@ def test_each_section_starts_with_its_heading(
     ],
 )
 def test_sub_headings_stay_with_what_they_introduce(
-        corpus: dict[str, tuple[str, CleanedText, list[Chunk]]], prefix: str, lead_in: str,
-        content: str) -> None:
+    corpus: dict[str, tuple[str, CleanedText, list[Chunk]]], prefix: str, lead_in: str, content: str
+) -> None:
     holders = [c for c in corpus[prefix][2] if lead_in in "\n" + c.text + "\n"]
     assert holders and all(content in c.text for c in holders)
 
@@ -191,7 +232,8 @@ def test_no_crumbs(corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]) -> N
 
 
 def test_captions_stay_on_their_own_line(
-        corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]) -> None:
+    corpus: dict[str, tuple[str, CleanedText, list[Chunk]]],
+) -> None:
     _, cleaned, chunks = corpus["001"]
     captions = [ln for ln in cleaned.text.split("\n") if is_caption(ln)]
     assert len(captions) > 40
@@ -218,14 +260,21 @@ def test_chunk_languages(corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]
     assert sum(c.lang == "zh" for c in chunks004) > 0.8 * len(chunks004)
 
 
-def test_chunk_ids_are_deterministic(detector: LanguageDetector,
-                                     corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]
-                                     ) -> None:
+def test_chunk_ids_are_deterministic(
+    detector: LanguageDetector, corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]
+) -> None:
     _, cleaned, chunks = corpus["002"]
-    meta = DocumentMeta(doc_id="doc002", path="x", title="T002", lang="xx", kind="report",
-                        date="2024-01-01")
-    again = chunk_document(meta, cleaned, count_tokens=fake_count, max_tokens=MAX_TOKENS,
-                           overlap_tokens=OVERLAP, detector=detector)
+    meta = DocumentMeta(
+        doc_id="doc002", path="x", title="T002", lang="xx", kind="report", date="2024-01-01"
+    )
+    again = chunk_document(
+        meta,
+        cleaned,
+        count_tokens=fake_count,
+        max_tokens=MAX_TOKENS,
+        overlap_tokens=OVERLAP,
+        detector=detector,
+    )
     assert [c.chunk_id for c in again] == [c.chunk_id for c in chunks]
 
 
@@ -241,22 +290,29 @@ def superlinear_count(text: str) -> int:
 @pytest.mark.parametrize("count", [fake_count, superlinear_count])
 @pytest.mark.parametrize(
     "text",
-    ["x" * 5000, "开" * 3000, ("word " * 400 + "\n") * 3,
-     "1. Title\n" + "句子很长而且没有标点" * 200 + "。\n短句。"],
+    [
+        "x" * 5000,
+        "开" * 3000,
+        ("word " * 400 + "\n") * 3,
+        "1. Title\n" + "句子很长而且没有标点" * 200 + "。\n短句。",
+    ],
 )
-def test_hard_inputs_fit_without_losing_text(detector: LanguageDetector, text: str,
-                                             count: Callable[[str], int]) -> None:
+def test_hard_inputs_fit_without_losing_text(
+    detector: LanguageDetector, text: str, count: Callable[[str], int]
+) -> None:
     cleaned = clean_text(text)
     meta = DocumentMeta(doc_id="d", path="p", title="t", lang="en")
-    chunks = chunk_document(meta, cleaned, count_tokens=count, max_tokens=64,
-                            overlap_tokens=8, detector=detector)
+    chunks = chunk_document(
+        meta, cleaned, count_tokens=count, max_tokens=64, overlap_tokens=8, detector=detector
+    )
     assert all(count(c.text) <= 64 for c in chunks)
     rebuilt = reassemble((clean_offset(cleaned, c), c.text) for c in chunks)
     assert squash(rebuilt) == squash(cleaned.text)
 
 
-def test_token_counter_called_linearly(corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]
-                                       ) -> None:
+def test_token_counter_called_linearly(
+    corpus: dict[str, tuple[str, CleanedText, list[Chunk]]],
+) -> None:
     calls = 0
 
     def counting(text: str) -> int:
@@ -265,24 +321,45 @@ def test_token_counter_called_linearly(corpus: dict[str, tuple[str, CleanedText,
         return fake_count(text)
 
     cleaned = corpus["000"][1]
-    spans = split_spans(cleaned.text, find_sections(cleaned.text), count_tokens=counting,
-                        max_tokens=MAX_TOKENS, overlap_tokens=OVERLAP)
+    spans = split_spans(
+        cleaned.text,
+        find_sections(cleaned.text),
+        count_tokens=counting,
+        max_tokens=MAX_TOKENS,
+        overlap_tokens=OVERLAP,
+    )
     assert calls < 15 * len(spans) + 100  # a few per chunk, not per character or pair
 
 
 def test_empty_document_has_no_chunks(detector: LanguageDetector) -> None:
     meta = DocumentMeta(doc_id="d", path="p", title="t", lang="en")
-    assert chunk_document(meta, clean_text("\n \n"), count_tokens=fake_count, max_tokens=64,
-                          overlap_tokens=8, detector=detector) == []
+    assert (
+        chunk_document(
+            meta,
+            clean_text("\n \n"),
+            count_tokens=fake_count,
+            max_tokens=64,
+            overlap_tokens=8,
+            detector=detector,
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(("max_tokens", "overlap"), [(2, 0), (10, 8), (10, -1)])
-def test_impossible_limits_rejected(detector: LanguageDetector, max_tokens: int,
-                                    overlap: int) -> None:
+def test_impossible_limits_rejected(
+    detector: LanguageDetector, max_tokens: int, overlap: int
+) -> None:
     meta = DocumentMeta(doc_id="d", path="p", title="t", lang="en")
     with pytest.raises(ConfigError):
-        chunk_document(meta, clean_text("Some text here."), count_tokens=fake_count,
-                       max_tokens=max_tokens, overlap_tokens=overlap, detector=detector)
+        chunk_document(
+            meta,
+            clean_text("Some text here."),
+            count_tokens=fake_count,
+            max_tokens=max_tokens,
+            overlap_tokens=overlap,
+            detector=detector,
+        )
 
 
 def test_reassemble_drops_overlaps_and_gaps() -> None:

@@ -82,14 +82,17 @@ def assert_origin_exact(raw: str, c: CleanedText) -> None:
         s, e = c.to_raw_span(i, i + 1)
         src = raw[s:e]
         # each clean char comes from the same char, its NFKC form, or whitespace it replaced
-        assert src == ch or ch in unicodedata.normalize("NFKC", src) or (
-            ch.isspace() and src.isspace()
+        assert (
+            src == ch
+            or ch in unicodedata.normalize("NFKC", src)
+            or (ch.isspace() and src.isspace())
         ), (i, ch, src)
 
 
 @pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
-def test_origin_map_is_exact_on_corpus(cleaned: dict[str, tuple[str, CleanedText]],
-                                       prefix: str) -> None:
+def test_origin_map_is_exact_on_corpus(
+    cleaned: dict[str, tuple[str, CleanedText]], prefix: str
+) -> None:
     raw, c = cleaned[prefix]
     assert_origin_exact(raw, c)
     # a word in the clean text maps back to the same word in the raw file
@@ -131,16 +134,25 @@ def test_whitespace_rules() -> None:
 def test_page_chrome_dropped_from_001(cleaned: dict[str, tuple[str, CleanedText]]) -> None:
     raw, c = cleaned["001"]
     assert c.text.startswith("商业化篇\n\n一. 概述")
-    for chrome in ("Skip to content", "Latest commit", "History", "loc)", "outline", "deep",
-                   "commercialization.md", "image0"):
+    for chrome in (
+        "Skip to content",
+        "Latest commit",
+        "History",
+        "loc)",
+        "outline",
+        "deep",
+        "commercialization.md",
+        "image0",
+    ):
         assert chrome not in c.text
     chrome_spans = [(s, e) for s, e, r in c.removed if r == "page-chrome"]
     assert len(chrome_spans) == 1 and chrome_spans[0][0] == 0
-    assert raw[chrome_spans[0][1]:].lstrip().startswith("商业化篇")
+    assert raw[chrome_spans[0][1] :].lstrip().startswith("商业化篇")
 
 
 def test_language_menu_dropped_but_title_and_date_kept(
-        cleaned: dict[str, tuple[str, CleanedText]]) -> None:
+    cleaned: dict[str, tuple[str, CleanedText]],
+) -> None:
     raw, c = cleaned["003"]
     lines = c.text.split("\n")
     assert lines[0] == "Was ist der Kampf um Open und Closed Source für große Modelle?"
@@ -152,21 +164,34 @@ def test_language_menu_dropped_but_title_and_date_kept(
 
 
 def test_question_mark_debris_removed_real_questions_kept(
-        cleaned: dict[str, tuple[str, CleanedText]]) -> None:
+    cleaned: dict[str, tuple[str, CleanedText]],
+) -> None:
     _, c = cleaned["002"]
-    for fixed in ("were proprietary. But", "products is thus publicly", "ecosystem. Second,",
-                  "it allows to build", "Bughin, J (2023), Is the impact", "pp. 197-234.\n",
-                  "business cases.\n", "used in the future.\nReferences"):
+    for fixed in (
+        "were proprietary. But",
+        "products is thus publicly",
+        "ecosystem. Second,",
+        "it allows to build",
+        "Bughin, J (2023), Is the impact",
+        "pp. 197-234.\n",
+        "business cases.\n",
+        "used in the future.\nReferences",
+    ):
         assert fixed in c.text, fixed
-    for real in ("Is Open Source a fad?", "doomed to fail? Not", "which one?",
-                 "overhyped? Insights"):
+    for real in (
+        "Is Open Source a fad?",
+        "doomed to fail? Not",
+        "which one?",
+        "overhyped? Insights",
+    ):
         assert real in c.text, real
     assert c.text.count("?") == 4
     assert "\n?\n" not in c.text
 
 
 def test_stray_chinese_line_dropped_but_table_rows_kept(
-        cleaned: dict[str, tuple[str, CleanedText]]) -> None:
+    cleaned: dict[str, tuple[str, CleanedText]],
+) -> None:
     _, c002 = cleaned["002"]
     assert "领英推荐" not in c002.text
     assert "have emerged:\n1) Open source LLMs" in c002.text

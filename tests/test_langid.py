@@ -18,16 +18,28 @@ def detector() -> LanguageDetector:
     ("text", "lang"),
     [
         # a Chinese table row full of Latin model names is still Chinese
-        ("元语智能 | 出资设立 | 2022-11-24 00:00:00 | — | 功能型对话大模型 | ChatYuan-large-v2 "
-         "| 171 | 669 |", "zh"),
+        (
+            "元语智能 | 出资设立 | 2022-11-24 00:00:00 | — | 功能型对话大模型 | ChatYuan-large-v2 "
+            "| 171 | 669 |",
+            "zh",
+        ),
         ("根据 OpenAI 官网最新数据,使用 ChatGPT4 模型,输入为 0.03 美元 / 1000 tokens。", "zh"),
         # an English paragraph quoting one Chinese name is still English
-        ("In terms of laws and regulations, Zhang Guofeng (张国锋), deputy director of the "
-         "Institute of Artificial Intelligence, said that legislation must keep pace.", "en"),
-        ("Die Entwicklung großer Modelle steckt noch in den Kinderschuhen und erfordert noch "
-         "Versuch und Irrtum.", "de"),
-        ("Les modèles de langage open source réduisent considérablement les coûts pour les "
-         "entreprises.", "fr"),
+        (
+            "In terms of laws and regulations, Zhang Guofeng (张国锋), deputy director of the "
+            "Institute of Artificial Intelligence, said that legislation must keep pace.",
+            "en",
+        ),
+        (
+            "Die Entwicklung großer Modelle steckt noch in den Kinderschuhen und erfordert noch "
+            "Versuch und Irrtum.",
+            "de",
+        ),
+        (
+            "Les modèles de langage open source réduisent considérablement les coûts pour les "
+            "entreprises.",
+            "fr",
+        ),
         ("Los modelos de código abierto reducen los costes para las empresas.", "es"),
         ("Открытые модели снижают затраты для компаний.", "ru"),
         ("オープンソースの大規模言語モデルはコストを削減します。", "ja"),
@@ -41,8 +53,15 @@ def test_detect(detector: LanguageDetector, text: str, lang: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   \n", "12345 -- 3.5% | 2023", "?!…", "AI", "Baichuan2-13B-Chat | 321 | 133k | |||||",
-     "tigerbot-70b-base-v1 | 15 | 3.25k"],
+    [
+        "",
+        "   \n",
+        "12345 -- 3.5% | 2023",
+        "?!…",
+        "AI",
+        "Baichuan2-13B-Chat | 321 | 133k | |||||",
+        "tigerbot-70b-base-v1 | 15 | 3.25k",
+    ],
 )
 def test_no_language_gives_default(detector: LanguageDetector, text: str) -> None:
     assert detector.detect(text) == "und"

@@ -28,7 +28,7 @@ from reportrag.errors import (
     StoreUnavailableError,
 )
 from reportrag.store import IndexConfig, MilvusStore, StoreCapabilities
-from reportrag.store.capabilities import detect_dialect
+from reportrag.store.capabilities import detect_dialect, parse_version
 from reportrag.store.filters import compile_filters, quote, successor
 from reportrag.types import Chunk, Counterpart, Filters, content_hash
 
@@ -38,24 +38,78 @@ FINGERPRINT: dict[str, object] = {"model": "test/random-unit", "dim": DIM, "norm
 
 # (doc_id, lang, kind, date, section, text)
 _ROWS = [
-    ("rep-en", "en", "report", "2023-05-01", "1 Introduction",
-     "Open source software became the backbone of commercial artificial intelligence."),
-    ("rep-en", "en", "report", "2023-05-01", "2 Capital markets > 2.3 Funding",
-     "Venture capital funding rounds for open source startups grew in 2023."),
-    ("rep-en", "en", "report", "2023-05-01", "2 Capital markets > 2.4 Licences",
-     "Permissive licences such as Apache and MIT dominate new repositories."),
-    ("rep-zh", "zh", "report", "2023-05-01", "商业化篇 > 开源与人工智能",
-     "开源软件已经成为商业人工智能的基础。"),
-    ("rep-zh", "zh", "report", "2023-05-01", "商业化篇 > 资本市场",
-     "二零二三年开源初创企业的风险投资融资轮次持续增长。"),
-    ("rep-zh", "zh", "report", "2023-05-01", "商业化篇 > 许可证",
-     "气候变化对农业的影响日益显著，许可证问题也受到关注。"),
-    ("art-de", "de", "article", "2024-08-14", "Einleitung",
-     "Die Debatte über offene und geschlossene Sprachmodelle wird schärfer."),
-    ("art-de", "de", "article", "2024-08-14", "Sicherheit",
-     "Geschlossene Modelle versprechen mehr Sicherheit, offene mehr Transparenz."),
-    ("note-xx", "en", "note", "", "Appendix",
-     "An undated note about reference lists and bibliography formatting."),
+    (
+        "rep-en",
+        "en",
+        "report",
+        "2023-05-01",
+        "1 Introduction",
+        "Open source software became the backbone of commercial artificial intelligence.",
+    ),
+    (
+        "rep-en",
+        "en",
+        "report",
+        "2023-05-01",
+        "2 Capital markets > 2.3 Funding",
+        "Venture capital funding rounds for open source startups grew in 2023.",
+    ),
+    (
+        "rep-en",
+        "en",
+        "report",
+        "2023-05-01",
+        "2 Capital markets > 2.4 Licences",
+        "Permissive licences such as Apache and MIT dominate new repositories.",
+    ),
+    (
+        "rep-zh",
+        "zh",
+        "report",
+        "2023-05-01",
+        "商业化篇 > 开源与人工智能",
+        "开源软件已经成为商业人工智能的基础。",
+    ),
+    (
+        "rep-zh",
+        "zh",
+        "report",
+        "2023-05-01",
+        "商业化篇 > 资本市场",
+        "二零二三年开源初创企业的风险投资融资轮次持续增长。",
+    ),
+    (
+        "rep-zh",
+        "zh",
+        "report",
+        "2023-05-01",
+        "商业化篇 > 许可证",
+        "气候变化对农业的影响日益显著，许可证问题也受到关注。",
+    ),
+    (
+        "art-de",
+        "de",
+        "article",
+        "2024-08-14",
+        "Einleitung",
+        "Die Debatte über offene und geschlossene Sprachmodelle wird schärfer.",
+    ),
+    (
+        "art-de",
+        "de",
+        "article",
+        "2024-08-14",
+        "Sicherheit",
+        "Geschlossene Modelle versprechen mehr Sicherheit, offene mehr Transparenz.",
+    ),
+    (
+        "note-xx",
+        "en",
+        "note",
+        "",
+        "Appendix",
+        "An undated note about reference lists and bibliography formatting.",
+    ),
 ]
 
 
@@ -66,12 +120,23 @@ def make_chunks() -> list[Chunk]:
     for doc_id, lang, kind, date, section, text in _ROWS:
         ordinal = per_doc.get(doc_id, 0)
         per_doc[doc_id] = ordinal + 1
-        chunks.append(Chunk(
-            chunk_id=f"{doc_id}:{ordinal}", doc_id=doc_id, title=f"Title of {doc_id}",
-            lang=lang, kind=kind, date=date, section=section, ordinal=ordinal, text=text,
-            token_count=len(text.split()), char_start=ordinal * 100,
-            char_end=ordinal * 100 + len(text), content_hash=content_hash(text),
-        ))
+        chunks.append(
+            Chunk(
+                chunk_id=f"{doc_id}:{ordinal}",
+                doc_id=doc_id,
+                title=f"Title of {doc_id}",
+                lang=lang,
+                kind=kind,
+                date=date,
+                section=section,
+                ordinal=ordinal,
+                text=text,
+                token_count=len(text.split()),
+                char_start=ordinal * 100,
+                char_end=ordinal * 100 + len(text),
+                content_hash=content_hash(text),
+            )
+        )
     for a, b in zip(chunks, chunks[1:], strict=False):
         if a.doc_id == b.doc_id:
             a.next_id, b.prev_id = b.chunk_id, a.chunk_id
@@ -88,11 +153,18 @@ def unit_vectors(n: int, seed: int = 7) -> np.ndarray:
 
 BACKENDS = [
     pytest.param("lite", id="lite"),
-    pytest.param("server", id="server", marks=[
-        pytest.mark.integration,
-        pytest.mark.skipif(not SERVER_URI, reason="REPORTRAG_TEST_MILVUS_URI not set "
-                           "(start one with scripts/milvus-server.sh start DIR)"),
-    ]),
+    pytest.param(
+        "server",
+        id="server",
+        marks=[
+            pytest.mark.integration,
+            pytest.mark.skipif(
+                not SERVER_URI,
+                reason="REPORTRAG_TEST_MILVUS_URI not set "
+                "(start one with scripts/milvus-server.sh start DIR)",
+            ),
+        ],
+    ),
 ]
 
 
@@ -111,8 +183,7 @@ def make_store(backend_uri: str) -> Iterator[StoreFactory]:
     default_name = f"t_{uuid.uuid4().hex[:12]}"
 
     def factory(collection: str | None = None, **kwargs: object) -> MilvusStore:
-        store = MilvusStore(backend_uri, collection or default_name, DIM, timeout=30.0,
-                            **kwargs)  # type: ignore[arg-type]
+        store = MilvusStore(backend_uri, collection or default_name, DIM, timeout=30.0, **kwargs)  # type: ignore[arg-type]
         store.connect()
         made.append(store)
         return store
@@ -145,8 +216,9 @@ def loaded(make_store: StoreFactory) -> Loaded:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def shared(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loaded]:
     """One collection with the sample corpus per backend, for read-only tests (fast)."""
     if request.param == "lite":
         uri = str(tmp_path_factory.mktemp("shared") / "milvus.db")
@@ -167,6 +239,7 @@ def ids(hits: list) -> set[str]:  # noqa: ANN001 - StoreHit or Chunk lists
 
 # -- lifecycle ----------------------------------------------------------------------------
 
+
 def test_capabilities_match_the_backend(make_store: StoreFactory, backend_uri: str) -> None:
     caps = make_store().capabilities
     assert isinstance(caps, StoreCapabilities)
@@ -176,12 +249,11 @@ def test_capabilities_match_the_backend(make_store: StoreFactory, backend_uri: s
         assert caps.server_version.startswith("milvus_lite")
     else:
         assert caps.kind == "server"
-        assert caps.bm25 is (caps.server_version.lstrip("v") >= "2.5")
+        assert caps.bm25 is ((parse_version(caps.server_version) or (0, 0, 0)) >= (2, 5, 0))
     assert json.loads(json.dumps(caps.to_dict()))["kind"] == caps.kind
 
 
-def test_create_then_reopen_with_a_new_instance(make_store: StoreFactory,
-                                                backend_uri: str) -> None:
+def test_create_then_reopen_with_a_new_instance(make_store: StoreFactory, backend_uri: str) -> None:
     first = make_store()
     assert not first.has_collection()
     assert first.fingerprint() is None
@@ -230,6 +302,7 @@ def test_drop_removes_the_collection(make_store: StoreFactory) -> None:
 
 # -- writes -------------------------------------------------------------------------------
 
+
 def test_upsert_is_idempotent(loaded: Loaded) -> None:
     store, chunks, vectors = loaded
     assert store.count() == len(chunks)
@@ -265,17 +338,18 @@ def test_delete_counts_only_existing(loaded: Loaded) -> None:
 def test_set_counterparts_round_trip(loaded: Loaded) -> None:
     store, chunks, vectors = loaded
     en, zh = chunks[1], chunks[4]
-    store.set_counterparts({
-        en.chunk_id: [Counterpart(zh.chunk_id, "zh", 0.91)],
-        zh.chunk_id: [Counterpart(en.chunk_id, "en", 0.91)],
-        "missing:9": [Counterpart(en.chunk_id, "en", 0.5)],
-    })
+    store.set_counterparts(
+        {
+            en.chunk_id: [Counterpart(zh.chunk_id, "zh", 0.91)],
+            zh.chunk_id: [Counterpart(en.chunk_id, "en", 0.91)],
+            "missing:9": [Counterpart(en.chunk_id, "en", 0.5)],
+        }
+    )
     got = {c.chunk_id: c for c in store.get([en.chunk_id, zh.chunk_id])}
     assert got[en.chunk_id].counterparts == [Counterpart(zh.chunk_id, "zh", 0.91)]
     assert got[zh.chunk_id].counterparts == [Counterpart(en.chunk_id, "en", 0.91)]
     assert got[en.chunk_id].text == en.text and got[en.chunk_id].section == en.section
-    np.testing.assert_allclose(store.get_vectors([en.chunk_id])[en.chunk_id], vectors[1],
-                               atol=1e-6)
+    np.testing.assert_allclose(store.get_vectors([en.chunk_id])[en.chunk_id], vectors[1], atol=1e-6)
     assert store.count() == len(chunks)
     store.set_counterparts({en.chunk_id: []})
     assert store.get([en.chunk_id])[0].counterparts == []
@@ -283,12 +357,12 @@ def test_set_counterparts_round_trip(loaded: Loaded) -> None:
 
 # -- reads --------------------------------------------------------------------------------
 
+
 def test_get_keeps_the_order_asked(shared: Loaded) -> None:
     store, chunks, _ = shared
     asked = [chunks[7].chunk_id, "missing:1", chunks[0].chunk_id, chunks[4].chunk_id]
     got = store.get(asked)
-    assert [c.chunk_id for c in got] == [chunks[7].chunk_id, chunks[0].chunk_id,
-                                         chunks[4].chunk_id]
+    assert [c.chunk_id for c in got] == [chunks[7].chunk_id, chunks[0].chunk_id, chunks[4].chunk_id]
     assert got[0] == chunks[7]  # every field survives the round trip
 
 
@@ -330,7 +404,11 @@ def test_documents_stats(shared: Loaded) -> None:
     assert list(docs) == ["art-de", "note-xx", "rep-en", "rep-zh"]
     en = docs["rep-en"]
     assert (en["title"], en["kind"], en["date"], en["chunks"]) == (
-        "Title of rep-en", "report", "2023-05-01", 3)
+        "Title of rep-en",
+        "report",
+        "2023-05-01",
+        3,
+    )
     assert en["langs"] == {"en": 3}
     assert en["sections"] == ["1 Introduction", "2 Capital markets"]
     assert docs["rep-zh"]["sections"] == ["商业化篇"]
@@ -352,6 +430,7 @@ def test_scans_page_past_one_query_page(make_store: StoreFactory, monkeypatch) -
 
 # -- search -------------------------------------------------------------------------------
 
+
 def test_dense_search_scores_are_cosine(shared: Loaded) -> None:
     store, chunks, vectors = shared
     hits = store.search_dense(vectors[6], Filters(), len(chunks))
@@ -369,22 +448,40 @@ FILTER_CASES = [
     pytest.param(Filters(lang=("zh",)), lambda c: c.lang == "zh", id="lang"),
     pytest.param(Filters(lang=("de", "zh")), lambda c: c.lang in ("de", "zh"), id="lang-many"),
     pytest.param(Filters(doc_id=("art-de",)), lambda c: c.doc_id == "art-de", id="doc_id"),
-    pytest.param(Filters(kind=("note", "article")), lambda c: c.kind in ("note", "article"),
-                 id="kind"),
-    pytest.param(Filters(chunk_id=("rep-en:1", "art-de:0")),
-                 lambda c: c.chunk_id in ("rep-en:1", "art-de:0"), id="chunk_id"),
-    pytest.param(Filters(section="2 Capital"), lambda c: c.section.startswith("2 Capital"),
-                 id="section-prefix"),
-    pytest.param(Filters(section="商业化篇 > 资"), lambda c: c.section.startswith("商业化篇 > 资"),
-                 id="section-prefix-zh"),
+    pytest.param(
+        Filters(kind=("note", "article")), lambda c: c.kind in ("note", "article"), id="kind"
+    ),
+    pytest.param(
+        Filters(chunk_id=("rep-en:1", "art-de:0")),
+        lambda c: c.chunk_id in ("rep-en:1", "art-de:0"),
+        id="chunk_id",
+    ),
+    pytest.param(
+        Filters(section="2 Capital"),
+        lambda c: c.section.startswith("2 Capital"),
+        id="section-prefix",
+    ),
+    pytest.param(
+        Filters(section="商业化篇 > 资"),
+        lambda c: c.section.startswith("商业化篇 > 资"),
+        id="section-prefix-zh",
+    ),
     pytest.param(Filters(date_from="2024-01-01"), lambda c: c.date >= "2024-01-01", id="date_from"),
-    pytest.param(Filters(date_to="2023-05-01"), lambda c: c.date and c.date <= "2023-05-01",
-                 id="date_to-inclusive"),
-    pytest.param(Filters(date_from="2023-05-01", date_to="2023-05-01"),
-                 lambda c: c.date == "2023-05-01", id="date-range-one-day"),
-    pytest.param(Filters(lang=("en",), kind=("report",), section="2"),
-                 lambda c: c.lang == "en" and c.kind == "report" and c.section.startswith("2"),
-                 id="combined"),
+    pytest.param(
+        Filters(date_to="2023-05-01"),
+        lambda c: c.date and c.date <= "2023-05-01",
+        id="date_to-inclusive",
+    ),
+    pytest.param(
+        Filters(date_from="2023-05-01", date_to="2023-05-01"),
+        lambda c: c.date == "2023-05-01",
+        id="date-range-one-day",
+    ),
+    pytest.param(
+        Filters(lang=("en",), kind=("report",), section="2"),
+        lambda c: c.lang == "en" and c.kind == "report" and c.section.startswith("2"),
+        id="combined",
+    ),
 ]
 
 
@@ -408,7 +505,7 @@ INJECTIONS = [
     '["en", "zh", "de"]',
     "en\\",
     '\\" or 1==1 or "',
-    "] or chunk_id != \"",
+    '] or chunk_id != "',
     "*",
     "%",
 ]
@@ -417,9 +514,14 @@ INJECTIONS = [
 @pytest.mark.parametrize("value", INJECTIONS)
 def test_injection_looking_values_match_nothing(shared: Loaded, value: str) -> None:
     store, chunks, vectors = shared
-    for filters in (Filters(lang=(value,)), Filters(doc_id=(value,)), Filters(kind=(value,)),
-                    Filters(chunk_id=(value,)), Filters(section=value),
-                    Filters(lang=("en", value))):
+    for filters in (
+        Filters(lang=(value,)),
+        Filters(doc_id=(value,)),
+        Filters(kind=(value,)),
+        Filters(chunk_id=(value,)),
+        Filters(section=value),
+        Filters(lang=("en", value)),
+    ):
         hits = store.search_dense(vectors[0], filters, len(chunks))
         allowed = {c.chunk_id for c in chunks if c.lang == "en"} if "en" in filters.lang else set()
         assert ids(hits) <= allowed, (filters, ids(hits))
@@ -465,8 +567,7 @@ def test_text_search_finds_keywords(shared: Loaded) -> None:
     assert hits[0].chunk.chunk_id == "rep-en:1"
     assert all(h.score >= 0 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert store.search_text("Sicherheit Transparenz", Filters(), 3)[0].chunk.chunk_id == \
-        "art-de:1"
+    assert store.search_text("Sicherheit Transparenz", Filters(), 3)[0].chunk.chunk_id == "art-de:1"
     assert store.search_text("APACHE licences", Filters(), 3)[0].chunk.chunk_id == "rep-en:2"
     filtered = store.search_text("open source", Filters(lang=("de",)), 5)
     assert all(by_id[h.chunk.chunk_id].lang == "de" for h in filtered)
@@ -496,6 +597,7 @@ def test_text_search_unsupported_is_a_capability_error(shared: Loaded) -> None:
 
 
 # -- errors -------------------------------------------------------------------------------
+
 
 def test_unreachable_uri_fails_fast() -> None:
     store = MilvusStore("http://127.0.0.1:1", "c", DIM, timeout=1.0)
@@ -546,9 +648,16 @@ def test_not_connected_is_a_store_error(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()  # the constructor does no I/O
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"collection": "bad-name"}, {"collection": ""}, {"dim": 0}, {"uri": ""}, {"timeout": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"collection": "bad-name"},
+        {"collection": ""},
+        {"dim": 0},
+        {"uri": ""},
+        {"timeout": 0},
+    ],
+)
 def test_constructor_validates(kwargs: dict) -> None:
     args: dict = {"uri": "http://127.0.0.1:19530", "collection": "ok_name", "dim": DIM}
     args.update(kwargs)
@@ -580,6 +689,7 @@ def test_explicit_index_kinds_search_correctly(make_store: StoreFactory, kind: s
 
 # -- the expression builder (no Milvus needed) ---------------------------------------------
 
+
 def test_quote_escapes_everything_that_could_close_the_literal() -> None:
     assert quote('a"b') == '"a\\"b"'
     assert quote("a'b") == '"a\\\'b"'
@@ -600,12 +710,20 @@ def test_successor_bounds_a_prefix() -> None:
 
 def test_templating_binds_every_value() -> None:
     evil = 'en" or 1==1 or lang in ["'
-    f = Filters(lang=(evil,), doc_id=("d1",), section="2.3", kind=("k",), chunk_id=("c",),
-                date_from="2023-01-01", date_to="2023-12-31")
+    f = Filters(
+        lang=(evil,),
+        doc_id=("d1",),
+        section="2.3",
+        kind=("k",),
+        chunk_id=("c",),
+        date_from="2023-01-01",
+        date_to="2023-12-31",
+    )
     expr, params = compile_filters(f, templating=True)
     assert evil not in expr and "d1" not in expr and "2023" not in expr
     assert sorted(params.values(), key=str) == sorted(
-        [[evil], ["d1"], ["k"], ["c"], "2.3", "2.4", "2023-01-01", "2023-12-31"], key=str)
+        [[evil], ["d1"], ["k"], ["c"], "2.3", "2.4", "2023-01-01", "2023-12-31"], key=str
+    )
     for key in params:
         assert "{" + key + "}" in expr
     literal, none = compile_filters(f, templating=False)
@@ -615,11 +733,30 @@ def test_templating_binds_every_value() -> None:
 
 def test_dialects_by_version() -> None:
     old = detect_dialect("v2.3.5-lite", uri="http://127.0.0.1:19530")
-    assert (old.capabilities.kind, old.capabilities.bm25, old.capabilities.filter_templating,
-            old.scalar_index) == ("server", False, False, "Trie")
+    assert (
+        old.capabilities.kind,
+        old.capabilities.bm25,
+        old.capabilities.filter_templating,
+        old.scalar_index,
+    ) == ("server", False, False, "Trie")
     new = detect_dialect("v2.5.4", uri="http://milvus:19530")
     assert (new.capabilities.bm25, new.capabilities.filter_templating, new.scalar_index) == (
-        True, True, "INVERTED")
+        True,
+        True,
+        "INVERTED",
+    )
     lite = detect_dialect("milvus_lite-3.2.2", uri="/x/milvus.db")
     assert (lite.capabilities.kind, lite.capabilities.bm25, lite.default_vector_index) == (
-        "lite", True, "FLAT")
+        "lite",
+        True,
+        "FLAT",
+    )
+
+
+def test_lite_without_jieba_falls_back_to_standard(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reportrag.store.capabilities as capabilities
+
+    monkeypatch.setattr(capabilities, "_jieba_available", lambda: False)
+    lite = detect_dialect("milvus_lite-3.2.2", uri="/x/milvus.db")
+    assert lite.capabilities.analyzer == "standard"
+    assert lite.analyzer_params == {"tokenizer": "standard"}

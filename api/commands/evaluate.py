@@ -14,10 +14,13 @@ from reportrag.wiring import embedder_from_settings, store_from_settings
 def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval", help="evaluate retrieval on a queries.jsonl file")
     e.add_argument("queries", type=Path, metavar="QUERIES.jsonl")
-    e.add_argument("--modes", default="",
-                   help="comma-separated modes (default: every mode the store supports)")
+    e.add_argument(
+        "--modes", default="", help="comma-separated modes (default: every mode the store supports)"
+    )
     e.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
-    e.add_argument("--show-misses", action="store_true", help="list queries not found in the top 10")
+    e.add_argument(
+        "--show-misses", action="store_true", help="list queries not found in the top 10"
+    )
     e.set_defaults(func=_eval)
 
 
@@ -31,7 +34,9 @@ def _eval(args: argparse.Namespace) -> int:
     store = store_from_settings(settings, embedder.dim)
     store.connect()
     if not store.has_collection():
-        raise StoreError(f"collection {settings.collection!r} does not exist: run `reportrag ingest`")
+        raise StoreError(
+            f"collection {settings.collection!r} does not exist: run `reportrag ingest`"
+        )
     store.ensure_collection(embedder.fingerprint())
     from search.service import SearchService
 
@@ -48,6 +53,7 @@ def _eval(args: argparse.Namespace) -> int:
                 print(f"miss [{mode}] {m['id']} {m['cat']}: {m['q']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n",
-                             encoding="utf-8")
+        args.json.write_text(
+            json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
     return 0

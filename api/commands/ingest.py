@@ -14,17 +14,27 @@ from reportrag.wiring import embedder_from_settings, store_from_settings
 
 def register(sub: argparse._SubParsersAction) -> None:
     ing = sub.add_parser("ingest", help="clean, chunk, embed and store documents (idempotent)")
-    ing.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                     help="files or folders (default: the whole corpus, pruning removed docs)")
-    ing.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    ing.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="files or folders (default: the whole corpus, pruning removed docs)",
+    )
+    ing.add_argument(
+        "--dry-run", action="store_true", help="print what would change; write nothing"
+    )
     ing.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     ing.add_argument("--no-progress", action="store_true", help="no progress bars")
     ing.set_defaults(func=_ingest)
 
     ch = sub.add_parser("chunks", help="show the chunks of DOC (a doc id or a file) as JSON lines")
     ch.add_argument("doc", metavar="DOC")
-    ch.add_argument("--stored", action="store_true",
-                    help="read the chunks from Milvus instead of chunking the file now")
+    ch.add_argument(
+        "--stored",
+        action="store_true",
+        help="read the chunks from Milvus instead of chunking the file now",
+    )
     ch.set_defaults(func=_chunks)
 
 
@@ -45,9 +55,15 @@ def _ingest(args: argparse.Namespace) -> int:
         elif store.has_collection():
             store.ensure_collection(embedder.fingerprint())  # still refuses a model mismatch
         summary = run_ingest(
-            docs, embedder=embedder, store=store, detector=LanguageDetector(),
-            chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
-            dry_run=args.dry_run, prune_doc_ids=not args.paths, progress=progress,
+            docs,
+            embedder=embedder,
+            store=store,
+            detector=LanguageDetector(),
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            dry_run=args.dry_run,
+            prune_doc_ids=not args.paths,
+            progress=progress,
         )
     store.close()
     out = summary.to_dict()
@@ -55,12 +71,16 @@ def _ingest(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0
     verb = "would change" if args.dry_run else "done"
-    print(f"{verb}: {out['documents']} documents, {out['chunks']} chunks — "
-          f"{out['added']} added, {out['updated']} updated, {out['unchanged']} unchanged, "
-          f"{out['deleted']} deleted ({out['embedded']} embedded) in {out['seconds']:.1f} s")
+    print(
+        f"{verb}: {out['documents']} documents, {out['chunks']} chunks — "
+        f"{out['added']} added, {out['updated']} updated, {out['unchanged']} unchanged, "
+        f"{out['deleted']} deleted ({out['embedded']} embedded) in {out['seconds']:.1f} s"
+    )
     if args.dry_run:
         for d in out["per_document"]:
-            print(f"  {d['doc_id']}: +{d['added']} ~{d['updated']} ={d['unchanged']} -{d['deleted']}")
+            print(
+                f"  {d['doc_id']}: +{d['added']} ~{d['updated']} ={d['unchanged']} -{d['deleted']}"
+            )
     return 0
 
 
@@ -81,13 +101,20 @@ def _chunks(args: argparse.Namespace) -> int:
         from ingest.pipeline import prepare_document
 
         path = Path(args.doc)
-        docs = discover(settings.corpus_dir, [path]) if path.is_file() else [
-            d for d in discover(settings.corpus_dir) if d.doc_id == args.doc]
+        docs = (
+            discover(settings.corpus_dir, [path])
+            if path.is_file()
+            else [d for d in discover(settings.corpus_dir) if d.doc_id == args.doc]
+        )
         if not docs:
             raise NotFoundError(f"{args.doc!r} is neither a file nor a doc id of the corpus")
         _, chunks = prepare_document(
-            docs[0], embedder=embedder, detector=LanguageDetector(),
-            chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+            docs[0],
+            embedder=embedder,
+            detector=LanguageDetector(),
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+        )
     for c in chunks:
         print(json.dumps(c.to_dict(), ensure_ascii=False))
     return 0

@@ -40,7 +40,9 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
     else:
         for key, val in out.items():
-            print(f"{key:11} {json.dumps(val, ensure_ascii=False) if isinstance(val, dict) else val}")
+            print(
+                f"{key:11} {json.dumps(val, ensure_ascii=False) if isinstance(val, dict) else val}"
+            )
     return 0
 
 
@@ -48,10 +50,16 @@ def _embed(args: argparse.Namespace) -> int:
     emb = embedder_from_settings(get_settings())
     vecs = emb.embed_query(args.texts) if args.query else emb.embed_documents(args.texts)
     if args.json:
-        print(json.dumps({
-            "model": emb.spec.name, "dim": emb.dim, "role": "query" if args.query else "document",
-            "vectors": [[round(float(x), 7) for x in v] for v in vecs],
-        }))
+        print(
+            json.dumps(
+                {
+                    "model": emb.spec.name,
+                    "dim": emb.dim,
+                    "role": "query" if args.query else "document",
+                    "vectors": [[round(float(x), 7) for x in v] for v in vecs],
+                }
+            )
+        )
     else:
         for text, v in zip(args.texts, vecs, strict=True):
             head = " ".join(f"{x:+.4f}" for x in v[:6])

@@ -33,17 +33,21 @@ def _search(args: argparse.Namespace) -> int:
 
         raise InputError("--top-k must be between 1 and 100")
     settings = get_settings()
-    filters = build_filters(lang=args.lang, doc_id=args.doc_id, section=args.section,
-                            kind=args.kind)
+    filters = build_filters(
+        lang=args.lang, doc_id=args.doc_id, section=args.section, kind=args.kind
+    )
     embedder = embedder_from_settings(settings)
     store = store_from_settings(settings, embedder.dim)
     store.connect()
     if not store.has_collection():
-        raise StoreError(f"collection {settings.collection!r} does not exist: run `reportrag ingest`")
+        raise StoreError(
+            f"collection {settings.collection!r} does not exist: run `reportrag ingest`"
+        )
     store.ensure_collection(embedder.fingerprint())
     service = SearchService(embedder, store)
-    result = service.search(args.query, top_k=args.top_k, filters=filters, mode=args.mode,
-                            min_score=args.min_score)
+    result = service.search(
+        args.query, top_k=args.top_k, filters=filters, mode=args.mode, min_score=args.min_score
+    )
     store.close()
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

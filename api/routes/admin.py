@@ -12,8 +12,13 @@ from api.schemas import ErrorOut, IngestIn
 from reportrag.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[AdminAuth])
-_ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 409: {"model": ErrorOut},
-           422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+_ERRORS = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+    503: {"model": ErrorOut},
+}
 
 
 @router.post("/ingest", responses=_ERRORS, summary="Ingest the corpus folder (idempotent)")
@@ -30,21 +35,30 @@ def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
         for name in body.paths:
             p = (corpus / name).resolve()
             if corpus not in p.parents or not p.is_file():
-                raise InputError(f"{name!r} is not a file inside the corpus folder",
-                                 details={"path": name})
+                raise InputError(
+                    f"{name!r} is not a file inside the corpus folder", details={"path": name}
+                )
             paths.append(FsPath(p))
     docs = discover(settings.corpus_dir, paths)
     with ingest_lock(settings.data_dir):
         summary = run_ingest(
-            docs, embedder=service.embedder, store=service.store, detector=LanguageDetector(),
-            chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
-            dry_run=body.dry_run, prune_doc_ids=not body.paths, progress=False)
+            docs,
+            embedder=service.embedder,
+            store=service.store,
+            detector=LanguageDetector(),
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            dry_run=body.dry_run,
+            prune_doc_ids=not body.paths,
+            progress=False,
+        )
     return summary.to_dict()
 
 
 @router.delete("/documents/{doc_id}", responses=_ERRORS, summary="Delete a document's chunks")
-def delete_document(doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],
-                    service: ServiceDep) -> dict:
+def delete_document(
+    doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")], service: ServiceDep
+) -> dict:
     ids = list(service.store.doc_index(doc_id))
     if not ids:
         raise NotFoundError(f"no document {doc_id!r}")

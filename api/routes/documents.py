@@ -18,14 +18,22 @@ DocId = Annotated[str, Path(pattern=_ID, max_length=128)]
 ChunkId = Annotated[str, Path(pattern=_ID, max_length=128)]
 
 
-@router.get("/documents", response_model=DocumentsOut, responses=_ERRORS,
-            summary="Every document with chunk counts, languages and sections")
+@router.get(
+    "/documents",
+    response_model=DocumentsOut,
+    responses=_ERRORS,
+    summary="Every document with chunk counts, languages and sections",
+)
 def list_documents(service: ServiceDep) -> dict:
     return {"documents": service.store.documents()}
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentOut, responses=_ERRORS,
-            summary="One document's metadata")
+@router.get(
+    "/documents/{doc_id}",
+    response_model=DocumentOut,
+    responses=_ERRORS,
+    summary="One document's metadata",
+)
 def get_document(doc_id: DocId, service: ServiceDep) -> dict:
     for d in service.store.documents():
         if d["doc_id"] == doc_id:
@@ -40,29 +48,47 @@ def _chunk_or_404(service, chunk_id: str):  # noqa: ANN001, ANN202
     return found[0]
 
 
-@router.get("/chunks/{chunk_id}", response_model=ChunkWithNeighborsOut, responses=_ERRORS,
-            summary="One chunk, optionally with its neighbours in the document")
-def get_chunk(chunk_id: ChunkId, service: ServiceDep,
-              neighbors: Annotated[int, Query(ge=0, le=20)] = 0) -> dict:
+@router.get(
+    "/chunks/{chunk_id}",
+    response_model=ChunkWithNeighborsOut,
+    responses=_ERRORS,
+    summary="One chunk, optionally with its neighbours in the document",
+)
+def get_chunk(
+    chunk_id: ChunkId, service: ServiceDep, neighbors: Annotated[int, Query(ge=0, le=20)] = 0
+) -> dict:
     chunk = _chunk_or_404(service, chunk_id)
     before, after = [], []
     if neighbors:
-        window = service.store.chunks_window(chunk.doc_id, chunk.ordinal - neighbors,
-                                             chunk.ordinal + neighbors)
+        window = service.store.chunks_window(
+            chunk.doc_id, chunk.ordinal - neighbors, chunk.ordinal + neighbors
+        )
         before = [c.to_dict() for c in window if c.ordinal < chunk.ordinal]
         after = [c.to_dict() for c in window if c.ordinal > chunk.ordinal]
     return {"chunk": chunk.to_dict(), "before": before, "after": after}
 
 
-@router.get("/chunks/{chunk_id}/counterparts", responses=_ERRORS,
-            summary="The aligned passages of this chunk in other languages")
+@router.get(
+    "/chunks/{chunk_id}/counterparts",
+    responses=_ERRORS,
+    summary="The aligned passages of this chunk in other languages",
+)
 def get_counterparts(chunk_id: ChunkId, service: ServiceDep) -> dict:
     chunk = _chunk_or_404(service, chunk_id)
     ids = [c.chunk_id for c in chunk.counterparts]
     texts = {c.chunk_id: c for c in service.store.get(ids)} if ids else {}
-    return {"chunk_id": chunk.chunk_id, "counterparts": [
-        {"chunk_id": cp.chunk_id, "lang": cp.lang, "confidence": round(cp.confidence, 4),
-         "text": texts[cp.chunk_id].text, "doc_id": texts[cp.chunk_id].doc_id,
-         "section": texts[cp.chunk_id].section}
-        for cp in chunk.counterparts if cp.chunk_id in texts
-    ]}
+    return {
+        "chunk_id": chunk.chunk_id,
+        "counterparts": [
+            {
+                "chunk_id": cp.chunk_id,
+                "lang": cp.lang,
+                "confidence": round(cp.confidence, 4),
+                "text": texts[cp.chunk_id].text,
+                "doc_id": texts[cp.chunk_id].doc_id,
+                "section": texts[cp.chunk_id].section,
+            }
+            for cp in chunk.counterparts
+            if cp.chunk_id in texts
+        ],
+    }

@@ -21,7 +21,13 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     if ok:
         return JSONResponse({"status": "ready", **report})
     return JSONResponse(
-        status_code=503, headers={"Retry-After": "5"},
-        content={"error": {"code": "not_ready", "message": "not ready",
-                           "details": {**report, "retry_after_s": 5}}},
+        status_code=503,
+        headers={"Retry-After": "5"},
+        content={
+            "error": {
+                "code": "not_ready",
+                "message": "not ready",
+                "details": {**report, "retry_after_s": 5},
+            }
+        },
     )

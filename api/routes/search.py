@@ -19,38 +19,66 @@ _ERRORS = {400: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": Er
 
 
 def _filters(f: FiltersIn) -> Filters:
-    return build_filters(lang=f.lang, doc_id=f.doc_id, section=f.section, kind=f.kind,
-                         date_from=f.date_from, date_to=f.date_to)
+    return build_filters(
+        lang=f.lang,
+        doc_id=f.doc_id,
+        section=f.section,
+        kind=f.kind,
+        date_from=f.date_from,
+        date_to=f.date_to,
+    )
 
 
 def _check_query(query: str, settings: Settings) -> str:
     if not query.strip():
         raise InputError("query is empty", details={"field": "query"})
     if len(query) > settings.max_query_chars:
-        raise InputError(f"query is longer than {settings.max_query_chars} characters",
-                         details={"field": "query", "max_chars": settings.max_query_chars})
+        raise InputError(
+            f"query is longer than {settings.max_query_chars} characters",
+            details={"field": "query", "max_chars": settings.max_query_chars},
+        )
     return query
 
 
-@router.post("/search", response_model=SearchOut, responses=_ERRORS,
-             summary="Semantic / hybrid search with metadata filters")
+@router.post(
+    "/search",
+    response_model=SearchOut,
+    responses=_ERRORS,
+    summary="Semantic / hybrid search with metadata filters",
+)
 def search(body: SearchIn, service: ServiceDep, settings: SettingsDep) -> dict:
     query = _check_query(body.query, settings)
-    result = service.search(query, top_k=body.top_k, filters=_filters(body.filters),
-                            mode=body.mode, min_score=body.min_score, dedupe=body.dedupe,
-                            diversify=body.diversify)
+    result = service.search(
+        query,
+        top_k=body.top_k,
+        filters=_filters(body.filters),
+        mode=body.mode,
+        min_score=body.min_score,
+        dedupe=body.dedupe,
+        diversify=body.diversify,
+    )
     return result.to_dict()
 
 
-@router.post("/context", response_model=ContextOut, responses=_ERRORS,
-             summary="Prompt-ready context with numbered citations, within a token budget")
+@router.post(
+    "/context",
+    response_model=ContextOut,
+    responses=_ERRORS,
+    summary="Prompt-ready context with numbered citations, within a token budget",
+)
 def context(body: ContextIn, service: ServiceDep, settings: SettingsDep) -> dict:
     t0 = time.perf_counter()
     query = _check_query(body.query, settings)
-    result = service.search(query, top_k=body.top_k, filters=_filters(body.filters),
-                            mode=body.mode)
-    groups = [Passage(expand_neighbors(h, service.store, body.neighbors), h.score,
-                      list(h.found_via), [h.chunk.chunk_id]) for h in result.hits]
+    result = service.search(query, top_k=body.top_k, filters=_filters(body.filters), mode=body.mode)
+    groups = [
+        Passage(
+            expand_neighbors(h, service.store, body.neighbors),
+            h.score,
+            list(h.found_via),
+            [h.chunk.chunk_id],
+        )
+        for h in result.hits
+    ]
     passages = merge_adjacent(groups)
     emb = service.embedder
     overhead = emb.count_tokens("")  # prompt prefix + special tokens the counter adds
@@ -59,6 +87,11 @@ def context(body: ContextIn, service: ServiceDep, settings: SettingsDep) -> dict
         return emb.count_tokens(text) - overhead
 
     text, citations, used = render(passages, count_tokens=count, max_tokens=body.max_tokens)
-    return {"context": text, "citations": citations, "tokens": used,
-            "max_tokens": body.max_tokens, "mode": result.mode,
-            "took_ms": round((time.perf_counter() - t0) * 1000, 2)}
+    return {
+        "context": text,
+        "citations": citations,
+        "tokens": used,
+        "max_tokens": body.max_tokens,
+        "mode": result.mode,
+        "took_ms": round((time.perf_counter() - t0) * 1000, 2),
+    }

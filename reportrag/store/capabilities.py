@@ -7,11 +7,14 @@ Milvus Lite 3.x answers ``milvus_lite-3.2.2``, a Milvus server ``v2.3.5`` / ``v2
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from reportrag.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 VECTOR_INDEX_KINDS = ("auto", "FLAT", "HNSW", "IVF_FLAT")
 IVF_NLIST = 128
@@ -19,9 +22,9 @@ IVF_NPROBE = 16
 
 # Punctuation jieba emits as tokens of their own; dropping them keeps BM25 length
 # normalisation about words, not commas.
-_PUNCT_STOP_WORDS = sorted(set(
-    ".,;:!?'\"()[]{}<>-_/\\|*&^%$#@~`+=" "，。、；：！？（）【】《》「」『』“”‘’—…·"
-))
+_PUNCT_STOP_WORDS = sorted(
+    set(".,;:!?'\"()[]{}<>-_/\\|*&^%$#@~`+=，。、；：！？（）【】《》「」『』“”‘’—…·")
+)
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,16 @@ class Dialect:
         caps = self.capabilities
         enabled = bm25 and caps.bm25
         new_caps = StoreCapabilities(
-            kind=caps.kind, server_version=caps.server_version, bm25=enabled,
-            filter_templating=caps.filter_templating, analyzer=analyzer if enabled else "",
+            kind=caps.kind,
+            server_version=caps.server_version,
+            bm25=enabled,
+            filter_templating=caps.filter_templating,
+            analyzer=analyzer if enabled else "",
         )
         return Dialect(
-            capabilities=new_caps, scalar_index=self.scalar_index, int_index=self.int_index,
+            capabilities=new_caps,
+            scalar_index=self.scalar_index,
+            int_index=self.int_index,
             default_vector_index=self.default_vector_index,
             analyzer_params=self.analyzer_params if enabled else None,
             flush_after_write=self.flush_after_write,
@@ -114,14 +122,25 @@ def detect_dialect(server_version: str, *, uri: str) -> Dialect:
                 "filter": [{"type": "stop", "stop_words": _PUNCT_STOP_WORDS}],
             }
         else:
+            log.warning(
+                "jieba is not installed: new collections get Lite's 'standard' "
+                "analyzer, which cannot split Chinese text into words"
+            )
             params = {"tokenizer": "standard"}
         caps = StoreCapabilities(
-            kind="lite", server_version=server_version, bm25=True, filter_templating=False,
+            kind="lite",
+            server_version=server_version,
+            bm25=True,
+            filter_templating=False,
             analyzer="jieba" if jieba else "standard",
         )
         return Dialect(
-            capabilities=caps, scalar_index="INVERTED", int_index="INVERTED",
-            default_vector_index="FLAT", analyzer_params=params, flush_after_write=True,
+            capabilities=caps,
+            scalar_index="INVERTED",
+            int_index="INVERTED",
+            default_vector_index="FLAT",
+            analyzer_params=params,
+            flush_after_write=True,
         )
 
     # Unknown version strings get the most conservative feature set.
@@ -129,7 +148,10 @@ def detect_dialect(server_version: str, *, uri: str) -> Dialect:
     modern = version >= (2, 5, 0)
     inverted = version >= (2, 4, 0)
     caps = StoreCapabilities(
-        kind="server", server_version=server_version, bm25=modern, filter_templating=modern,
+        kind="server",
+        server_version=server_version,
+        bm25=modern,
+        filter_templating=modern,
         analyzer="jieba" if modern else "",
     )
     return Dialect(

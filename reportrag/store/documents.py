@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reportrag.types import SECTION_SEP as SECTION_SEPARATOR  # top level: text before it
+
 MAX_SECTIONS = 200
-SECTION_SEPARATOR = " > "  # the top-level section is the text before the first separator
 DOCUMENT_FIELDS = ["doc_id", "title", "kind", "date", "lang", "section", "ordinal"]
 
 
@@ -38,8 +39,15 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         d = docs[doc_id]
         _, title, kind, date = d.first or (0, "", "", "")
         ordered = sorted(d.sections, key=lambda s: d.sections[s])
-        out.append({
-            "doc_id": doc_id, "title": title, "kind": kind, "date": date, "chunks": d.chunks,
-            "langs": dict(sorted(d.langs.items())), "sections": ordered[:MAX_SECTIONS],
-        })
+        out.append(
+            {
+                "doc_id": doc_id,
+                "title": title,
+                "kind": kind,
+                "date": date,
+                "chunks": d.chunks,
+                "langs": dict(sorted(d.langs.items())),
+                "sections": ordered[:MAX_SECTIONS],
+            }
+        )
     return out

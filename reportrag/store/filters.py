@@ -61,8 +61,9 @@ def quote(value: str) -> str:
     if not isinstance(value, str):
         raise FilterError(f"filter value must be a string, not {type(value).__name__}")
     if _CONTROL.search(value):
-        raise FilterError("filter value contains control characters",
-                          details={"value": value[:100]})
+        raise FilterError(
+            "filter value contains control characters", details={"value": value[:100]}
+        )
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'")
     return f'"{escaped}"'
 
@@ -90,16 +91,18 @@ def _check_values(name: str, values: Sequence[str]) -> list[str]:
         if not isinstance(v, str):
             raise FilterError(f"filter '{name}' values must be strings", details={"field": name})
         if _CONTROL.search(v):
-            raise FilterError(f"filter '{name}' has a value with control characters",
-                              details={"field": name})
+            raise FilterError(
+                f"filter '{name}' has a value with control characters", details={"field": name}
+            )
         out.append(v)
     return list(dict.fromkeys(out))
 
 
 def _check_date(name: str, value: str) -> str:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise FilterError(f"filter '{name}' must be a date YYYY-MM-DD, not {value!r}",
-                          details={"field": name})
+        raise FilterError(
+            f"filter '{name}' must be a date YYYY-MM-DD, not {value!r}", details={"field": name}
+        )
     return value
 
 
@@ -140,8 +143,9 @@ def ids_filter(fld: str, ids: Sequence[str], *, templating: bool) -> tuple[str, 
     return expr.render(), expr.params
 
 
-def eq_filter(fld: str, value: str, *, templating: bool,
-              extra: str = "") -> tuple[str, dict[str, object]]:
+def eq_filter(
+    fld: str, value: str, *, templating: bool, extra: str = ""
+) -> tuple[str, dict[str, object]]:
     """(expression, filter_params) for ``fld == value`` (plus a trusted extra clause)."""
     expr = Expr(templating=templating)
     expr.add(f"{fld} == {expr.value(fld, _check_values(fld, [value])[0])}")

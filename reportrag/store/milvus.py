@@ -54,13 +54,24 @@ DEFAULT_INDEX = IndexConfig()
 class MilvusStore:
     """One collection of chunks; construct, :meth:`connect`, :meth:`ensure_collection`."""
 
-    def __init__(self, uri: str, collection: str, dim: int, *, token: str | None = None,
-                 timeout: float = 10.0, index: IndexConfig = DEFAULT_INDEX) -> None:
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        dim: int,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        index: IndexConfig = DEFAULT_INDEX,
+    ) -> None:
         if not isinstance(uri, str) or not uri:
             raise ConfigError("Milvus URI is empty")
-        if not isinstance(collection, str) or not collection or not (
-            collection[0].isalpha() or collection[0] == "_"
-        ) or not all(c.isascii() and (c.isalnum() or c == "_") for c in collection):
+        if (
+            not isinstance(collection, str)
+            or not collection
+            or not (collection[0].isalpha() or collection[0] == "_")
+            or not all(c.isascii() and (c.isalnum() or c == "_") for c in collection)
+        ):
             raise ConfigError(f"collection name must match [A-Za-z_][A-Za-z0-9_]*: {collection!r}")
         if not isinstance(dim, int) or dim < 1:
             raise ConfigError(f"vector dim must be a positive integer, not {dim!r}")
@@ -98,8 +109,7 @@ class MilvusStore:
         started = time.monotonic()
         try:
             with translated("connect", self._uri, self._collection):
-                client = MilvusClient(uri=self._uri, token=self._token or "",
-                                      timeout=self._timeout)
+                client = MilvusClient(uri=self._uri, token=self._token or "", timeout=self._timeout)
                 version = str(client.get_server_version(timeout=self._timeout))
         except StoreUnavailableError as exc:
             raise StoreUnavailableError(
@@ -113,8 +123,13 @@ class MilvusStore:
             ) from exc
         self._client = client
         self._dialect = detect_dialect(version, uri=self._uri)
-        log.info("connected to Milvus at %s (%s, %s) in %.2fs", where,
-                 self._dialect.capabilities.kind, version, time.monotonic() - started)
+        log.info(
+            "connected to Milvus at %s (%s, %s) in %.2fs",
+            where,
+            self._dialect.capabilities.kind,
+            version,
+            time.monotonic() - started,
+        )
 
     @property
     def capabilities(self) -> StoreCapabilities:
@@ -170,19 +185,26 @@ class MilvusStore:
         started = time.monotonic()
         with self._op("create_collection"):
             self._c().create_collection(
-                self._collection, schema=schema, consistency_level="Strong",
-                properties={sc.FINGERPRINT_PROPERTY: text}, timeout=self._timeout,
+                self._collection,
+                schema=schema,
+                consistency_level="Strong",
+                properties={sc.FINGERPRINT_PROPERTY: text},
+                timeout=self._timeout,
             )
             # sync=False: pymilvus would otherwise poll each index with a fixed 0.5 s sleep
             # (and Lite lacks the AllocTimestamp RPC it polls with); an empty collection
             # has nothing to build, so the index is usable at once.
-            self._c().create_index(self._collection, indexes, timeout=self._timeout,
-                                   sync=False)
+            self._c().create_index(self._collection, indexes, timeout=self._timeout, sync=False)
         self._load()
         self._vector_index = sc.vector_index_kind(dialect, self._index)
-        log.info("created collection %s (dim %d, %s index, bm25=%s) in %.2fs",
-                 self._collection, self._dim, self._vector_index,
-                 dialect.capabilities.bm25, time.monotonic() - started)
+        log.info(
+            "created collection %s (dim %d, %s index, bm25=%s) in %.2fs",
+            self._collection,
+            self._dim,
+            self._vector_index,
+            dialect.capabilities.bm25,
+            time.monotonic() - started,
+        )
 
     def _describe(self) -> dict[str, Any]:
         with self._op("describe_collection"):
@@ -202,8 +224,11 @@ class MilvusStore:
         if dim != self._dim:
             raise FingerprintMismatchError(
                 f"collection {self._collection} holds {dim}-d vectors, not {self._dim}-d",
-                details={"collection": self._collection, "stored_dim": dim,
-                         "wanted_dim": self._dim},
+                details={
+                    "collection": self._collection,
+                    "stored_dim": dim,
+                    "wanted_dim": self._dim,
+                },
             )
         # A collection made without the BM25 field stays without it, whatever the server.
         text_params = fields.get("text", {}).get("params") or {}
@@ -216,11 +241,35 @@ class MilvusStore:
         self._vector_index = str((index or {}).get("index_type") or "") or None
 
     def _load(self) -> None:
+        try:
+            self._load_once()
+        except StoreError as exc:
+            if self.capabilities.kind != "lite" or not self._repair_lite_indexes():
+                raise
+            log.warning("rebuilt Milvus Lite index files after a load failure: %s", exc.message)
+            self._load_once()
+
+    def _load_once(self) -> None:
         with self._op("load_collection"):
             state = self._c().get_load_state(self._collection, timeout=self._timeout)
             if "Loaded" not in str(state.get("state", "")):
                 self._c().load_collection(self._collection, timeout=self._timeout)
                 log.info("loaded collection %s", self._collection)
+
+    def _repair_lite_indexes(self) -> bool:
+        """Delete Milvus Lite's per-segment index files so the next load rebuilds them.
+
+        Milvus Lite 3.2 writes index files (``*.sidx``, ``*.idx``) in place, not atomically:
+        a process killed while writing one leaves a truncated file that fails every later
+        load. They are derived from the segment data, so removing them loses nothing.
+        """
+        root = Path(self._uri) / "collections" / self._collection / "partitions"
+        if not root.is_dir():
+            return False
+        stale = [p for p in root.rglob("*") if p.is_file() and p.suffix in {".sidx", ".idx"}]
+        for p in stale:
+            p.unlink()
+        return bool(stale)
 
     def fingerprint(self) -> dict[str, Any] | None:
         """The fingerprint stored with the collection; None if it has none (or is missing)."""
@@ -237,8 +286,9 @@ class MilvusStore:
     def count(self) -> int:
         """Number of chunks stored."""
         with self._op("count"):
-            rows = self._c().query(self._collection, filter="", output_fields=["count(*)"],
-                                   timeout=self._timeout)
+            rows = self._c().query(
+                self._collection, filter="", output_fields=["count(*)"], timeout=self._timeout
+            )
         return int(rows[0]["count(*)"]) if rows else 0
 
     # -- writes -----------------------------------------------------------------------
@@ -249,16 +299,19 @@ class MilvusStore:
             return
         vecs = np.asarray(vectors, dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape != (len(chunks), self._dim):
-            raise ValueError(f"vectors must have shape ({len(chunks)}, {self._dim}), "
-                             f"not {vecs.shape}")
+            raise ValueError(
+                f"vectors must have shape ({len(chunks)}, {self._dim}), not {vecs.shape}"
+            )
         if not np.isfinite(vecs).all():
             raise ValueError("vectors contain NaN or infinity")
         rows: dict[str, dict[str, Any]] = {}
         for chunk, vec in zip(chunks, vecs, strict=True):
             problem = sc.field_problem(chunk)
             if problem:
-                raise StoreError(f"chunk {chunk.chunk_id!r} cannot be stored: {problem}",
-                                 details={"chunk_id": str(chunk.chunk_id)[:200]})
+                raise StoreError(
+                    f"chunk {chunk.chunk_id!r} cannot be stored: {problem}",
+                    details={"chunk_id": str(chunk.chunk_id)[:200]},
+                )
             rows[chunk.chunk_id] = sc.chunk_to_row(chunk, vec)  # a repeated id: last wins
         self._write_rows(list(rows.values()), "upsert")
 
@@ -268,11 +321,17 @@ class MilvusStore:
         started = time.monotonic()
         with self._op(op):
             for i in range(0, len(rows), UPSERT_BATCH):
-                self._c().upsert(self._collection, rows[i:i + UPSERT_BATCH],
-                                 timeout=self._timeout)
+                self._c().upsert(
+                    self._collection, rows[i : i + UPSERT_BATCH], timeout=self._timeout
+                )
         self._after_write()
-        log.info("%s: %d rows into %s in %.2fs", op, len(rows), self._collection,
-                 time.monotonic() - started)
+        log.info(
+            "%s: %d rows into %s in %.2fs",
+            op,
+            len(rows),
+            self._collection,
+            time.monotonic() - started,
+        )
 
     def _after_write(self) -> None:
         if self._require_dialect().flush_after_write:
@@ -286,10 +345,12 @@ class MilvusStore:
             return 0
         with self._op("delete"):
             for i in range(0, len(existing), ID_BATCH):
-                expr, params = ids_filter("chunk_id", existing[i:i + ID_BATCH],
-                                          templating=self._templating)
-                self._c().delete(self._collection, filter=expr, timeout=self._timeout,
-                                 **_params_kw(params))
+                expr, params = ids_filter(
+                    "chunk_id", existing[i : i + ID_BATCH], templating=self._templating
+                )
+                self._c().delete(
+                    self._collection, filter=expr, timeout=self._timeout, **_params_kw(params)
+                )
         self._after_write()
         log.info("deleted %d chunks from %s", len(existing), self._collection)
         return len(existing)
@@ -303,14 +364,21 @@ class MilvusStore:
             row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
         missing = len(updates) - len(rows)
         if missing:
-            log.warning("set_counterparts: %d of %d chunks do not exist; skipped",
-                        missing, len(updates))
+            log.warning(
+                "set_counterparts: %d of %d chunks do not exist; skipped", missing, len(updates)
+            )
         self._write_rows(rows, "set_counterparts")
 
     # -- reads ------------------------------------------------------------------------
 
-    def _query(self, expr: str, params: dict[str, object], fields: list[str],
-               page: int | None = None, fast: bool = False) -> list[dict[str, Any]]:
+    def _query(
+        self,
+        expr: str,
+        params: dict[str, object],
+        fields: list[str],
+        page: int | None = None,
+        fast: bool = False,
+    ) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = _params_kw(params)
         if fast:
             kwargs.update(FAST_READ)
@@ -321,24 +389,33 @@ class MilvusStore:
             # (pymilvus then sends the collection's default consistency, Strong.)
             kwargs.update(limit=page, iterator="True", reduce_stop_for_best="False")
         with self._op("query"):
-            return [dict(r) for r in self._c().query(
-                self._collection, filter=expr, output_fields=fields, timeout=self._timeout,
-                **kwargs,
-            )]
+            return [
+                dict(r)
+                for r in self._c().query(
+                    self._collection,
+                    filter=expr,
+                    output_fields=fields,
+                    timeout=self._timeout,
+                    **kwargs,
+                )
+            ]
 
-    def _rows_by_ids(self, chunk_ids: list[str], fields: list[str],
-                     fast: bool = False) -> list[dict[str, Any]]:
+    def _rows_by_ids(
+        self, chunk_ids: list[str], fields: list[str], fast: bool = False
+    ) -> list[dict[str, Any]]:
         ids = list(dict.fromkeys(chunk_ids))
         found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(ids), ID_BATCH):
-            expr, params = ids_filter("chunk_id", ids[i:i + ID_BATCH],
-                                      templating=self._templating)
+            expr, params = ids_filter(
+                "chunk_id", ids[i : i + ID_BATCH], templating=self._templating
+            )
             for row in self._query(expr, params, fields, fast=fast):
                 found[row["chunk_id"]] = row
         return [found[c] for c in ids if c in found]
 
-    def _scan(self, base: tuple[str, dict[str, object]],
-              fields: list[str]) -> Iterator[dict[str, Any]]:
+    def _scan(
+        self, base: tuple[str, dict[str, object]], fields: list[str]
+    ) -> Iterator[dict[str, Any]]:
         """Every row matching ``base``, paged by primary key (chunk_id order)."""
         out_fields = list(dict.fromkeys(["chunk_id", *fields]))
         last: str | None = None
@@ -409,8 +486,9 @@ class MilvusStore:
             params = {"ef": max(self._index.search_ef, _top_k(top_k))}
         elif kind == "IVF_FLAT":
             params = {"nprobe": IVF_NPROBE}
-        return self._search([vec.tolist()], sc.VECTOR, {"metric_type": "COSINE", "params": params},
-                            filters, top_k)
+        return self._search(
+            [vec.tolist()], sc.VECTOR, {"metric_type": "COSINE", "params": params}, filters, top_k
+        )
 
     def search_text(self, query: str, filters: Filters, top_k: int) -> list[StoreHit]:
         """BM25 keyword search over chunk text (score >= 0), filtered inside the search."""
@@ -422,18 +500,31 @@ class MilvusStore:
             )
         if not query.strip():
             return []
-        return self._search([query], sc.SPARSE, {"metric_type": "BM25", "params": {}},
-                            filters, top_k)
+        return self._search(
+            [query], sc.SPARSE, {"metric_type": "BM25", "params": {}}, filters, top_k
+        )
 
-    def _search(self, data: list[Any], field: str, search_params: dict[str, Any],
-                filters: Filters, top_k: int) -> list[StoreHit]:
+    def _search(
+        self,
+        data: list[Any],
+        field: str,
+        search_params: dict[str, Any],
+        filters: Filters,
+        top_k: int,
+    ) -> list[StoreHit]:
         expr, params = compile_filters(filters, templating=self._templating)
         started = time.monotonic()
         with self._op("search"):
             result = self._c().search(
-                self._collection, data=data, anns_field=field, filter=expr,
-                limit=_top_k(top_k), output_fields=sc.CHUNK_FIELDS,
-                search_params=search_params, timeout=self._timeout, **_params_kw(params),
+                self._collection,
+                data=data,
+                anns_field=field,
+                filter=expr,
+                limit=_top_k(top_k),
+                output_fields=sc.CHUNK_FIELDS,
+                search_params=search_params,
+                timeout=self._timeout,
+                **_params_kw(params),
                 **FAST_READ,
             )
         # Milvus Lite reports BM25 as a negated score (smaller = better), the server as the

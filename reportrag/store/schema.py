@@ -63,10 +63,14 @@ def build_schema(dim: int, dialect: Dialect, description: str) -> Any:
     schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=dim)
     if bm25:
         schema.add_field(SPARSE, DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(Function(
-            name=BM25_FUNCTION, function_type=FunctionType.BM25,
-            input_field_names=["text"], output_field_names=[SPARSE],
-        ))
+        schema.add_function(
+            Function(
+                name=BM25_FUNCTION,
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=[SPARSE],
+            )
+        )
     return schema
 
 
@@ -118,10 +122,12 @@ def chunk_to_row(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
 
 
 def counterparts_json(counterparts: list[Counterpart]) -> dict[str, Any]:
-    return {"items": [
-        {"chunk_id": c.chunk_id, "lang": c.lang, "confidence": float(c.confidence)}
-        for c in counterparts
-    ]}
+    return {
+        "items": [
+            {"chunk_id": c.chunk_id, "lang": c.lang, "confidence": float(c.confidence)}
+            for c in counterparts
+        ]
+    }
 
 
 def _counterparts(raw: object) -> list[Counterpart]:
@@ -131,9 +137,13 @@ def _counterparts(raw: object) -> list[Counterpart]:
     if not isinstance(items, list):
         return []
     return [
-        Counterpart(chunk_id=str(i["chunk_id"]), lang=str(i.get("lang", "")),
-                    confidence=float(i.get("confidence", 0.0)))
-        for i in items if isinstance(i, dict) and "chunk_id" in i
+        Counterpart(
+            chunk_id=str(i["chunk_id"]),
+            lang=str(i.get("lang", "")),
+            confidence=float(i.get("confidence", 0.0)),
+        )
+        for i in items
+        if isinstance(i, dict) and "chunk_id" in i
     ]
 
 
@@ -189,8 +199,7 @@ def analyzer_name(params: object) -> str:
 
 def stored_fingerprint(desc: dict[str, Any]) -> dict[str, Any] | None:
     """From the collection property (Lite and server) or the description (server)."""
-    candidates = [(desc.get("properties") or {}).get(FINGERPRINT_PROPERTY),
-                  desc.get("description")]
+    candidates = [(desc.get("properties") or {}).get(FINGERPRINT_PROPERTY), desc.get("description")]
     for text in candidates:
         if not text:
             continue

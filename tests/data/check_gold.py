@@ -13,6 +13,7 @@ status 1 on any failure.
 
 Usage:  python3 tests/data/check_gold.py [path/to/gold_alignment.jsonl]
 """
+
 import collections
 import json
 import os
@@ -52,48 +53,52 @@ def main(argv):
             try:
                 rec = json.loads(raw)
             except ValueError as exc:
-                errors.append("%s: invalid JSON (%s)" % (where, exc))
+                errors.append(f"{where}: invalid JSON ({exc})")
                 continue
             if not isinstance(rec, dict):
-                errors.append("%s: not a JSON object" % where)
+                errors.append(f"{where}: not a JSON object")
                 continue
             missing = [k for k in ("id", "en", "zh", "kind", "anchors") if k not in rec]
             if missing:
-                errors.append("%s: missing keys %s" % (where, missing))
+                errors.append(f"{where}: missing keys {missing}")
                 continue
             rid = rec["id"]
-            where = "%s (%s)" % (where, rid)
+            where = f"{where} ({rid})"
             if rid in seen_ids:
-                errors.append("%s: duplicate id" % where)
+                errors.append(f"{where}: duplicate id")
             seen_ids.add(rid)
             kind = rec["kind"]
             if kind not in KINDS:
-                errors.append("%s: bad kind %r" % (where, kind))
+                errors.append(f"{where}: bad kind {kind!r}")
             kinds[kind] += 1
             for side, doc in (("en", en_doc), ("zh", zh_doc)):
                 text = rec[side]
                 if not isinstance(text, str) or not text:
-                    errors.append("%s: %s is empty or not a string" % (where, side))
+                    errors.append(f"{where}: {side} is empty or not a string")
                     continue
                 count = doc.count(text)
                 if count != 1:
-                    errors.append("%s: %s occurs %d times in its file (need exactly 1): %r"
-                                  % (where, side, count, text[:80]))
+                    errors.append(
+                        "%s: %s occurs %d times in its file (need exactly 1): %r"
+                        % (where, side, count, text[:80])
+                    )
             anchors = rec["anchors"]
             if not isinstance(anchors, list):
-                errors.append("%s: anchors is not a list" % where)
+                errors.append(f"{where}: anchors is not a list")
                 continue
             for anc in anchors:
                 if not isinstance(anc, str) or not anc:
-                    errors.append("%s: bad anchor %r" % (where, anc))
+                    errors.append(f"{where}: bad anchor {anc!r}")
                 elif anc not in rec["en"] or anc not in rec["zh"]:
-                    errors.append("%s: anchor %r not shared by en and zh" % (where, anc))
+                    errors.append(f"{where}: anchor {anc!r} not shared by en and zh")
 
     if n < MIN_TOTAL:
         errors.append("only %d pairs (need >= %d)" % (n, MIN_TOTAL))
     if kinds["paragraph"] + kinds["sentence"] < MIN_TEXT:
-        errors.append("only %d paragraph/sentence pairs (need >= %d)"
-                      % (kinds["paragraph"] + kinds["sentence"], MIN_TEXT))
+        errors.append(
+            "only %d paragraph/sentence pairs (need >= %d)"
+            % (kinds["paragraph"] + kinds["sentence"], MIN_TEXT)
+        )
     if kinds["heading"] < MIN_HEADING:
         errors.append("only %d heading pairs (need >= %d)" % (kinds["heading"], MIN_HEADING))
 
