@@ -35,12 +35,20 @@ class SearchIn(_Strict):
     query: str = Field(min_length=1, max_length=100_000)
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
     filters: FiltersIn = Field(default_factory=FiltersIn)
-    mode: Literal["auto", "dense", "hybrid"] = "auto"
+    mode: Literal["auto", "dense", "hybrid", "crosslingual"] = "auto"
     min_score: float | None = Field(
         default=None, ge=-1.0, le=1.0, description="minimum dense (cosine) similarity"
     )
     dedupe: bool = True
     diversify: bool = Field(default=False, description="MMR diversification of the hits")
+    balance: Literal["auto", "none", "interleave"] = Field(
+        default="auto",
+        description="interleave languages so that none crowds out the others "
+        "(auto: when the lang filter names several languages)",
+    )
+    with_counterparts: bool = Field(
+        default=False, description="attach each hit's aligned passages in other languages"
+    )
 
 
 class CounterpartOut(BaseModel):
@@ -48,6 +56,13 @@ class CounterpartOut(BaseModel):
     lang: str
     text: str
     confidence: float
+    doc_id: str = ""
+    section: str = ""
+
+
+class CounterpartsOut(BaseModel):
+    chunk_id: str
+    counterparts: list[CounterpartOut]
 
 
 class HitOut(BaseModel):
@@ -84,7 +99,7 @@ class ContextIn(_Strict):
     filters: FiltersIn = Field(default_factory=FiltersIn)
     top_k: int = Field(default=5, ge=1, le=50)
     neighbors: int = Field(default=0, ge=0, le=5)
-    mode: Literal["auto", "dense", "hybrid"] = "auto"
+    mode: Literal["auto", "dense", "hybrid", "crosslingual"] = "auto"
 
 
 class CitationOut(BaseModel):

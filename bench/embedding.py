@@ -40,7 +40,7 @@ def _passages(n: int) -> list[str]:
 def _queries(n: int) -> list[str]:
     base = [
         json.loads(x)["q"]
-        for x in (REPO.parent / "shared" / "dev_eval" / "queries.jsonl").read_text().splitlines()
+        for x in (REPO / "eval" / "dev_queries.jsonl").read_text().splitlines()
         if x
     ]
     return [base[i % len(base)] + ("" if i < len(base) else f" {i}") for i in range(n)]

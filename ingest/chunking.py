@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.clean import CleanedText
-from ingest.langid import LanguageDetector
+from reportrag.langid import LanguageDetector
 from reportrag.errors import ConfigError
 from reportrag.types import SECTION_SEP, Chunk, DocumentMeta, content_hash, make_chunk_id
 

@@ -20,7 +20,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ingest.langid import is_cjk_char, is_latin_letter, script_profile
+from reportrag.langid import is_cjk_char, is_latin_letter, script_profile
 from reportrag.errors import DocumentError
 
 MAX_BYTES = 20 * 1024 * 1024

@@ -2,29 +2,39 @@
 
 Scores (documented in docs/api.md):
 - ``dense_score``: cosine similarity of query and passage vectors, in [-1, 1] (e5: ~0.7–0.95).
-- ``keyword_score``: BM25 score of the passage for the query, ≥ 0, unbounded, None when the
+- ``keyword_score``: BM25 score of the passage for the query, ≥ 0, unbounded; None when the
   passage was not among the keyword hits.
-- ``score``: the ranking score. ``dense`` mode: the dense score. ``hybrid`` mode: reciprocal-
-  rank fusion Σ 1/(60 + rank), in (0, 2/61] for two lists.
+- ``score``: the ranking score. ``dense``: the dense score. ``hybrid`` and ``crosslingual``:
+  reciprocal-rank fusion Σ 1/(60 + rank) over the rankings that found the passage.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from reportrag.errors import CapabilityError, InputError
 from reportrag.types import Chunk, Filters, StoreHit
+from search.crosslingual import (
+    detect_query_lang,
+    fuse_with_pivot,
+    interleave,
+    matches,
+    pivot_ranking,
+    source_filters,
+)
 from search.fusion import dedupe as dedupe_ids
 from search.fusion import mmr, rrf
 
 logger = logging.getLogger(__name__)
 
-MODES = ("auto", "dense", "hybrid")
+MODES = ("auto", "dense", "hybrid", "crosslingual")
+BALANCE = ("auto", "none", "interleave")
 
 
 @dataclass
@@ -41,21 +51,12 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
         out: dict[str, Any] = {
-            "chunk_id": c.chunk_id,
-            "doc_id": c.doc_id,
-            "title": c.title,
-            "lang": c.lang,
-            "section": c.section,
-            "text": c.text,
-            "score": round(self.score, 6),
+            "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "lang": c.lang,
+            "section": c.section, "text": c.text, "score": round(self.score, 6),
             "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
             "keyword_score": None if self.keyword_score is None else round(self.keyword_score, 6),
-            "char_start": c.char_start,
-            "char_end": c.char_end,
-            "kind": c.kind,
-            "date": c.date,
-            "ordinal": c.ordinal,
-            "found_via": self.found_via,
+            "char_start": c.char_start, "char_end": c.char_end, "kind": c.kind, "date": c.date,
+            "ordinal": c.ordinal, "found_via": self.found_via,
         }
         if self.counterparts is not None:
             out["counterparts"] = self.counterparts
@@ -72,27 +73,35 @@ class SearchResult:
     query_lang: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "hits": [h.to_dict() for h in self.hits],
-            "mode": self.mode,
-            "took_ms": round(self.took_ms, 2),
-            "query_lang": self.query_lang,
-        }
+        return {"hits": [h.to_dict() for h in self.hits], "mode": self.mode,
+                "took_ms": round(self.took_ms, 2), "query_lang": self.query_lang}
 
 
 class SearchService:
     """Retrieval over one collection with one embedder."""
 
-    def __init__(self, embedder, store, *, candidates: int = 40) -> None:  # noqa: ANN001
+    def __init__(self, embedder, store, *, candidates: int = 40,  # noqa: ANN001
+                 detect_lang: Callable[[str], str] | None = None) -> None:
         self.embedder = embedder
         self.store = store
         self.candidates = candidates
+        if detect_lang is None:
+            from reportrag.langid import default_detector
 
+            detector = default_detector()
+            detect_lang = detector.detect_query
+        self.detect_lang = detect_lang
+
+    # ---- modes -------------------------------------------------------------------------
     def modes(self) -> list[str]:
         """Modes this store can run."""
-        return ["auto", "dense", "hybrid"] if self.store.capabilities.bm25 else ["auto", "dense"]
+        base = ["auto", "dense", "hybrid"] if self.store.capabilities.bm25 else ["auto", "dense"]
+        return [*base, "crosslingual"]
 
-    def resolve_mode(self, mode: str) -> str:
+    def _base_mode(self) -> str:
+        return "hybrid" if self.store.capabilities.bm25 else "dense"
+
+    def resolve_mode(self, mode: str, filters: Filters, query_lang: str) -> str:
         """The concrete mode for a request; CapabilityError when the store cannot run it."""
         if mode not in MODES:
             raise InputError(f"mode must be one of {MODES}, not {mode!r}")
@@ -100,48 +109,85 @@ class SearchService:
             raise CapabilityError(
                 "hybrid search needs BM25 full-text search, which this Milvus "
                 f"({self.store.capabilities.server_version}) does not support; use mode=dense",
-                details={"supported_modes": self.modes()},
-            )
+                details={"supported_modes": self.modes()})
         if mode == "auto":
-            return "hybrid" if self.store.capabilities.bm25 else "dense"
+            cross = bool(query_lang and filters.lang and query_lang not in filters.lang)
+            return "crosslingual" if cross else self._base_mode()
         return mode
 
-    def search(
-        self,
-        query: str,
-        *,
-        top_k: int = 5,
-        filters: Filters | None = None,
-        mode: str = "auto",
-        min_score: float | None = None,
-        dedupe: bool = True,
-        diversify: bool = False,
-    ) -> SearchResult:
+    # ---- search ------------------------------------------------------------------------
+    def search(self, query: str, *, top_k: int = 5, filters: Filters | None = None,
+               mode: str = "auto", min_score: float | None = None, dedupe: bool = True,
+               diversify: bool = False, balance: str = "auto",
+               with_counterparts: bool = False) -> SearchResult:
         """Run one search; hits sorted by ``score``, at most ``top_k``."""
         t0 = time.perf_counter()
+        if balance not in BALANCE:
+            raise InputError(f"balance must be one of {BALANCE}, not {balance!r}")
         filters = filters or Filters()
-        ran = self.resolve_mode(mode)
+        qlang = detect_query_lang(self.detect_lang, query)
+        ran = self.resolve_mode(mode, filters, qlang)
         qvec = self.embedder.embed_query(query)
-        k = max(self.candidates, top_k * 4) if (dedupe or diversify or ran == "hybrid") else top_k
-        dense = self.store.search_dense(qvec, filters, k)
-        keyword: list[StoreHit] = []
-        if ran == "hybrid":
-            keyword = self.store.search_text(query, filters, k)
-        hits = self._combine(qvec, dense, keyword, hybrid=ran == "hybrid")
+        k = max(self.candidates, top_k * 4)
+        langs = filters.lang
+        if balance == "interleave" or (balance == "auto" and len(langs) > 1):
+            per_lang = {lang: self._ranked(query, qvec, replace(filters, lang=(lang,)), ran,
+                                           qlang, k) for lang in langs}
+            by_id = {h.chunk.chunk_id: h for hits in per_lang.values() for h in hits}
+            pool = [by_id[i] for i in interleave(
+                {lang: [h.chunk.chunk_id for h in hits] for lang, hits in per_lang.items()}, k)]
+        else:
+            pool = self._ranked(query, qvec, filters, ran, qlang, k)
         if min_score is not None:
-            hits = [h for h in hits if h.dense_score is not None and h.dense_score >= min_score]
-        hits = self._trim(qvec, hits, top_k=top_k, dedupe=dedupe, diversify=diversify)
+            pool = [h for h in pool if h.dense_score is not None and h.dense_score >= min_score]
+        hits = self._trim(pool, top_k=top_k, dedupe=dedupe, diversify=diversify)
+        if with_counterparts:
+            self._attach_counterparts(hits)
         took = (time.perf_counter() - t0) * 1000
-        return SearchResult(hits=hits, mode=ran, took_ms=took)
+        return SearchResult(hits=hits, mode=ran, took_ms=took, query_lang=qlang)
 
-    def _combine(
-        self, qvec: np.ndarray, dense: list[StoreHit], keyword: list[StoreHit], *, hybrid: bool
-    ) -> list[Hit]:
+    def _ranked(self, query: str, qvec: np.ndarray, filters: Filters, mode: str, qlang: str,
+                k: int) -> list[Hit]:
+        if mode != "crosslingual":
+            return self._retrieve(query, qvec, filters, mode, k)
+        base = self._base_mode()
+        direct = self._retrieve(query, qvec, filters, base, k)
+        if not qlang or (filters.lang and qlang in filters.lang):
+            return direct
+        source = self._retrieve(query, qvec, source_filters(filters, qlang), base, k)
+        pivot = pivot_ranking([h.chunk for h in source], filters)
+        by_id = {h.chunk.chunk_id: h for h in direct}
+        missing = [cid for cid, _, _ in pivot if cid not in by_id]
+        fetched = {c.chunk_id: c for c in self.store.get(missing)} if missing else {}
+        pivot_ids: list[str] = []
+        for cid, _conf, _src in pivot:
+            hit = by_id.get(cid)
+            if hit is None:
+                chunk = fetched.get(cid)
+                if chunk is None or not matches(chunk, filters):
+                    continue
+                hit = by_id[cid] = Hit(chunk, 0.0, found_via=[])
+            if "pivot" not in hit.found_via:
+                hit.found_via.append("pivot")
+            pivot_ids.append(cid)
+        self._fill_dense_scores(qvec, by_id)
+        fused = fuse_with_pivot([h.chunk.chunk_id for h in direct], pivot_ids)
+        for cid, hit in by_id.items():
+            hit.score = fused.get(cid, 0.0)
+        return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
+
+    def _retrieve(self, query: str, qvec: np.ndarray, filters: Filters, mode: str,
+                  k: int) -> list[Hit]:
+        dense = self.store.search_dense(qvec, filters, k)
+        keyword = self.store.search_text(query, filters, k) if mode == "hybrid" else []
+        return self._combine(qvec, dense, keyword, hybrid=mode == "hybrid")
+
+    def _combine(self, qvec: np.ndarray, dense: list[StoreHit], keyword: list[StoreHit], *,
+                 hybrid: bool) -> list[Hit]:
         by_id: dict[str, Hit] = {}
         for h in dense:
-            by_id[h.chunk.chunk_id] = Hit(
-                h.chunk, h.score, dense_score=h.score, found_via=["dense"]
-            )
+            by_id[h.chunk.chunk_id] = Hit(h.chunk, h.score, dense_score=h.score,
+                                          found_via=["dense"])
         for h in keyword:
             hit = by_id.get(h.chunk.chunk_id)
             if hit is None:
@@ -150,21 +196,22 @@ class SearchService:
             hit.found_via.append("keyword")
         if not hybrid:
             return sorted(by_id.values(), key=lambda h: -h.score)
-        # Keyword-only hits still get a readable dense score (cosine with the query).
+        self._fill_dense_scores(qvec, by_id)
+        fused = rrf([[h.chunk.chunk_id for h in dense], [h.chunk.chunk_id for h in keyword]])
+        for i, hit in by_id.items():
+            hit.score = fused.get(i, 0.0)
+        return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
+
+    def _fill_dense_scores(self, qvec: np.ndarray, by_id: dict[str, Hit]) -> None:
+        # Hits found another way still get a readable dense score (cosine with the query).
         missing = [i for i, h in by_id.items() if h.dense_score is None]
         if missing:
             vecs = self.store.get_vectors(missing)
             for i in missing:
                 if i in vecs:
                     by_id[i].dense_score = float(vecs[i] @ qvec)
-        fused = rrf([[h.chunk.chunk_id for h in dense], [h.chunk.chunk_id for h in keyword]])
-        for i, hit in by_id.items():
-            hit.score = fused.get(i, 0.0)
-        return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
 
-    def _trim(
-        self, qvec: np.ndarray, hits: list[Hit], *, top_k: int, dedupe: bool, diversify: bool
-    ) -> list[Hit]:
+    def _trim(self, hits: list[Hit], *, top_k: int, dedupe: bool, diversify: bool) -> list[Hit]:
         if not (dedupe or diversify) or len(hits) <= 1:
             return hits[:top_k]
         ids = [h.chunk.chunk_id for h in hits]
@@ -177,3 +224,25 @@ class SearchService:
             ids = mmr(pool, rel, vectors, top_k=top_k)
         by_id = {h.chunk.chunk_id: h for h in hits}
         return [by_id[i] for i in ids[:top_k]]
+
+    def counterparts_of(self, chunk: Chunk) -> list[dict[str, Any]]:
+        """The aligned passages of a chunk, with their text, best first."""
+        ids = [c.chunk_id for c in chunk.counterparts]
+        found = {c.chunk_id: c for c in self.store.get(ids)} if ids else {}
+        return _counterpart_dicts(chunk, found)
+
+    def _attach_counterparts(self, hits: list[Hit]) -> None:
+        ids = list(dict.fromkeys(cp.chunk_id for h in hits for cp in h.chunk.counterparts))
+        found = {c.chunk_id: c for c in self.store.get(ids)} if ids else {}
+        for h in hits:
+            h.counterparts = _counterpart_dicts(h.chunk, found)
+
+
+def _counterpart_dicts(chunk: Chunk, found: dict[str, Chunk]) -> list[dict[str, Any]]:
+    return [
+        {"chunk_id": cp.chunk_id, "lang": cp.lang, "confidence": round(cp.confidence, 4),
+         "text": found[cp.chunk_id].text, "doc_id": found[cp.chunk_id].doc_id,
+         "section": found[cp.chunk_id].section}
+        for cp in sorted(chunk.counterparts, key=lambda c: -c.confidence)
+        if cp.chunk_id in found
+    ]

@@ -14,7 +14,7 @@ from api.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
-DEV = REPO.parent / "shared" / "dev_eval" / "queries.jsonl"
+DEV = REPO / "eval" / "dev_queries.jsonl"  # copy of ../shared/dev_eval/queries.jsonl
 ADMIN_KEY = "test-admin-key-123"
 
 

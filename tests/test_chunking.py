@@ -17,7 +17,7 @@ import pytest
 
 from ingest.chunking import chunk_document, find_sections, is_caption, reassemble, split_spans
 from ingest.clean import CleanedText, clean_text, decode_bytes
-from ingest.langid import LanguageDetector, default_detector
+from reportrag.langid import LanguageDetector, default_detector
 from reportrag.errors import ConfigError
 from reportrag.types import Chunk, DocumentMeta, content_hash, make_chunk_id
 

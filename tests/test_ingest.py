@@ -14,7 +14,7 @@ import pytest
 
 from api.cli import main as cli_main
 from ingest.corpus import discover
-from ingest.langid import LanguageDetector
+from reportrag.langid import LanguageDetector
 from ingest.pipeline import prepare_document, run_ingest
 from reportrag.store import MilvusStore
 
@@ -95,7 +95,7 @@ _CRASHER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
     from ingest.corpus import discover
-    from ingest.langid import LanguageDetector
+    from reportrag.langid import LanguageDetector
     from ingest.pipeline import run_ingest
     from reportrag.embedding import load_embedder
     from reportrag.store import MilvusStore

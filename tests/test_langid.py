@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.langid import LanguageDetector, default_detector, script_profile
+from reportrag.langid import LanguageDetector, default_detector, script_profile
 
 
 @pytest.fixture(scope="module")

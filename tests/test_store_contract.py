@@ -51,7 +51,7 @@ _ROWS = [
         "en",
         "report",
         "2023-05-01",
-        "2 Capital markets > 2.3 Funding",
+        "2 Capital markets › 2.3 Funding",
         "Venture capital funding rounds for open source startups grew in 2023.",
     ),
     (
@@ -59,7 +59,7 @@ _ROWS = [
         "en",
         "report",
         "2023-05-01",
-        "2 Capital markets > 2.4 Licences",
+        "2 Capital markets › 2.4 Licences",
         "Permissive licences such as Apache and MIT dominate new repositories.",
     ),
     (
@@ -67,7 +67,7 @@ _ROWS = [
         "zh",
         "report",
         "2023-05-01",
-        "商业化篇 > 开源与人工智能",
+        "商业化篇 › 开源与人工智能",
         "开源软件已经成为商业人工智能的基础。",
     ),
     (
@@ -75,7 +75,7 @@ _ROWS = [
         "zh",
         "report",
         "2023-05-01",
-        "商业化篇 > 资本市场",
+        "商业化篇 › 资本市场",
         "二零二三年开源初创企业的风险投资融资轮次持续增长。",
     ),
     (
@@ -83,7 +83,7 @@ _ROWS = [
         "zh",
         "report",
         "2023-05-01",
-        "商业化篇 > 许可证",
+        "商业化篇 › 许可证",
         "气候变化对农业的影响日益显著，许可证问题也受到关注。",
     ),
     (
@@ -462,8 +462,8 @@ FILTER_CASES = [
         id="section-prefix",
     ),
     pytest.param(
-        Filters(section="商业化篇 > 资"),
-        lambda c: c.section.startswith("商业化篇 > 资"),
+        Filters(section="商业化篇 › 资"),
+        lambda c: c.section.startswith("商业化篇 › 资"),
         id="section-prefix-zh",
     ),
     pytest.param(Filters(date_from="2024-01-01"), lambda c: c.date >= "2024-01-01", id="date_from"),

@@ -41,7 +41,7 @@ def _eval(args: argparse.Namespace) -> int:
     from search.service import SearchService
 
     service = SearchService(embedder, store)
-    modes = [m for m in args.modes.split(",") if m] or [m for m in service.modes() if m != "auto"]
+    modes = [m for m in args.modes.split(",") if m] or [*(m for m in service.modes() if m != "auto"), "auto"]
     report = evaluate_modes(service, queries, modes)
     store.close()
     from search.evaluate import format_table

@@ -40,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _ingest(args: argparse.Namespace) -> int:
     from ingest.corpus import discover
-    from ingest.langid import LanguageDetector
     from ingest.pipeline import ingest_lock, run_ingest
+    from reportrag.langid import LanguageDetector
 
     settings = get_settings()
     docs = discover(settings.corpus_dir, list(args.paths) or None)
@@ -97,8 +97,8 @@ def _chunks(args: argparse.Namespace) -> int:
             raise NotFoundError(f"no stored chunks for document {args.doc!r}")
     else:
         from ingest.corpus import discover
-        from ingest.langid import LanguageDetector
         from ingest.pipeline import prepare_document
+        from reportrag.langid import LanguageDetector
 
         path = Path(args.doc)
         docs = (

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--section", help="section path prefix, e.g. 2.3")
     s.add_argument("--kind", nargs="+", help="document kinds, e.g. report")
     s.add_argument("--top-k", type=int, default=5, metavar="N")
-    s.add_argument("--mode", choices=["auto", "dense", "hybrid"], default="auto")
+    s.add_argument("--mode", choices=["auto", "dense", "hybrid", "crosslingual"], default="auto")
     s.add_argument("--min-score", type=float, default=None)
     s.add_argument("--json", action="store_true", help="print the /v1/search JSON")
     s.set_defaults(func=_search)

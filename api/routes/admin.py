@@ -24,8 +24,8 @@ _ERRORS = {
 @router.post("/ingest", responses=_ERRORS, summary="Ingest the corpus folder (idempotent)")
 def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
     from ingest.corpus import discover
-    from ingest.langid import LanguageDetector
     from ingest.pipeline import ingest_lock, run_ingest
+    from reportrag.langid import LanguageDetector
 
     settings = runtime.settings
     corpus = settings.corpus_dir.resolve()

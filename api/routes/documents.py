@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import ReadAuth, ServiceDep
-from api.schemas import ChunkWithNeighborsOut, DocumentOut, DocumentsOut, ErrorOut
+from api.schemas import (
+    ChunkWithNeighborsOut,
+    CounterpartsOut,
+    DocumentOut,
+    DocumentsOut,
+    ErrorOut,
+)
 from reportrag.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[ReadAuth])
@@ -70,25 +76,10 @@ def get_chunk(
 
 @router.get(
     "/chunks/{chunk_id}/counterparts",
+    response_model=CounterpartsOut,
     responses=_ERRORS,
     summary="The aligned passages of this chunk in other languages",
 )
 def get_counterparts(chunk_id: ChunkId, service: ServiceDep) -> dict:
     chunk = _chunk_or_404(service, chunk_id)
-    ids = [c.chunk_id for c in chunk.counterparts]
-    texts = {c.chunk_id: c for c in service.store.get(ids)} if ids else {}
-    return {
-        "chunk_id": chunk.chunk_id,
-        "counterparts": [
-            {
-                "chunk_id": cp.chunk_id,
-                "lang": cp.lang,
-                "confidence": round(cp.confidence, 4),
-                "text": texts[cp.chunk_id].text,
-                "doc_id": texts[cp.chunk_id].doc_id,
-                "section": texts[cp.chunk_id].section,
-            }
-            for cp in chunk.counterparts
-            if cp.chunk_id in texts
-        ],
-    }
+    return {"chunk_id": chunk.chunk_id, "counterparts": service.counterparts_of(chunk)}

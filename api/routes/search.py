@@ -56,6 +56,8 @@ def search(body: SearchIn, service: ServiceDep, settings: SettingsDep) -> dict:
         min_score=body.min_score,
         dedupe=body.dedupe,
         diversify=body.diversify,
+        balance=body.balance,
+        with_counterparts=body.with_counterparts,
     )
     return result.to_dict()
 
