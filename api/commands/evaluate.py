@@ -41,7 +41,8 @@ def _eval(args: argparse.Namespace) -> int:
     from search.service import SearchService
 
     service = SearchService(embedder, store)
-    modes = [m for m in args.modes.split(",") if m] or [*(m for m in service.modes() if m != "auto"), "auto"]
+    default_modes = [*(m for m in service.modes() if m != "auto"), "auto"]
+    modes = [m for m in args.modes.split(",") if m] or default_modes
     report = evaluate_modes(service, queries, modes)
     store.close()
     from search.evaluate import format_table
