@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.clean import CleanedText
-from reportrag.langid import LanguageDetector
 from reportrag.errors import ConfigError
+from reportrag.langid import LanguageDetector
 from reportrag.types import SECTION_SEP, Chunk, DocumentMeta, content_hash, make_chunk_id
 
 PATH_SEP = SECTION_SEP

@@ -20,8 +20,8 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reportrag.langid import is_cjk_char, is_latin_letter, script_profile
 from reportrag.errors import DocumentError
+from reportrag.langid import is_cjk_char, is_latin_letter, script_profile
 
 MAX_BYTES = 20 * 1024 * 1024
 _KEEP_FULLWIDTH = frozenset("，：；！？（）")

@@ -21,8 +21,8 @@ import numpy as np
 from ingest.chunking import chunk_document
 from ingest.clean import clean_text, decode_bytes
 from ingest.corpus import with_defaults
-from reportrag.langid import LanguageDetector
 from reportrag.errors import ConflictError, DocumentError
+from reportrag.langid import LanguageDetector
 from reportrag.types import Chunk, DocumentMeta
 
 logger = logging.getLogger(__name__)

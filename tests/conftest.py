@@ -44,8 +44,8 @@ def corpus_texts() -> dict[str, str]:
 def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir: Path):  # noqa: ANN201
     """Settings of a Milvus Lite collection holding the whole corpus, ingested once."""
     from ingest.corpus import discover
-    from reportrag.langid import LanguageDetector
     from ingest.pipeline import run_ingest
+    from reportrag.langid import LanguageDetector
     from reportrag.settings import Settings
     from reportrag.wiring import store_from_settings
 
