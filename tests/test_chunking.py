@@ -17,8 +17,8 @@ import pytest
 
 from ingest.chunking import chunk_document, find_sections, is_caption, reassemble, split_spans
 from ingest.clean import CleanedText, clean_text, decode_bytes
-from reportrag.langid import LanguageDetector, default_detector
 from reportrag.errors import ConfigError
+from reportrag.langid import LanguageDetector, default_detector
 from reportrag.types import Chunk, DocumentMeta, content_hash, make_chunk_id
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -14,8 +14,8 @@ import pytest
 
 from api.cli import main as cli_main
 from ingest.corpus import discover
-from reportrag.langid import LanguageDetector
 from ingest.pipeline import prepare_document, run_ingest
+from reportrag.langid import LanguageDetector
 from reportrag.store import MilvusStore
 
 pytestmark = pytest.mark.slow
