@@ -40,35 +40,68 @@ def corpus_texts() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("00*.txt"))}
 
 
-@pytest.fixture(scope="session")
-def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir: Path):  # noqa: ANN201
-    """Settings of a Milvus Lite collection holding the whole corpus, ingested once."""
+def _ingested(settings, embedder):  # noqa: ANN001, ANN202
     from ingest.corpus import discover
     from ingest.pipeline import run_ingest
     from reportrag.langid import LanguageDetector
-    from reportrag.settings import Settings
     from reportrag.wiring import store_from_settings
 
-    data = tmp_path_factory.mktemp("lite-data")
-    settings = Settings(
-        _env_file=None,
-        data_dir=data,
-        corpus_dir=CORPUS,
-        model=str(embedder.spec.path),
-        threads=2,
-    )
     store = store_from_settings(settings, embedder.dim)
     store.connect()
     store.ensure_collection(embedder.fingerprint())
+    docs = discover(CORPUS)
     run_ingest(
-        discover(CORPUS),
-        embedder=embedder,
-        store=store,
-        detector=LanguageDetector(),
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        progress=False,
-        prune_doc_ids=True,
+        docs, embedder=embedder, store=store, detector=LanguageDetector(),
+        chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
+        progress=False, prune_doc_ids=True,
     )
+    align_corpus(docs, store)
     store.close()
     return settings
+
+
+def align_corpus(docs, store) -> None:  # noqa: ANN001
+    """Align the declared translations (the aligner lands separately; absent → skip)."""
+    try:
+        from ingest.align import align_translations
+    except ImportError:
+        return
+    align_translations(docs, store=store)
+
+
+@pytest.fixture(scope="session")
+def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir: Path):  # noqa: ANN001, ANN201
+    """Settings of a Milvus Lite collection holding the whole corpus, ingested once."""
+    from reportrag.settings import Settings
+
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path_factory.mktemp("lite-data"), corpus_dir=CORPUS,
+        model=str(embedder.spec.path), threads=2,
+    )
+    return _ingested(settings, embedder)
+
+
+@pytest.fixture(scope="session")
+def server_settings(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, ANN201
+    """The same corpus in a collection on the real Milvus server (skipped without one)."""
+    import uuid
+
+    from reportrag.settings import Settings
+
+    uri = os.environ.get("REPORTRAG_TEST_MILVUS_URI")
+    if not uri:
+        pytest.skip("REPORTRAG_TEST_MILVUS_URI not set (scripts/test.sh starts a server)")
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path_factory.mktemp("server-data"), corpus_dir=CORPUS,
+        model=str(embedder.spec.path), threads=2, milvus_uri=uri, milvus_timeout=30,
+        collection=f"t_api_{uuid.uuid4().hex[:8]}",
+    )
+    return _ingested(settings, embedder)
+
+
+@pytest.fixture(
+    scope="session", params=["lite", pytest.param("server", marks=pytest.mark.integration)]
+)
+def backend_settings(request: pytest.FixtureRequest):  # noqa: ANN201
+    """The corpus on each backend: Milvus Lite, then the real Milvus server."""
+    return request.getfixturevalue(f"{request.param}_settings")

@@ -266,3 +266,24 @@ def test_unreachable_milvus_is_one_line_and_loses_nothing(
     store.connect()
     assert store.count() == before > 0
     store.close()
+
+
+@pytest.mark.integration
+def test_idempotent_ingest_on_the_milvus_server(small_corpus, embedder) -> None:
+    import uuid
+
+    uri = os.environ.get("REPORTRAG_TEST_MILVUS_URI")
+    if not uri:
+        pytest.skip("REPORTRAG_TEST_MILVUS_URI not set (scripts/test.sh starts a server)")
+    store = MilvusStore(uri, f"t_ingest_{uuid.uuid4().hex[:8]}", 384, timeout=30)
+    store.connect()
+    try:
+        first = _ingest(small_corpus, store, embedder)
+        assert first.embedded == first.chunks > 0
+        before = _snapshot(store)
+        second = _ingest(small_corpus, store, embedder)
+        assert (second.added, second.updated, second.deleted, second.embedded) == (0, 0, 0, 0)
+        assert _snapshot(store) == before and store.count() == first.chunks
+    finally:
+        store.drop()
+        store.close()
