@@ -65,6 +65,7 @@ class IngestSummary:
     seconds: float = 0.0
     dry_run: bool = False
     per_document: list[dict[str, object]] = field(default_factory=list)
+    alignments: list[dict[str, object]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -172,6 +173,7 @@ def run_ingest(
     prune_doc_ids: bool = False,
     progress: bool = True,
     write_batch: int = 64,
+    align: bool = True,
     on_document: Callable[[DocumentPlan], None] | None = None,
 ) -> IngestSummary:
     """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus."""
@@ -247,6 +249,13 @@ def run_ingest(
     bar.close()
     for doc_id in removed_docs:
         store.delete(list(store.doc_index(doc_id)))
+    if align:
+        # Cheap (~0.1 s a pair) and it rewrites only chunks whose counterparts changed, so
+        # it runs for every declared pair: a pair whose alignment was never stored heals too.
+        from ingest.translations import align_translations
+
+        metas = [p.meta for p in plans]
+        summary.alignments = [asdict(r) for r in align_translations(metas, store=store)]
     summary.seconds = round(time.perf_counter() - start, 3)
     logger.info(
         "ingested %d documents: %d added, %d updated, %d deleted in %.1f s",

@@ -16,7 +16,7 @@ from reportrag.types import Chunk, Filters
 from search.fusion import rrf
 
 PIVOT_MIN_CONFIDENCE = 0.5
-PIVOT_SOURCE_HITS = 10  # how many of the source-language hits are carried across
+PIVOT_SOURCE_HITS = 3  # only the strongest source hits are carried across (sweep: docs/evaluation.md)
 
 
 def source_filters(filters: Filters, query_lang: str) -> Filters:

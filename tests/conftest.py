@@ -55,18 +55,8 @@ def _ingested(settings, embedder):  # noqa: ANN001, ANN202
         chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
         progress=False, prune_doc_ids=True,
     )
-    align_corpus(docs, store)
     store.close()
     return settings
-
-
-def align_corpus(docs, store) -> None:  # noqa: ANN001
-    """Align the declared translations (the aligner lands separately; absent → skip)."""
-    try:
-        from ingest.align import align_translations
-    except ImportError:
-        return
-    align_translations(docs, store=store)
 
 
 @pytest.fixture(scope="session")

@@ -263,3 +263,45 @@ def test_admin_disabled_without_a_key(lite_settings, embedder) -> None:
     with TestClient(create_app(lite_settings, runtime=runtime)) as c:
         r = c.post("/v1/ingest", json={}, headers={"X-API-Key": "anything"})
         assert r.status_code == 403 and "disabled" in _error(r)["message"]
+
+
+def test_crosslingual_auto_pivots_through_the_alignment(client) -> None:
+    body = _search(
+        client,
+        query="How many generative AI projects were on GitHub at the start of 2022?",
+        top_k=5,
+        filters={"lang": ["zh"]},
+    )
+    assert body["mode"] == "crosslingual" and body["query_lang"] == "en"
+    assert all(h["lang"] == "zh" for h in body["hits"])
+    assert any("pivot" in h["found_via"] for h in body["hits"])
+
+
+def test_counterparts_on_hits_and_by_chunk(client) -> None:
+    body = _search(
+        client,
+        query="Stability AI open-sourced Stable Diffusion",
+        top_k=3,
+        filters={"lang": ["en"], "doc_id": ["oss-report-2023-commercialization-en"]},
+        with_counterparts=True,
+    )
+    with_cp = [h for h in body["hits"] if h["counterparts"]]
+    assert with_cp, "the English edition's chunks should have Chinese counterparts"
+    cp = with_cp[0]["counterparts"][0]
+    assert cp["lang"] == "zh" and cp["text"] and 0.5 <= cp["confidence"] <= 1
+    again = client.get(f"/v1/chunks/{with_cp[0]['chunk_id']}/counterparts").json()
+    assert cp["chunk_id"] in [c["chunk_id"] for c in again["counterparts"]]
+    back = client.get(f"/v1/chunks/{cp['chunk_id']}/counterparts").json()["counterparts"]
+    assert with_cp[0]["chunk_id"] in [c["chunk_id"] for c in back]  # both directions
+
+
+def test_interleave_keeps_every_language_in_the_top(client) -> None:
+    body = _search(
+        client,
+        query="open source large models",
+        top_k=6,
+        filters={"lang": ["en", "zh", "de"]},
+        mode="dense",
+    )
+    langs = [h["lang"] for h in body["hits"]]
+    assert len(set(langs[:3])) == 3 and len(set(langs[3:])) == 3  # round-robin by language

@@ -81,6 +81,13 @@ def _ingest(args: argparse.Namespace) -> int:
             print(
                 f"  {d['doc_id']}: +{d['added']} ~{d['updated']} ={d['unchanged']} -{d['deleted']}"
             )
+    for a in out["alignments"]:
+        print(
+            f"aligned {a['src_doc']} ↔ {a['tgt_doc']}: {a['links']} links, "
+            f"{a['chunks_updated']} chunks updated, mean confidence {a['mean_confidence']:.2f}"
+        )
+        for warning in a["warnings"]:
+            print(f"  warning: {warning}", file=sys.stderr)
     return 0
 
 
