@@ -287,3 +287,26 @@ def test_idempotent_ingest_on_the_milvus_server(small_corpus, embedder) -> None:
     finally:
         store.drop()
         store.close()
+
+
+def test_no_text_is_lost_with_the_real_tokenizer(embedder) -> None:
+    """Chunks (minus overlaps) give back the cleaned text of every corpus file."""
+    import re
+
+    from ingest.chunking import reassemble
+    from ingest.clean import clean_text
+
+    detector = LanguageDetector()
+    for meta in discover(REPO / "corpus"):
+        raw = Path(meta.path).read_text(encoding="utf-8")
+        cleaned = clean_text(raw, source=meta.path)
+        _, chunks = prepare_document(
+            meta, embedder=embedder, detector=detector, chunk_tokens=320, overlap_tokens=48
+        )
+        pieces = []
+        for c in chunks:
+            start = cleaned.to_clean_offset(c.char_start)
+            assert cleaned.text[start : start + len(c.text)] == c.text
+            pieces.append((start, c.text))
+        rebuilt = reassemble(pieces)
+        assert re.sub(r"\s+", "", rebuilt) == re.sub(r"\s+", "", cleaned.text), meta.path
