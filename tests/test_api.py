@@ -305,3 +305,19 @@ def test_interleave_keeps_every_language_in_the_top(client) -> None:
     )
     langs = [h["lang"] for h in body["hits"]]
     assert len(set(langs[:3])) == 3 and len(set(langs[3:])) == 3  # round-robin by language
+
+
+def test_read_key_protects_read_endpoints_when_set(lite_settings, embedder) -> None:
+    from pydantic import SecretStr
+
+    settings = lite_settings.model_copy(update={"read_api_key": SecretStr("reader-key")})
+    runtime = Runtime(settings, embedder=embedder)
+    runtime.start()
+    with TestClient(create_app(settings, runtime=runtime)) as c:
+        body = {"query": "Stability AI", "top_k": 1}
+        r = c.post("/v1/search", json=body)
+        assert r.status_code == 401 and _error(r)["code"] == "unauthorized"
+        assert c.get("/v1/documents", headers={"X-API-Key": "wrong"}).status_code == 401
+        ok = c.post("/v1/search", json=body, headers={"X-API-Key": "reader-key"})
+        assert ok.status_code == 200 and ok.json()["hits"]
+        assert c.get("/healthz").status_code == 200  # health stays open for probes
