@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from reportrag.errors import ReportragError, StoreError, StoreUnavailableError
 from reportrag.settings import Settings
-from reportrag.wiring import embedder_from_settings, store_from_settings
+from reportrag.wiring import embedder_from_settings, open_collection
 from search.service import SearchService
 
 logger = logging.getLogger(__name__)
@@ -56,19 +56,11 @@ class Runtime:
 
     def _connect(self) -> None:
         assert self.embedder is not None
-        store = store_from_settings(self.settings, self.embedder.dim)
         try:
-            store.connect()
-            if not store.has_collection():
-                raise StoreError(
-                    f"collection {self.settings.collection!r} does not exist yet: run "
-                    "`reportrag ingest` first"
-                )
-            store.ensure_collection(self.embedder.fingerprint())
+            store = open_collection(self.settings, self.embedder)
         except ReportragError as exc:
             self.store_error = exc.message
             logger.warning("Milvus not ready: %s", exc.message)
-            store.close()
             return
         self.store, self.store_error = store, ""
         self.service = SearchService(self.embedder, store)

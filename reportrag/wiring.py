@@ -33,3 +33,25 @@ def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusS
         timeout=settings.milvus_timeout,
         index=IndexConfig(kind=settings.index_kind),
     )
+
+
+def open_collection(settings: Settings, embedder: TextEmbedder):  # noqa: ANN201 - MilvusStore
+    """Connect to Milvus and open the existing, loaded collection for reading.
+
+    Raises StoreError when it does not exist yet (with the command that creates it) and
+    FingerprintMismatchError when it was built with another model.
+    """
+    from reportrag.errors import ReportragError, StoreError
+
+    store = store_from_settings(settings, embedder.dim)
+    try:
+        store.connect()
+        if not store.has_collection():
+            raise StoreError(
+                f"collection {settings.collection!r} does not exist yet: run `reportrag ingest`"
+            )
+        store.ensure_collection(embedder.fingerprint())
+    except ReportragError:
+        store.close()
+        raise
+    return store

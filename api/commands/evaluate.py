@@ -6,9 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from reportrag.errors import StoreError
 from reportrag.settings import get_settings
-from reportrag.wiring import embedder_from_settings, store_from_settings
+from reportrag.wiring import embedder_from_settings, open_collection
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,13 +30,7 @@ def _eval(args: argparse.Namespace) -> int:
     queries = load_queries(args.queries)
     settings = get_settings()
     embedder = embedder_from_settings(settings)
-    store = store_from_settings(settings, embedder.dim)
-    store.connect()
-    if not store.has_collection():
-        raise StoreError(
-            f"collection {settings.collection!r} does not exist: run `reportrag ingest`"
-        )
-    store.ensure_collection(embedder.fingerprint())
+    store = open_collection(settings, embedder)
     from search.service import SearchService
 
     service = SearchService(embedder, store)

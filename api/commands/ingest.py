@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reportrag.errors import NotFoundError
 from reportrag.settings import get_settings
-from reportrag.wiring import embedder_from_settings, store_from_settings
+from reportrag.wiring import embedder_from_settings, open_collection, store_from_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,9 +95,7 @@ def _chunks(args: argparse.Namespace) -> int:
     settings = get_settings()
     embedder = embedder_from_settings(settings)
     if args.stored:
-        store = store_from_settings(settings, embedder.dim)
-        store.connect()
-        store.ensure_collection(embedder.fingerprint())
+        store = open_collection(settings, embedder)
         chunks = store.chunks_of(args.doc)
         store.close()
         if not chunks:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from reportrag.errors import StoreError
 from reportrag.settings import get_settings
-from reportrag.wiring import embedder_from_settings, store_from_settings
+from reportrag.wiring import embedder_from_settings, open_collection
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,13 +36,7 @@ def _search(args: argparse.Namespace) -> int:
         lang=args.lang, doc_id=args.doc_id, section=args.section, kind=args.kind
     )
     embedder = embedder_from_settings(settings)
-    store = store_from_settings(settings, embedder.dim)
-    store.connect()
-    if not store.has_collection():
-        raise StoreError(
-            f"collection {settings.collection!r} does not exist: run `reportrag ingest`"
-        )
-    store.ensure_collection(embedder.fingerprint())
+    store = open_collection(settings, embedder)
     service = SearchService(embedder, store)
     result = service.search(
         args.query, top_k=args.top_k, filters=filters, mode=args.mode, min_score=args.min_score

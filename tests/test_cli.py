@@ -1,0 +1,102 @@
+"""The `reportrag` command line on the ingested corpus: JSON outputs and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api.cli import main as cli_main
+from reportrag.settings import get_settings
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def env(lite_settings, monkeypatch):  # noqa: ANN001, ANN201
+    monkeypatch.setenv("REPORTRAG_DATA_DIR", str(lite_settings.data_dir))
+    monkeypatch.setenv("REPORTRAG_MODEL", lite_settings.model)
+    monkeypatch.setenv("REPORTRAG_CORPUS_DIR", str(lite_settings.corpus_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
+    code = cli_main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_search_json_has_the_api_shape(env, capsys) -> None:  # noqa: ANN001
+    code, out, _ = _run(
+        capsys,
+        "search",
+        "How many A100 GPUs does ChatGPT need?",
+        "--lang",
+        "zh",
+        "--top-k",
+        "3",
+        "--json",
+    )
+    body = json.loads(out)
+    assert code == 0 and body["mode"] == "crosslingual" and len(body["hits"]) == 3
+    assert {
+        "chunk_id",
+        "doc_id",
+        "title",
+        "lang",
+        "section",
+        "text",
+        "score",
+        "dense_score",
+        "keyword_score",
+        "char_start",
+        "char_end",
+    } <= set(body["hits"][0])
+    assert all(h["lang"] == "zh" for h in body["hits"])
+
+
+def test_model_info_and_embed(env, capsys) -> None:  # noqa: ANN001
+    code, out, _ = _run(capsys, "model", "info", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["dim"] == 384 and info["max_tokens"] == 512
+    assert info["fingerprint"]["model"] == "intfloat/multilingual-e5-small"
+    code, out, _ = _run(capsys, "embed", "open source", "开源", "--query", "--json")
+    vecs = json.loads(out)["vectors"]
+    assert code == 0 and len(vecs) == 2 and len(vecs[0]) == 384
+
+
+def test_eval_writes_json(env, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    out_file = tmp_path / "eval.json"
+    code, out, _ = _run(
+        capsys,
+        "eval",
+        str(REPO / "eval" / "dev_queries.jsonl"),
+        "--modes",
+        "dense",
+        "--json",
+        str(out_file),
+    )
+    report = json.loads(out_file.read_text(encoding="utf-8"))
+    assert code == 0 and "overall" in out
+    assert report["summary"]["dense"]["overall"]["n"] == 16
+    assert 0.5 <= report["summary"]["dense"]["overall"]["recall@10"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "argv,code,needle",
+    [
+        (["search", "x", "--top-k", "0"], 2, "--top-k"),
+        (["search", "x", "--lang", "english!"], 2, "lang"),
+        (["search", "   "], 2, "empty"),
+        (["eval", "/no/such/file.jsonl"], 2, "file.jsonl"),
+        (["chunks", "no-such-doc"], 5, "no-such-doc"),
+    ],
+)
+def test_cli_errors_are_one_line(env, capsys, argv: list[str], code: int, needle: str) -> None:  # noqa: ANN001
+    got, out, err = _run(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert got == code and len(lines) == 1 and needle in lines[0], (got, err)
