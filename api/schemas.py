@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_TOP_K = 100
+# The same rules search/filters.py enforces, published in the OpenAPI schema.
+LangCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
+DocIdValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+KindValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+DateValue = Annotated[str, StringConstraints(pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
 
 
 class _Strict(BaseModel):
@@ -17,16 +22,19 @@ class _Strict(BaseModel):
 class FiltersIn(_Strict):
     """Metadata filters, applied inside the vector search. All optional; lists are OR-ed."""
 
-    lang: list[str] | None = Field(
+    lang: list[LangCode] | None = Field(
         default=None, max_length=50, description="ISO 639-1 codes, e.g. ['zh']"
     )
-    doc_id: list[str] | None = Field(default=None, max_length=50)
+    doc_id: list[DocIdValue] | None = Field(default=None, max_length=50)
     section: str | None = Field(
-        default=None, max_length=500, description="section path prefix, e.g. '2.3'"
+        default=None,
+        max_length=500,
+        pattern=r"^[^\x00-\x1f]*$",
+        description="section path prefix, e.g. '2.3'",
     )
-    kind: list[str] | None = Field(default=None, max_length=50, description="e.g. ['report']")
-    date_from: str | None = Field(default=None, max_length=10, description="YYYY-MM-DD, inclusive")
-    date_to: str | None = Field(default=None, max_length=10, description="YYYY-MM-DD, inclusive")
+    kind: list[KindValue] | None = Field(default=None, max_length=50, description="e.g. ['report']")
+    date_from: DateValue | None = Field(default=None, description="YYYY-MM-DD, inclusive")
+    date_to: DateValue | None = Field(default=None, description="YYYY-MM-DD, inclusive")
 
 
 class SearchIn(_Strict):

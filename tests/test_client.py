@@ -34,7 +34,8 @@ def test_client_search_context_documents(rr: ReportragClient) -> None:
 def test_client_raises_the_api_error(rr: ReportragClient) -> None:
     with pytest.raises(ReportragAPIError) as info:
         rr.search("ok", lang=["not a language"])
-    assert info.value.status == 422 and info.value.code == "bad_filter"
+    assert info.value.status == 422 and info.value.code == "invalid_request"
+    assert "lang" in info.value.message
     assert not info.value.retryable
 
 

@@ -12,13 +12,7 @@ from api.schemas import ErrorOut, IngestIn
 from reportrag.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[AdminAuth])
-_ERRORS = {
-    401: {"model": ErrorOut},
-    403: {"model": ErrorOut},
-    409: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-    503: {"model": ErrorOut},
-}
+_ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 422, 503)}
 
 
 @router.post("/ingest", responses=_ERRORS, summary="Ingest the corpus folder (idempotent)")

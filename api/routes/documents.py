@@ -18,7 +18,9 @@ from api.schemas import (
 from reportrag.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[ReadAuth])
-_ERRORS = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+_ERRORS = {
+    s: {"model": ErrorOut} for s in (401, 404, 422, 503)
+}  # 401 only when REPORTRAG_READ_API_KEY is set
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 DocId = Annotated[str, Path(pattern=_ID, max_length=128)]
 ChunkId = Annotated[str, Path(pattern=_ID, max_length=128)]

@@ -15,7 +15,9 @@ from search.context import Passage, expand_neighbors, merge_adjacent, render
 from search.filters import build_filters
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAuth])
-_ERRORS = {400: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+_ERRORS = {
+    s: {"model": ErrorOut} for s in (400, 401, 413, 422, 503)
+}  # 401 only when REPORTRAG_READ_API_KEY is set
 
 
 def _filters(f: FiltersIn) -> Filters:
