@@ -13,7 +13,7 @@ Usage:
     python3 eval/check_queries.py [QUERIES.jsonl] [--corpus DIR] [--dev DEV.jsonl] [-q]
 
 Defaults: eval/queries_extended.jsonl and corpus/ next to this script's parent folder, and
-/work/shared/dev_eval/queries.jsonl as the dev set to check for overlap (skipped when absent).
+eval/dev_queries.jsonl (the delivered dev set) to check for overlap (skipped when absent).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_QUERIES = ROOT / "eval" / "queries_extended.jsonl"
 DEFAULT_CORPUS = ROOT / "corpus"
-DEFAULT_DEV = Path("/work/shared/dev_eval/queries.jsonl")
+DEFAULT_DEV = ROOT / "eval" / "dev_queries.jsonl"
 
 LANGS = ("en", "zh", "de")
 # Minimum number of queries per category, and overall.
