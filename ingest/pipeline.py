@@ -180,6 +180,7 @@ def run_ingest(
     start = time.perf_counter()
     summary = IngestSummary(dry_run=dry_run)
     plans: list[DocumentPlan] = []
+    existing = store if store.has_collection() else None  # asked once, not per document
     for meta in _progress(docs, desc="chunking", unit="doc", disable=not progress):
         meta, chunks = prepare_document(
             meta,
@@ -188,9 +189,9 @@ def run_ingest(
             chunk_tokens=chunk_tokens,
             overlap_tokens=overlap_tokens,
         )
-        plans.append(plan_document(meta, chunks, store if store.has_collection() else None))
+        plans.append(plan_document(meta, chunks, existing))
     removed_docs: list[str] = []
-    if prune_doc_ids and store.has_collection():
+    if prune_doc_ids and existing is not None:
         keep = {p.meta.doc_id for p in plans}
         removed_docs = [d for d in store.all_doc_ids() if d not in keep]
 
