@@ -70,9 +70,17 @@ class Runtime:
         if self.embedder is None:
             raise StoreUnavailableError(f"embedding model not loaded: {self.model_error}")
         if self.service is None:
-            with self._lock:
+            # One request reconnects (bounded by the Milvus timeout); the others fail fast
+            # with 503 instead of queueing behind it for a timeout each.
+            if not self._lock.acquire(blocking=False):
+                raise StoreUnavailableError(
+                    "Milvus is not available: reconnecting", details={"reason": self.store_error}
+                )
+            try:
                 if self.service is None:
                     self._connect()
+            finally:
+                self._lock.release()
         if self.service is None:
             raise StoreUnavailableError(f"Milvus is not available: {self.store_error}")
         return self.service

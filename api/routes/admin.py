@@ -28,9 +28,13 @@ def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
         paths = []
         for name in body.paths:
             p = (corpus / name).resolve()
-            if corpus not in p.parents or not p.is_file():
+            if corpus not in p.parents:  # a symlink out of the folder (names are checked)
                 raise InputError(
                     f"{name!r} is not a file inside the corpus folder", details={"path": name}
+                )
+            if not p.is_file():
+                raise NotFoundError(
+                    f"no file {name!r} in the corpus folder", details={"path": name}
                 )
             paths.append(FsPath(p))
     docs = discover(settings.corpus_dir, paths)
@@ -51,10 +55,16 @@ def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
 
 @router.delete("/documents/{doc_id}", responses=_ERRORS, summary="Delete a document's chunks")
 def delete_document(
-    doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")], service: ServiceDep
+    doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],
+    runtime: RuntimeDep,
+    service: ServiceDep,
 ) -> dict:
-    ids = list(service.store.doc_index(doc_id))
-    if not ids:
-        raise NotFoundError(f"no document {doc_id!r}")
-    deleted = service.store.delete(ids)
+    from ingest.pipeline import ingest_lock
+
+    # The ingestion lock: one writer at a time (and a backup taken under it is consistent).
+    with ingest_lock(runtime.settings.data_dir):
+        ids = list(service.store.doc_index(doc_id))
+        if not ids:
+            raise NotFoundError(f"no document {doc_id!r}")
+        deleted = service.store.delete(ids)
     return {"doc_id": doc_id, "deleted": deleted}
