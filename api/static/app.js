@@ -595,6 +595,7 @@ function showKeyState() {
 }
 
 async function start() {
+  document.body.dataset.state = "starting";
   showKeyState();
   try {
     await loadFilters();
