@@ -20,6 +20,10 @@ if ((${#need[@]})); then
     || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
 fi
 
+if ! command -v npm >/dev/null; then
+  echo "browser-setup: node and npm are needed (Node.js >= 20)" >&2
+  exit 1
+fi
 lock=tests/browser/package-lock.json
 stamp=tests/browser/node_modules/.lock-installed
 if ! cmp -s "$lock" "$stamp" 2>/dev/null; then

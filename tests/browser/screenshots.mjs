@@ -33,9 +33,15 @@ const pairFirst = async (page) => {
   await hit.evaluate((el) => el.scrollIntoView({ block: "start" }));
   await page.evaluate(() => window.scrollBy(0, -12));
 };
+const scrollToCounterpart = async (page) => {
+  await pairFirst(page);
+  await page.locator(".hit.paired .counterpart").evaluate((el) => el.scrollIntoView({ block: "start" }));
+  await page.evaluate(() => window.scrollBy(0, -80));
+};
 await shot("desktop-results.png", DESKTOP, query);
 await shot("desktop-counterpart.png", DESKTOP, query, pairFirst);
-await shot("narrow-counterpart.png", NARROW, query, pairFirst);
+await shot("narrow-results.png", NARROW, query);
+await shot("narrow-counterpart.png", NARROW, query, scrollToCounterpart);
 await browser.close();
 if (problems.length) {
   console.error(problems.join("\n"));
