@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from reportrag.settings import Settings
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
 BROWSER_DIR = REPO / "tests" / "browser"
@@ -73,7 +75,7 @@ def _free_port() -> int:
 class LiveServer:
     """``reportrag serve`` in a subprocess, over its own copy of the ingested collection."""
 
-    def __init__(self, settings, workdir: Path, read_key: str | None = None) -> None:  # noqa: ANN001
+    def __init__(self, settings: Settings, workdir: Path, read_key: str | None = None) -> None:
         self.workdir = workdir
         data = workdir / "data"
         shutil.copytree(
@@ -131,13 +133,22 @@ class LiveServer:
             self.proc.kill()
             self.proc.wait()
 
-    def api(self, method: str, path: str, **kw) -> httpx.Response:  # noqa: ANN003
-        return httpx.request(method, self.base + path, timeout=60, **kw)
+    def api(
+        self, method: str, path: str, *, json: dict | None = None, params: dict | None = None
+    ) -> httpx.Response:
+        return httpx.request(method, self.base + path, json=json, params=params, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def browser_tools() -> None:
+    """Chromium, node and playwright-core are there (checked before the corpus is ingested)."""
+    _need_browser()
 
 
 @pytest.fixture(scope="module")
-def live(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:  # noqa: ANN001
-    _need_browser()
+def live(
+    browser_tools: None, lite_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     server = LiveServer(lite_settings, tmp_path_factory.mktemp("live"))
     try:
         server.wait_ready()
@@ -191,7 +202,7 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
-def _search(live: LiveServer, query: str, **filters) -> dict:  # noqa: ANN003
+def _search(live: LiveServer, query: str, **filters: object) -> dict:
     body = {"query": query, "top_k": 10, "with_counterparts": True, "filters": filters}
     r = live.api("POST", "/v1/search", json=body)
     assert r.status_code == 200, r.text
@@ -201,7 +212,9 @@ def _search(live: LiveServer, query: str, **filters) -> dict:  # noqa: ANN003
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def test_english_question_with_the_zh_chip_shows_chinese_passages(runs, live) -> None:  # noqa: ANN001
+def test_english_question_with_the_zh_chip_shows_chinese_passages(
+    runs: dict, live: LiveServer
+) -> None:
     obs = _observed(runs, "zh_chip", live.base)
     query = "How many A100 GPUs does ChatGPT need?"
     assert obs["focused_on_load"] == "q"
@@ -225,7 +238,9 @@ def test_english_question_with_the_zh_chip_shows_chinese_passages(runs, live) ->
     assert "crosslingual" in obs["status"]
 
 
-def test_counterpart_toggle_places_the_aligned_passage_side_by_side(runs, live) -> None:  # noqa: ANN001
+def test_counterpart_toggle_places_the_aligned_passage_side_by_side(
+    runs: dict, live: LiveServer
+) -> None:
     obs = _observed(runs, "counterpart", live.base)
     assert obs["hidden_before"] is True
     assert obs["toggle_before"] == {"pressed": "false", "label": "Show in 中文"}
@@ -240,7 +255,7 @@ def test_counterpart_toggle_places_the_aligned_passage_side_by_side(runs, live) 
     assert obs["paired_class"] is True and obs["hidden_after_second_click"] is True
 
 
-def test_a_query_over_the_limit_shows_the_apis_error_message(runs, live) -> None:  # noqa: ANN001
+def test_a_query_over_the_limit_shows_the_apis_error_message(runs: dict, live: LiveServer) -> None:
     obs = _observed(runs, "error", live.base, allowed_http=("422 POST /v1/search",))
     r = live.api("POST", "/v1/search", json={"query": ("open source " * 200).strip()})
     assert r.status_code == 422
@@ -253,7 +268,7 @@ def test_a_query_over_the_limit_shows_the_apis_error_message(runs, live) -> None
     assert obs["error_hidden_after_retry"] is True and obs["hits_after_retry"] > 0
 
 
-def test_loading_indicator_shows_until_the_answer_arrives(runs, live) -> None:  # noqa: ANN001
+def test_loading_indicator_shows_until_the_answer_arrives(runs: dict, live: LiveServer) -> None:
     obs = _observed(runs, "loading", live.base)
     assert obs["during"] == {
         "state": "loading",
@@ -265,10 +280,16 @@ def test_loading_indicator_shows_until_the_answer_arrives(runs, live) -> None:  
     assert obs["hits"] > 0
 
 
-def test_urls_round_trip(runs, live) -> None:  # noqa: ANN001
+def test_urls_round_trip(runs: dict, live: LiveServer) -> None:
     obs = _observed(runs, "url_roundtrip", live.base)
     ready = live.api("GET", "/readyz").json()
     offered = [m for m in ("auto", "dense", "hybrid") if m in ready["modes"]]
+
+    example = obs["example"]
+    assert example["controls"]["url"] == example["href"]
+    assert _query(example["href"])["q"] == example["controls"]["q"]
+    langs = {h["lang"] for h in example["hits"]}
+    assert example["hits"] and langs == {_query(example["href"])["lang"]}
 
     opened = obs["opened"]
     assert opened["controls"]["modes"] == offered
@@ -298,7 +319,7 @@ def test_urls_round_trip(runs, live) -> None:  # noqa: ANN001
     assert _query(obs["unfiltered"]["controls"]["url"]) == {"q": "security", "doc": doc}
 
 
-def test_context_link_shows_the_neighbouring_chunks(runs, live) -> None:  # noqa: ANN001
+def test_context_link_shows_the_neighbouring_chunks(runs: dict, live: LiveServer) -> None:
     obs = _observed(runs, "context", live.base)
     first = obs["first"]
     view = obs["in_context"]
@@ -322,7 +343,7 @@ def test_context_link_shows_the_neighbouring_chunks(runs, live) -> None:  # noqa
     assert obs["direct"]["chunks"] == view["chunks"]
 
 
-def test_filters_that_match_nothing_show_the_empty_state(runs, live) -> None:  # noqa: ANN001
+def test_filters_that_match_nothing_show_the_empty_state(runs: dict, live: LiveServer) -> None:
     obs = _observed(runs, "empty", live.base)
     filters = {"lang": ["de"], "doc_id": ["rise-of-open-source-llms"], "section": "No such section"}
     assert _search(live, "security", **filters)["hits"] == []
@@ -334,14 +355,16 @@ def test_filters_that_match_nothing_show_the_empty_state(runs, live) -> None:  #
     assert _query(after["controls"]["url"]) == {"q": "security"} and after["hits"] > 0
 
 
-def test_markup_in_the_query_stays_text(runs, live) -> None:  # noqa: ANN001
+def test_markup_in_the_query_stays_text(runs: dict, live: LiveServer) -> None:
     obs = _observed(runs, "untrusted_text", live.base)
     q = '<img src=x id=injected> <b id="bold">Stable</b> Diffusion'
     assert obs["injected"] == 0
     assert q in obs["detail"] and obs["q_value"] == q
 
 
-def test_narrow_viewport_has_no_horizontal_overflow_and_stacks_the_pair(runs, live) -> None:  # noqa: ANN001
+def test_narrow_viewport_has_no_horizontal_overflow_and_stacks_the_pair(
+    runs: dict, live: LiveServer
+) -> None:
     obs = _observed(runs, "narrow", live.base)
     for layout in (obs["layout"], obs["layout_key_open"]):
         assert 350 <= layout["viewport"] <= 390
@@ -356,8 +379,9 @@ def test_narrow_viewport_has_no_horizontal_overflow_and_stacks_the_pair(runs, li
 
 
 @pytest.fixture(scope="module")
-def keyed(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:  # noqa: ANN001
-    _need_browser()
+def keyed(
+    browser_tools: None, lite_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     server = LiveServer(lite_settings, tmp_path_factory.mktemp("live-keyed"), read_key=READ_KEY)
     try:
         server.wait_ready()
@@ -366,7 +390,9 @@ def keyed(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         server.stop()
 
 
-def test_read_key_server_asks_for_the_key_and_the_page_uses_it(keyed, tmp_path: Path) -> None:  # noqa: ANN001
+def test_read_key_server_asks_for_the_key_and_the_page_uses_it(
+    keyed: LiveServer, tmp_path: Path
+) -> None:
     runs = _run_scenarios(
         keyed.base, ("read_key",), tmp_path / "out.json", REPORTRAG_E2E_READ_KEY=READ_KEY
     )

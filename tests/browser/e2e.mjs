@@ -192,6 +192,15 @@ const scenarios = {
 
   // Shared URLs restore the controls and run the search; searching writes the URL.
   async url_roundtrip(page) {
+    // An example question on the intro is a link that searches in place.
+    await page.goto(base + "/");
+    await expectState(page, "intro");
+    const example = page.locator("#examples a").first();
+    const exampleHref = await example.getAttribute("href");
+    await example.click();
+    await expectState(page, "results");
+    const fromExample = { href: exampleHref, controls: await readControls(page), hits: await readHits(page) };
+
     const q = "Stable Diffusion";
     await page.goto(`${base}/?q=${encodeURIComponent(q)}&lang=zh&mode=dense`);
     await expectState(page, "results");
@@ -218,7 +227,7 @@ const scenarios = {
     await page.locator("#section").selectOption("");
     await expectState(page, "results");
     const unfiltered = { controls: await readControls(page) };
-    return { opened, chip, typed, back, filtered, unfiltered };
+    return { example: fromExample, opened, chip, typed, back, filtered, unfiltered };
   },
 
   // "Read in context" shows the passage between its neighbours; back returns to the results.
