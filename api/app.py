@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.limits import BodyLimit, publish_query_limit
-from api.routes import admin, documents, health, search
+from api.routes import admin, documents, health, page, search
 from api.runtime import Runtime
 from reportrag import __version__
 from reportrag.settings import Settings, get_settings
@@ -51,6 +51,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             allow_headers=["Content-Type", "X-API-Key"],
         )
     errors.install(app)
-    for module in (health, search, documents, admin):
+    for module in (health, search, documents, admin, page):
         app.include_router(module.router)
     return app

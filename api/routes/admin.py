@@ -17,9 +17,7 @@ _ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 422, 5
 
 @router.post("/ingest", responses=_ERRORS, summary="Ingest the corpus folder (idempotent)")
 def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
-    from ingest.corpus import discover
-    from ingest.pipeline import ingest_lock, run_ingest
-    from reportrag.langid import LanguageDetector
+    from api.ingesting import ingest_from_settings
 
     settings = runtime.settings
     corpus = settings.corpus_dir.resolve()
@@ -37,28 +35,24 @@ def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
                     f"no file {name!r} in the corpus folder", details={"path": name}
                 )
             paths.append(FsPath(p))
-    docs = discover(settings.corpus_dir, paths)
-    with ingest_lock(settings.data_dir):
-        summary = run_ingest(
-            docs,
-            embedder=service.embedder,
-            store=service.store,
-            detector=LanguageDetector(),
-            chunk_tokens=settings.chunk_tokens,
-            overlap_tokens=settings.chunk_overlap_tokens,
-            dry_run=body.dry_run,
-            prune_doc_ids=not body.paths,
-            progress=False,
-        )
+    summary = ingest_from_settings(
+        settings,
+        embedder=service.embedder,
+        store=service.store,
+        paths=paths,
+        dry_run=body.dry_run,
+        full=body.full,
+    )
     return summary.to_dict()
 
 
 @router.delete("/documents/{doc_id}", responses=_ERRORS, summary="Delete a document's chunks")
 def delete_document(
     doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],
-    runtime: RuntimeDep,
     service: ServiceDep,
+    runtime: RuntimeDep,
 ) -> dict:
+    from api.ingesting import forget_from_checkpoint
     from ingest.pipeline import ingest_lock
 
     # The ingestion lock: one writer at a time (and a backup taken under it is consistent).
@@ -67,4 +61,5 @@ def delete_document(
         if not ids:
             raise NotFoundError(f"no document {doc_id!r}")
         deleted = service.store.delete(ids)
+        forget_from_checkpoint(runtime.settings, doc_id)
     return {"doc_id": doc_id, "deleted": deleted}
