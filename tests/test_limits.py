@@ -216,17 +216,23 @@ def test_openapi_publishes_the_configured_limits(lite_settings, embedder) -> Non
 
 _HOLD_LOCK = """
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from ingest.pipeline import ingest_lock
-with ingest_lock(Path(sys.argv[1])):
+with ExitStack() as stack:
+    for d in sys.argv[1:]:
+        stack.enter_context(ingest_lock(Path(d)))
     print("locked", flush=True)
     sys.stdin.readline()
 """
 
 
 def test_a_second_ingestion_gets_409_and_the_cli_exit_6(client, lite_settings, tmp_path) -> None:  # noqa: ANN001
+    # The CLI gets a data dir of its own: Milvus Lite lets one process open a database, and
+    # this test process holds the session's open.
+    cli_data = tmp_path / "cli-data"
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(lite_settings.data_dir)],
+        [sys.executable, "-c", _HOLD_LOCK, str(lite_settings.data_dir), str(cli_data)],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
@@ -240,8 +246,7 @@ def test_a_second_ingestion_gets_409_and_the_cli_exit_6(client, lite_settings, t
         cli = subprocess.run(
             [sys.executable, "-m", "api.cli", "ingest", "--dry-run"],
             cwd=tmp_path, capture_output=True, text=True, timeout=300,
-            env={**os.environ, "PYTHONPATH": str(REPO),
-                 "REPORTRAG_DATA_DIR": str(lite_settings.data_dir),
+            env={**os.environ, "PYTHONPATH": str(REPO), "REPORTRAG_DATA_DIR": str(cli_data),
                  "REPORTRAG_CORPUS_DIR": str(lite_settings.corpus_dir),
                  "REPORTRAG_MODEL": lite_settings.model},
         )
@@ -252,3 +257,20 @@ def test_a_second_ingestion_gets_409_and_the_cli_exit_6(client, lite_settings, t
         holder.communicate("\n", timeout=30)
     r = client.post("/v1/ingest", json={"dry_run": True}, headers={"X-API-Key": KEY})
     assert r.status_code == 200 and r.json()["added"] == 0  # free again once the holder left
+
+
+def test_cli_ingest_while_the_lite_database_is_open_elsewhere_is_one_line(
+    client, lite_settings, tmp_path  # noqa: ANN001
+) -> None:
+    # This test process holds the session's Milvus Lite database open (the `client` fixture).
+    cli = subprocess.run(
+        [sys.executable, "-m", "api.cli", "ingest", "--dry-run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO),
+             "REPORTRAG_DATA_DIR": str(lite_settings.data_dir),
+             "REPORTRAG_CORPUS_DIR": str(lite_settings.corpus_dir),
+             "REPORTRAG_MODEL": lite_settings.model},
+    )
+    lines = cli.stderr.strip().splitlines()
+    assert cli.returncode == 4 and len(lines) == 1, cli.stderr
+    assert "is open in another process" in lines[0] and "POST /v1/ingest" in lines[0]

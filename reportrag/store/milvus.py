@@ -118,9 +118,14 @@ class MilvusStore:
                 details={**exc.details, "reason": describe(exc.__cause__)},
             ) from exc
         except StoreError as exc:  # it answered, but refused (credentials, a locked Lite file)
+            reason = describe(exc.__cause__)
+            if self._uri.endswith(".db") and _lite_locked(Path(self._uri)):
+                reason = (
+                    "the database is open in another process (Milvus Lite allows one: "
+                    "stop it, or ingest through the running API's POST /v1/ingest)"
+                )
             raise StoreError(
-                f"cannot connect to Milvus at {where}: {describe(exc.__cause__)}",
-                details=exc.details,
+                f"cannot connect to Milvus at {where}: {reason}", details=exc.details
             ) from exc
         self._client = client
         self._dialect = detect_dialect(version, uri=self._uri)
@@ -562,6 +567,22 @@ class MilvusStore:
         ]
         log.debug("search %s: %d hits in %.3fs", field, len(hits), time.monotonic() - started)
         return hits
+
+
+def _lite_locked(db: Path) -> bool:
+    """Whether another process holds Milvus Lite's lock on ``db`` (its LOCK file)."""
+    import fcntl
+
+    try:
+        with (db / "LOCK").open("a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
 
 
 def _top_k(top_k: int) -> int:
