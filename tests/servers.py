@@ -27,6 +27,30 @@ def free_port() -> int:
             return port
 
 
+def free_port_block(size: int = 11) -> int:
+    """A port P with P..P+size-1 all free (a Milvus server uses its port and the next ten)."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - size)
+        if any(p in RESERVED_PORTS for p in range(base, base + size)):
+            continue
+        if all(_is_free(p) for p in range(base, base + size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        # As servers do: connections of a killed server in TIME_WAIT do not block a listener.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def copy_lite(src_data_dir: Path, dst_data_dir: Path) -> Path:
     """Copy a Milvus Lite database the way docs/operations.md says: under the ingest lock."""
     from ingest.pipeline import ingest_lock
@@ -108,11 +132,13 @@ class MilvusServer:
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
-        self.port = port or free_port()
+        self.port = port or free_port_block()
         self.uri = f"http://127.0.0.1:{self.port}"
 
-    def _run(self, *args: str, timeout: float = 300) -> str:
-        env = {**os.environ, "MILVUS_PORT": str(self.port), "MILVUS_STOP_TIMEOUT": "10"}
+    def _run(self, *args: str, timeout: float = 240) -> str:
+        # A restart on a data dir whose server was killed waits for the old etcd session to
+        # expire before DDL works again: minutes on a busy machine.
+        env = {**os.environ, "MILVUS_PORT": str(self.port), "MILVUS_START_TIMEOUT": "150"}
         proc = subprocess.run(
             [str(self.SCRIPT), *args], env=env, capture_output=True, text=True, timeout=timeout
         )
@@ -124,10 +150,31 @@ class MilvusServer:
     def installed(cls) -> bool:
         return (REPO / ".venv-milvus" / "bin" / "milvus-server").exists()
 
-    def start(self) -> MilvusServer:
-        uri = self._run("start", str(self.data_dir)).splitlines()[-1]
-        assert uri == self.uri, uri
-        return self
+    def start(self, attempts: int = 3) -> MilvusServer:
+        """Start (or restart on the same data dir); retried, because a restart sometimes dies
+        at once: its proxy finds the previous run's datacoord session, still in etcd, and
+        panics (``unknown service milvus.proto.data.DataCoord``). The session expires."""
+        error: RuntimeError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(20)
+            self._wait_for_free_ports()
+            try:
+                uri = self._run("start", str(self.data_dir)).splitlines()[-1]
+            except RuntimeError as exc:
+                error = exc
+                continue
+            assert uri == self.uri, uri
+            return self
+        assert error is not None
+        raise error
+
+    def _wait_for_free_ports(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(_is_free(p) for p in range(self.port, self.port + 11)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ports {self.port}..{self.port + 10} still in use")
+            time.sleep(0.5)
 
     def stop(self) -> None:
         self._run("stop", str(self.data_dir))
