@@ -66,6 +66,18 @@ def _store(uri: str, collection: str) -> MilvusStore:
     return store
 
 
+def _reconnect(uri: str, collection: str, until: float) -> MilvusStore:
+    # pymilvus keeps one shared channel per address in the process, also across a server
+    # restart; it recovers on its own schedule, so the first connects may still time out.
+    while True:
+        try:
+            return _store(uri, collection)
+        except StoreError:
+            if time.monotonic() > until:
+                raise
+            time.sleep(2)
+
+
 def _ingest(corpus: Path, store: MilvusStore, embedder, **kw):  # noqa: ANN001, ANN202
     store.ensure_collection(embedder.fingerprint())
     return run_ingest(
@@ -195,7 +207,7 @@ def test_milvus_killed_during_ingestion_converges_after_restart(
         crash.close()  # its channel points at a dead server
 
     milvus.start()
-    crashed = _store(milvus.uri, "fault_crash")
+    crashed = _reconnect(milvus.uri, "fault_crash", time.monotonic() + 180)
     crashed.ensure_collection(embedder.fingerprint())
     partial_ids, _, _ = _state(crashed)
     assert len(set(partial_ids)) < len(want_ids)
