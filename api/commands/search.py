@@ -41,6 +41,7 @@ def _search(args: argparse.Namespace) -> int:
     result = service.search(
         args.query, top_k=args.top_k, filters=filters, mode=args.mode, min_score=args.min_score
     )
+    service.close()
     store.close()
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
