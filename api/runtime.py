@@ -66,7 +66,12 @@ class Runtime:
             logger.warning("Milvus not ready: %s", exc.message)
             return
         self.store, self.store_error = store, ""
-        self.service = SearchService(self.embedder, store, executor=self._executor)
+        self.service = SearchService(
+            self.embedder,
+            store,
+            candidates=self.settings.search_candidates,
+            executor=self._executor,
+        )
 
     def ready_service(self) -> SearchService:
         """The search service, reconnecting to Milvus first if needed."""

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     embedder = embedder_from_settings(settings)
     store = open_collection(settings, embedder)
-    service = SearchService(embedder, store)
+    service = SearchService(embedder, store, candidates=settings.search_candidates)
     service.search("warm up 预热", top_k=1)
     queries = [json.loads(x) for x in args.queries.read_text(encoding="utf-8").splitlines() if x]
     out = []

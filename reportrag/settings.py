@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(
         default=0, ge=0, le=4096, description="texts per model call; 0 = 8 on CPU, 64 on GPU"
     )
+    search_candidates: int = Field(
+        default=40, ge=1, le=1000, description="hits each ranking contributes before fusion"
+    )
     ingest_batch: int = Field(
         default=256, ge=1, le=65536, description="chunks per embedding call during ingestion"
     )

@@ -149,7 +149,7 @@ class SearchService:
         filters = filters or Filters()
         qlang = detect_query_lang(self.detect_lang, query)
         ran = self.resolve_mode(mode, filters, qlang)
-        k = max(self.candidates, top_k * 4)
+        k = max(self.candidates, top_k * 2)
         langs = filters.lang
         per_lang = balance == "interleave" or (balance == "auto" and len(langs) > 1)
         # Start every keyword search now, then embed the query while they run.
