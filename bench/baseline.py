@@ -83,7 +83,9 @@ def ingest_ours(data: Path) -> dict[str, Any]:
 
 
 def ingest_baseline(py: Path, data: Path) -> dict[str, Any]:
-    cmd = [str(py), str(REPO / "bench" / "langchain_pipeline.py"), "ingest",
+    # -P: bench/ must not shadow the standard library for the script (it holds modules
+    # like http_latency; a plain script run puts its own folder first on sys.path).
+    cmd = [str(py), "-P", str(REPO / "bench" / "langchain_pipeline.py"), "ingest",
            "--db", str(data / "langchain.db"), "--model", model_path(),
            "--corpus", str(REPO / "corpus")]
     run = run_measured(cmd, env=_env(data))
@@ -99,7 +101,7 @@ def query_ours(data: Path, queries: Path) -> list[dict[str, Any]]:
 
 
 def query_baseline(py: Path, data: Path, queries: Path) -> list[dict[str, Any]]:
-    cmd = [str(py), str(REPO / "bench" / "langchain_pipeline.py"), "query",
+    cmd = [str(py), "-P", str(REPO / "bench" / "langchain_pipeline.py"), "query",
            "--db", str(data / "langchain.db"), "--model", model_path(),
            "--corpus", str(REPO / "corpus"), "--queries", str(queries)]
     return _json_out(run_measured(cmd, env=_env(data)), "baseline queries")["queries"]

@@ -35,7 +35,7 @@ with_server() {  # run "$@" with REPORTRAG_BENCH_MILVUS_URI set to a fresh Milvu
 http_server() {
     REPORTRAG_MILVUS_URI="$REPORTRAG_BENCH_MILVUS_URI" REPORTRAG_COLLECTION=bench_http \
         .venv/bin/reportrag ingest --no-progress >/dev/null
-    REPORTRAG_COLLECTION=bench_http $PY -m bench.http --milvus-uri "$REPORTRAG_BENCH_MILVUS_URI" \
+    REPORTRAG_COLLECTION=bench_http $PY -m bench.http_latency --milvus-uri "$REPORTRAG_BENCH_MILVUS_URI" \
         --workers 2 --name http-server
 }
 
@@ -49,7 +49,7 @@ for name in "${names[@]}"; do
             $PY -m bench.alignment ;;
         ingest) $PY -m bench.ingest ;;
         embedding) $PY -m bench.embedding --json bench/results/embedding.json ;;
-        http) ensure_ingested; $PY -m bench.http ;;
+        http) ensure_ingested; $PY -m bench.http_latency ;;
         http-server) with_server http_server ;;
         baseline) $PY -m bench.baseline ;;
         soak) ensure_ingested; $PY -m bench.soak ;;

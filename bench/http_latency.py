@@ -1,6 +1,6 @@
 """Query latency over HTTP against ``reportrag serve``, from a second process on loopback.
 
-    .venv/bin/python -m bench.http [--data ./data] [--workers 1] [--json bench/results/http.json]
+    .venv/bin/python -m bench.http_latency [--data ./data] [--workers 1] [--json OUT.json]
 
 Starts ``reportrag serve`` over an ingested data directory (``--data``, default ./data;
 ``--milvus-uri`` for a Milvus server), waits until ``/readyz`` answers, records the server's
