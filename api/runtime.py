@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from reportrag.errors import ReportragError, StoreError, StoreUnavailableError
 from reportrag.settings import Settings
 from reportrag.wiring import embedder_from_settings, open_collection
-from search.service import SearchService
+from search.service import SearchService, search_executor
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ class Runtime:
     model_error: str = ""
     store_error: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # One pool for the searches of every request, kept across Milvus reconnects.
+    _executor: ThreadPoolExecutor = field(default_factory=search_executor)
 
     def start(self) -> None:
         """Load the model and connect to Milvus; failures are recorded, not raised."""
@@ -63,7 +66,12 @@ class Runtime:
             logger.warning("Milvus not ready: %s", exc.message)
             return
         self.store, self.store_error = store, ""
-        self.service = SearchService(self.embedder, store)
+        self.service = SearchService(
+            self.embedder,
+            store,
+            candidates=self.settings.search_candidates,
+            executor=self._executor,
+        )
 
     def ready_service(self) -> SearchService:
         """The search service, reconnecting to Milvus first if needed."""
@@ -113,3 +121,4 @@ class Runtime:
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
+        self._executor.shutdown(wait=True)

