@@ -109,8 +109,12 @@ def test_ingest_process_killed_mid_write_converges(
     got_ids, got_hashes, got_vectors = _state(crashed)
     assert sorted(got_ids) == sorted(want_ids)  # no duplicate, nothing lost
     assert got_hashes == want_hashes and crashed.count() == len(want_ids)
+    # The same vectors: passages may be embedded in bf16, whose rounding depends on the batch
+    # a passage was in, so "the same" is a cosine of 0.999, not bit equality.
     for cid, vec in want_vectors.items():
-        np.testing.assert_allclose(got_vectors[cid], vec, atol=1e-5)
+        got = got_vectors[cid]
+        cos = float(np.dot(got, vec) / (np.linalg.norm(got) * np.linalg.norm(vec)))
+        assert cos > 0.999, (cid, cos)
     assert summary.embedded == len(want_ids) - len(partial)
     crashed.close()
     print(f"\nkilled at first {point}: {len(partial)} of {len(want_ids)} chunks survived")

@@ -216,8 +216,12 @@ def test_milvus_killed_during_ingestion_converges_after_restart(
     got_ids, got_hashes, got_vectors = _state(crashed)
     assert sorted(got_ids) == sorted(want_ids)  # no duplicate, nothing lost
     assert got_hashes == want_hashes and crashed.count() == want_count
+    # The same vectors: passages may be embedded in bf16, whose rounding depends on the batch
+    # a passage was in, so "the same" is a cosine of 0.999, not bit equality.
     for cid, vec in want_vectors.items():
-        np.testing.assert_allclose(got_vectors[cid], vec, atol=1e-5)
+        got = got_vectors[cid]
+        cos = float(np.dot(got, vec) / (np.linalg.norm(got) * np.linalg.norm(vec)))
+        assert cos > 0.999, (cid, cos)
     crashed.close()
     print(f"\nMilvus killed on write {len(calls)}: {len(set(partial_ids))} of {len(want_ids)} "
           f"chunks had survived; the re-run embedded {summary.embedded}")
