@@ -10,8 +10,9 @@
 #   scripts/milvus-server.sh stop DATA_DIR      SIGTERM, wait, then SIGKILL what is left
 #   scripts/milvus-server.sh status DATA_DIR    print the URI and exit 0 if it is running
 #
-# Environment: MILVUS_PORT (gRPC port, default 19530; the server also uses the next ten ports), MILVUS_START_TIMEOUT (seconds, 120),
-# MILVUS_STOP_TIMEOUT (seconds, 20), REPORTRAG_PYTHON (the client's python, default .venv).
+# Environment: MILVUS_PORT (gRPC port, default 19530; the server also uses the next 18 ports),
+# MILVUS_START_TIMEOUT (seconds, 120), MILVUS_STOP_TIMEOUT (seconds, 20), REPORTRAG_PYTHON (the
+# client's python, default .venv).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -106,13 +107,21 @@ cmd_start() {
     # own (pgid == pid), so stop can signal both: a SIGTERM to the wrapper alone kills it and
     # leaves the milvus binary running, orphaned.
     #
-    # Every port the server opens is pinned to PORT+1..PORT+10, so several servers (CI's and
-    # a test's own) can run side by side: left alone, the internal ports float to the first
-    # free one near their defaults (19529-19531, 2379...), which may be another server's
-    # proxy port, and the embedded etcd's peer port (2380) is not configurable at all except
-    # through an etcd config file (ETCD_CONFIG_PATH).
-    local etcd_client=$((PORT + 9)) etcd_peer=$((PORT + 10)) p
-    for p in $(seq $((PORT + 1)) $((PORT + 10))); do
+    # Every port the server opens is pinned near PORT, so several servers (CI's and a test's
+    # own) can run side by side: left alone, the internal ports float to the first free one
+    # near their defaults (19529-19531, 2379...), which may be another server's proxy port,
+    # and the embedded etcd's peer port (2380) is not configurable at all except through an
+    # etcd config file (ETCD_CONFIG_PATH). etcd keeps PORT+9 and PORT+10; the components
+    # alternate between PORT+1..8 and PORT+11..18 from one start to the next, so that after
+    # a crash the previous run's sessions, still in etcd until their lease expires, point at
+    # closed ports (clients retry) rather than at a component of the new run listening on
+    # the same port (which has made Milvus 2.3.5 panic: "unknown service ...DataCoord").
+    local etcd_client=$((PORT + 9)) etcd_peer=$((PORT + 10)) p starts base
+    starts="$(tr -dc '0-9' <"$dir/milvus.starts" 2>/dev/null || true)"
+    starts=$((${starts:-0} + 1))
+    echo "$starts" >"$dir/milvus.starts"
+    base=$((PORT + 1 + 10 * (starts % 2)))
+    for p in $(seq "$base" $((base + 7))) "$etcd_client" "$etcd_peer"; do
         if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             die "port $p (derived from MILVUS_PORT=$PORT) is in use; choose another MILVUS_PORT"
         fi
@@ -124,11 +133,11 @@ cmd_start() {
         "initial-advertise-peer-urls: http://127.0.0.1:$etcd_peer" \
         "initial-cluster: default=http://127.0.0.1:$etcd_peer" >"$dir/etcd.yaml"
     ETCD_CONFIG_PATH="$dir/etcd.yaml" PYTHONUNBUFFERED=1 setsid "$VENV/bin/milvus-server" \
-        --data "$dir" --proxy-port "$PORT" --proxy-internal-port $((PORT + 1)) \
-        --root-coord-port $((PORT + 2)) --query-coord-port $((PORT + 3)) \
-        --query-node-port $((PORT + 4)) --index-coord-port $((PORT + 5)) \
-        --index-node-port $((PORT + 6)) --data-coord-port $((PORT + 7)) \
-        --data-node-port $((PORT + 8)) --etcd-port "$etcd_client" \
+        --data "$dir" --proxy-port "$PORT" --proxy-internal-port "$base" \
+        --root-coord-port $((base + 1)) --query-coord-port $((base + 2)) \
+        --query-node-port $((base + 3)) --index-coord-port $((base + 4)) \
+        --index-node-port $((base + 5)) --data-coord-port $((base + 6)) \
+        --data-node-port $((base + 7)) --etcd-port "$etcd_client" \
         </dev/null >"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/milvus.pid"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-RESERVED_PORTS = {19530, 19531, 19541}  # other engineers' Milvus servers on this machine
+RESERVED_PORTS = set(range(19530, 19549))  # the suite's own Milvus server (scripts/test.sh)
 
 
 def free_port() -> int:
@@ -27,12 +27,15 @@ def free_port() -> int:
             return port
 
 
-def free_port_block(size: int = 11) -> int:
-    """A port P with P..P+size-1 all free (a Milvus server uses its port and the next ten)."""
+MILVUS_PORTS = 19  # a Milvus server uses its port and the next 18 (scripts/milvus-server.sh)
+
+
+def free_port_block(size: int = MILVUS_PORTS) -> int:
+    """A port P with P..P+size-1 all free, below the kernel's ephemeral range (32768+)."""
     import random
 
     for _ in range(200):
-        base = random.randrange(20000, 60000 - size)
+        base = random.randrange(20000, 32000 - size)
         if any(p in RESERVED_PORTS for p in range(base, base + size)):
             continue
         if all(_is_free(p) for p in range(base, base + size)):
@@ -171,9 +174,10 @@ class MilvusServer:
 
     def _wait_for_free_ports(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        while not all(_is_free(p) for p in range(self.port, self.port + 11)):
+        last = self.port + MILVUS_PORTS - 1
+        while not all(_is_free(p) for p in range(self.port, last + 1)):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"ports {self.port}..{self.port + 10} still in use")
+                raise RuntimeError(f"ports {self.port}..{last} still in use")
             time.sleep(0.5)
 
     def stop(self) -> None:
