@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from reportrag.errors import ReportragError
 
-_COMMAND_MODULES = ("model", "ingest", "search", "serve", "evaluate")
+_COMMAND_MODULES = ("model", "ingest", "search", "serve", "evaluate", "migrate")
 
 
 def build_parser() -> argparse.ArgumentParser:

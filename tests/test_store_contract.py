@@ -764,6 +764,13 @@ def test_not_connected_is_a_store_error(tmp_path: Path) -> None:
         {"collection": ""},
         {"dim": 0},
         {"uri": ""},
+        {"uri": "   "},
+        {"uri": "ftp://host:1"},
+        {"uri": "nonsense"},
+        {"uri": "http://"},
+        {"uri": "http://127.0.0.1:notaport"},
+        {"uri": "http://127.0.0.1:99999"},
+        {"uri": "/tmp/milvus.txt"},
         {"timeout": 0},
     ],
 )

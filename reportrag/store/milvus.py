@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from pymilvus import MilvusClient
@@ -67,8 +68,7 @@ class MilvusStore:
         timeout: float = 10.0,
         index: IndexConfig = DEFAULT_INDEX,
     ) -> None:
-        if not isinstance(uri, str) or not uri:
-            raise ConfigError("Milvus URI is empty")
+        check_uri(uri)
         if (
             not isinstance(collection, str)
             or not collection
@@ -637,6 +637,29 @@ class MilvusStore:
         ]
         log.debug("search %s: %d hits in %.3fs", field, len(hits), time.monotonic() - started)
         return hits
+
+
+def check_uri(uri: str) -> None:
+    """ConfigError unless ``uri`` is a Milvus Lite path (``*.db``) or a server URL."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise ConfigError("Milvus URI is empty")
+    if uri.endswith(".db") and "://" not in uri:
+        return
+    parts = urlsplit(uri)
+    problem = ""
+    if parts.scheme not in ("http", "https", "tcp", "unix"):
+        problem = "expected http://host:port, https://, tcp://, unix: or a Milvus Lite *.db path"
+    elif parts.scheme != "unix" and not parts.hostname:
+        problem = "no host"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in 0..65535
+        except ValueError:
+            problem = "the port is not a number in 0..65535"
+    if problem:
+        raise ConfigError(
+            f"not a Milvus URI: {redact_uri(uri)!r} ({problem})", details={"uri": redact_uri(uri)}
+        )
 
 
 def _page_size(page_size: int) -> int:
