@@ -393,6 +393,7 @@ def test_the_ingested_corpus_survives_lite_to_server_and_back(
         "Wie verdienen Open-Source-Firmen Geld?",
     ]
     src = MilvusStore.open_existing(source_uri, lite_settings.collection)
+    server = MilvusStore(SERVER_URI, name, src.dim, timeout=30.0)
     try:
         to_server = migrate(source_uri, SERVER_URI, source_collection=lite_settings.collection,
                             target_collection=name, batch=100, timeout=30.0)
@@ -402,7 +403,8 @@ def test_the_ingested_corpus_survives_lite_to_server_and_back(
         back = migrate(SERVER_URI, back_uri, source_collection=name,
                        target_collection=lite_settings.collection, batch=100, timeout=30.0)
         assert back.added == to_server.source_rows and back.target_bm25 is True
-        server = MilvusStore.open_existing(SERVER_URI, name, timeout=30.0)
+        server.connect()
+        server.ensure_collection(src.fingerprint() or {})
         returned = MilvusStore.open_existing(back_uri, lite_settings.collection)
         for q in queries:
             vec = embedder.embed_query(q)
@@ -422,7 +424,9 @@ def test_the_ingested_corpus_survives_lite_to_server_and_back(
         # that ingestion rewrote (deleted, not yet compacted), the fresh copy's do not.
         assert ids(got) == ids(want)
         returned.close()
-        server.drop()
-        server.close()
     finally:
         src.close()
+        server.connect()
+        if server.has_collection():
+            server.drop()
+        server.close()
