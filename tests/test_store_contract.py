@@ -7,8 +7,10 @@ model: seeded random unit vectors of dim 8 and hand-made chunks in English, Chin
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportrag.errors import (
     CapabilityError,
@@ -30,7 +34,7 @@ from reportrag.errors import (
 )
 from reportrag.store import IndexConfig, MilvusStore, StoreCapabilities
 from reportrag.store.capabilities import detect_dialect, parse_version
-from reportrag.store.filters import compile_filters, quote, successor
+from reportrag.store.filters import compile_filters, prefix_cover, quote, successor
 from reportrag.types import Chunk, Counterpart, Filters, content_hash
 
 DIM = 8
@@ -587,6 +591,24 @@ FILTER_CASES = [
         id="date-range-one-day",
     ),
     pytest.param(
+        Filters(date_from="2023-05-02"), lambda c: c.date >= "2023-05-02", id="date_from-open"
+    ),
+    pytest.param(
+        Filters(date_to="2024-08-13"),
+        lambda c: c.date and c.date <= "2024-08-13",
+        id="date_to-open",
+    ),
+    pytest.param(
+        Filters(date_from="2019-11-30", date_to="2024-02-29"),
+        lambda c: "2019-11-30" <= c.date <= "2024-02-29",
+        id="date-range-years",
+    ),
+    pytest.param(
+        Filters(date_from="2024-08-10", date_to="2031-01-09"),
+        lambda c: "2024-08-10" <= c.date <= "2031-01-09",
+        id="date-range-days-to-decades",
+    ),
+    pytest.param(
         Filters(lang=("en",), kind=("report",), section="2"),
         lambda c: c.lang == "en" and c.kind == "report" and c.section.startswith("2"),
         id="combined",
@@ -867,6 +889,55 @@ def test_templating_binds_every_value() -> None:
     assert compile_filters(Filters(), templating=True) == ("", {})
 
 
+def test_prefix_cover_is_exactly_the_range() -> None:
+    for lo, hi in [("000", "999"), ("123", "123"), ("009", "910"), ("100", "199"), ("57", "13")]:
+        got = prefix_cover(lo, hi)
+        width = len(lo)
+        every = (f"{i:0{width}d}" for i in range(10**width))
+        covered = {x for x in every if x.startswith(tuple(got))}
+        wanted = {f"{i:0{width}d}" for i in range(int(lo), int(hi) + 1)}
+        assert covered == wanted, (lo, hi, got)
+        assert len(got) == len(set(got)) and len(got) <= 2 * 9 * width
+    assert prefix_cover("000", "999") == [""] and prefix_cover("100", "199") == ["1"]
+    with pytest.raises(ValueError):
+        prefix_cover("1", "22")
+
+
+@given(
+    st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2040, 12, 31)),
+    st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2040, 12, 31)),
+    st.sampled_from(["both", "from", "to"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_date_ranges_as_like_prefixes_match_the_string_range(
+    a: dt.date, b: dt.date, ends: str
+) -> None:
+    lo, hi = sorted([a.isoformat(), b.isoformat()])
+    f = Filters(date_from=lo if ends != "to" else "", date_to=hi if ends != "from" else "")
+    expr, _ = compile_filters(f, templating=False, like_prefixes=True)
+    assert ">=" not in expr and "<=" not in expr  # no string range left on 2.3
+    likes = re.findall(r'date like "([0-9-]*)%"', expr)
+    listed = expr.split("date in", 1)[1] if "date in" in expr else ""
+    days = re.findall(r'"(\d{4}-\d{2}-\d{2})"', listed)
+    one = dt.timedelta(days=1)
+    probe = [a, b, a - one, b + one, dt.date(2000, 1, 1), dt.date(2040, 12, 31)]
+    probe += [a + k * 37 * one for k in range(-30, 30)]
+    for day in {p.isoformat() for p in probe} | {""}:
+        inside = bool(day) and (not f.date_from or day >= f.date_from) and (
+            not f.date_to or day <= f.date_to
+        )
+        matched = day in days or any(day.startswith(p) for p in likes)
+        assert matched == inside, (f, day)
+
+
+def test_like_prefixes_leave_odd_sections_to_the_range() -> None:
+    plain, _ = compile_filters(Filters(section="2.3 Funding"), templating=False, like_prefixes=True)
+    assert plain == 'section like "2.3 Funding%"'
+    for odd in ("50% off", "a_b", 'a"b', "a'b", "a\\b"):
+        expr, _ = compile_filters(Filters(section=odd), templating=False, like_prefixes=True)
+        assert "like" not in expr and "section >=" in expr, odd
+
+
 def test_dialects_by_version() -> None:
     old = detect_dialect("v2.3.5-lite", uri="http://127.0.0.1:19530")
     assert (
@@ -875,6 +946,7 @@ def test_dialects_by_version() -> None:
         old.capabilities.filter_templating,
         old.scalar_index,
     ) == ("server", False, False, "Trie")
+    assert old.like_prefixes is True
     new = detect_dialect("v2.5.4", uri="http://milvus:19530")
     assert (new.capabilities.bm25, new.capabilities.filter_templating, new.scalar_index) == (
         True,
@@ -887,6 +959,8 @@ def test_dialects_by_version() -> None:
         True,
         "FLAT",
     )
+    assert new.like_prefixes is False and lite.like_prefixes is False
+    assert old.for_collection(False, "").like_prefixes is True
 
 
 def test_lite_without_jieba_falls_back_to_standard(monkeypatch: pytest.MonkeyPatch) -> None:

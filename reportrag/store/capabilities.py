@@ -97,6 +97,8 @@ class Dialect:
     default_vector_index: str
     analyzer_params: dict[str, Any] | None  # for the BM25 text field; None without BM25
     flush_after_write: bool  # Lite searches unflushed rows by brute force in Python
+    # String ranges scan every row on 2.3 (Trie index); LIKE "p%" is an index lookup there.
+    like_prefixes: bool = False
 
     def for_collection(self, bm25: bool, analyzer: str) -> Dialect:
         """This dialect narrowed to an existing collection's BM25 field and analyzer."""
@@ -116,6 +118,7 @@ class Dialect:
             default_vector_index=self.default_vector_index,
             analyzer_params=self.analyzer_params if enabled else None,
             flush_after_write=self.flush_after_write,
+            like_prefixes=self.like_prefixes,
         )
 
 
@@ -185,4 +188,5 @@ def detect_dialect(server_version: str, *, uri: str) -> Dialect:
         default_vector_index="HNSW",
         analyzer_params={"tokenizer": "jieba", "filter": ["lowercase"]} if modern else None,
         flush_after_write=False,
+        like_prefixes=not inverted,
     )

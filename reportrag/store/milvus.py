@@ -613,7 +613,10 @@ class MilvusStore:
         filters: Filters,
         top_k: int,
     ) -> list[StoreHit]:
-        expr, params = compile_filters(filters, templating=self._templating)
+        dialect = self._require_dialect()
+        expr, params = compile_filters(
+            filters, templating=self._templating, like_prefixes=dialect.like_prefixes
+        )
         started = time.monotonic()
         with self._op("search"):
             result = self._c().search(
