@@ -178,6 +178,9 @@ class IngestIn(_Strict):
         default=None, max_length=1000, description="file names inside the corpus folder"
     )
     dry_run: bool = False
+    full: bool = Field(
+        default=False, description="ignore the checkpoint: re-chunk and compare every document"
+    )
 
 
 class ErrorBody(BaseModel):

@@ -1,9 +1,17 @@
-"""Ingestion: corpus files → cleaned, chunked, embedded → Milvus, idempotently.
+"""Ingestion: corpus files → cleaned, chunked, embedded → Milvus, idempotently and streaming.
+
+Documents are processed one after another and never all held in memory: each is read,
+chunked and compared with what Milvus holds (:mod:`ingest.plan`); its new chunks join an
+embedding buffer that is embedded in large batches (across documents, so the GPU or the
+CPU's threads stay busy) and handed to a background :class:`~ingest.writer.Writer`, which
+stores them with back-pressure while the next batch is embedded.
 
 Re-running changes nothing: chunk ids are content hashes, vectors of text already stored are
-reused (never re-embedded), and rows are only written when something differs. New rows are
-written before stale ones are deleted, so a run killed at any point leaves a collection that
-the next run converges from (same ids, same count as an uninterrupted run).
+reused (never re-embedded), and rows are only written when something differs. A document's
+new rows are written before its stale ones are deleted, so a run killed at any point leaves a
+collection that the next run converges from (same ids, same count as an uninterrupted run).
+With a :class:`~ingest.checkpoint.Checkpoint`, documents finished by an earlier run (same
+bytes, metadata, settings, model and code) are skipped without being read into chunks.
 """
 
 from __future__ import annotations
@@ -14,41 +22,36 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from ingest.chunking import chunk_document
-from ingest.clean import clean_text, decode_bytes
-from ingest.corpus import with_defaults
-from reportrag.errors import ConflictError, DocumentError
+from ingest.checkpoint import Checkpoint, document_key, pair_key, run_digest
+from ingest.plan import (
+    MAX_DOCUMENT_BYTES,
+    DocumentPlan,
+    Embedder,
+    plan_document,
+    prepare_document,
+    read_document,
+)
+from ingest.writer import Writer
+from reportrag.errors import ConflictError
 from reportrag.langid import LanguageDetector
 from reportrag.types import Chunk, DocumentMeta
 
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "IngestSummary",
+    "ingest_lock",
+    "prepare_document",
+    "run_ingest",
+]
+
 logger = logging.getLogger(__name__)
 
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-
-
-class _Embedder(Protocol):
-    max_tokens: int
-
-    def count_tokens(self, text: str, *, query: bool = False) -> int: ...
-
-    def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
-
-
-@dataclass
-class DocumentPlan:
-    """What ingesting one document will change."""
-
-    meta: DocumentMeta
-    chunks: list[Chunk]
-    to_embed: list[Chunk] = field(default_factory=list)
-    to_rewrite: list[Chunk] = field(default_factory=list)  # same text, new id or metadata
-    unchanged: int = 0
-    stale_ids: list[str] = field(default_factory=list)
-    hash_owner: dict[str, str] = field(default_factory=dict)  # stored hash -> a chunk id holding it
+EMBED_BATCH = 256  # chunks per embedding call (the engine sorts them by length inside)
+WRITE_BATCH = 64  # rows per write handed to Milvus
+WRITE_DEPTH = 2  # batches the writer may fall behind before embedding waits
 
 
 @dataclass
@@ -62,7 +65,10 @@ class IngestSummary:
     unchanged: int = 0
     deleted: int = 0
     embedded: int = 0
+    skipped_documents: int = 0  # finished by an earlier run (checkpoint): not even chunked
     seconds: float = 0.0
+    embed_seconds: float = 0.0
+    write_wait_seconds: float = 0.0  # embedding blocked on a full write queue (back-pressure)
     dry_run: bool = False
     per_document: list[dict[str, object]] = field(default_factory=list)
     alignments: list[dict[str, object]] = field(default_factory=list)
@@ -70,71 +76,23 @@ class IngestSummary:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
-
-def _metadata_equal(a: Chunk, b: Chunk) -> bool:
-    skip = {"counterparts"}
-    return all(getattr(a, k) == getattr(b, k) for k in a.__dict__ if k not in skip)
-
-
-def prepare_document(
-    meta: DocumentMeta,
-    *,
-    embedder: _Embedder,
-    detector: LanguageDetector,
-    chunk_tokens: int,
-    overlap_tokens: int,
-    max_bytes: int = MAX_DOCUMENT_BYTES,
-) -> tuple[DocumentMeta, list[Chunk]]:
-    """Read, clean and chunk one document (no store access)."""
-    path = Path(meta.path)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise DocumentError(
-                f"{path}: {size / 1e6:.1f} MB is larger than the "
-                f"{max_bytes / 1e6:.0f} MB limit for one document"
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    text = decode_bytes(data, source=str(path), max_bytes=max_bytes)
-    cleaned = clean_text(text, source=str(path))
-    if not cleaned.text.strip():
-        raise DocumentError(f"{path}: no text left after cleaning")
-    meta = with_defaults(meta, cleaned.text, detector.detect(cleaned.text[:5000], default="und"))
-    limit = min(chunk_tokens, embedder.max_tokens)
-    chunks = chunk_document(
-        meta,
-        cleaned,
-        count_tokens=embedder.count_tokens,
-        max_tokens=limit,
-        overlap_tokens=min(overlap_tokens, limit // 4),
-        detector=detector,
-    )
-    return meta, chunks
-
-
-def plan_document(meta: DocumentMeta, chunks: list[Chunk], store) -> DocumentPlan:  # noqa: ANN001
-    """Compare fresh chunks with what the store holds for this document."""
-    plan = DocumentPlan(meta=meta, chunks=chunks)
-    stored = {c.chunk_id: c for c in store.chunks_of(meta.doc_id)} if store is not None else {}
-    stored_hashes = {c.content_hash for c in stored.values()}
-    for chunk in chunks:
-        old = stored.get(chunk.chunk_id)
-        if old is not None:
-            chunk.counterparts = old.counterparts
-            if _metadata_equal(old, chunk):
-                plan.unchanged += 1
-            else:
-                plan.to_rewrite.append(chunk)
-        elif chunk.content_hash in stored_hashes:
-            plan.to_rewrite.append(chunk)  # same text elsewhere in the doc: reuse its vector
-        else:
-            plan.to_embed.append(chunk)
-    fresh = {c.chunk_id for c in chunks}
-    plan.stale_ids = sorted(set(stored) - fresh)
-    plan.hash_owner = {c.content_hash: cid for cid, c in stored.items()}
-    return plan
+    def count(self, plan: DocumentPlan) -> None:
+        """Add one planned document to the totals."""
+        self.chunks += len(plan.chunks)
+        self.added += len(plan.to_embed)
+        self.updated += len(plan.to_rewrite)
+        self.unchanged += plan.unchanged
+        self.deleted += len(plan.stale_ids)
+        self.per_document.append(
+            {
+                "doc_id": plan.meta.doc_id,
+                "chunks": len(plan.chunks),
+                "added": len(plan.to_embed),
+                "updated": len(plan.to_rewrite),
+                "unchanged": plan.unchanged,
+                "deleted": len(plan.stale_ids),
+            }
+        )
 
 
 @contextmanager
@@ -161,112 +119,230 @@ def _progress(iterable=None, **kw):  # noqa: ANN001, ANN202
     return tqdm(iterable, **kw)
 
 
+class _Run:
+    """The state of one ingestion run: the embedding buffer, the writer, the checkpoint."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        store,  # noqa: ANN001
+        summary: IngestSummary,
+        checkpoint: Checkpoint | None,
+        embed_batch: int,
+        write_batch: int,
+        on_document: Callable[[DocumentPlan], None] | None,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.summary = summary
+        self.checkpoint = checkpoint
+        self.embed_batch = max(1, embed_batch)
+        self.write_batch = max(1, write_batch)
+        self.on_document = on_document
+        self.writer = Writer(store, depth=WRITE_DEPTH)
+        self.buffer: list[Chunk] = []
+        self.pending: list[tuple[DocumentPlan, str]] = []
+
+    def add(self, plan: DocumentPlan, key: str) -> None:
+        """Queue a planned document: rewrites now, new chunks into the embedding buffer."""
+        _write_rewrites(plan, self.store)
+        self.buffer.extend(plan.to_embed)
+        self.pending.append((plan, key))
+        if len(self.buffer) >= self.embed_batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Embed the buffer and queue its writes, each document's finish right after its rows."""
+        finishes: list[tuple[int, DocumentPlan, str]] = []  # (buffer end of the doc, plan, key)
+        end = 0
+        for plan, key in self.pending:
+            end += len(plan.to_embed)
+            finishes.append((end, plan, key))
+        finishes.reverse()  # popped from the end, in document order
+        step = self.write_batch
+        for i in range(0, len(self.buffer), self.embed_batch):
+            part = self.buffer[i : i + self.embed_batch]
+            started = time.perf_counter()
+            vectors = self.embedder.embed_documents([c.text for c in part])
+            self.summary.embed_seconds += time.perf_counter() - started
+            for j in range(0, len(part), step):
+                self.writer.upsert(part[j : j + step], vectors[j : j + step])
+                written = i + min(j + step, len(part))
+                while finishes and finishes[-1][0] <= written:
+                    self._queue_finish(*finishes.pop()[1:])
+            self.summary.embedded += len(part)
+        while finishes:  # documents with nothing (left) to embed
+            self._queue_finish(*finishes.pop()[1:])
+        self.buffer, self.pending = [], []
+
+    def _queue_finish(self, plan: DocumentPlan, key: str) -> None:
+        self.writer.then(lambda: self._finish(plan, key))
+
+    def _finish(self, plan: DocumentPlan, key: str) -> None:
+        # On the writer thread, after every row of the document is stored.
+        if plan.stale_ids:
+            self.store.delete(plan.stale_ids)
+        if self.checkpoint is not None:
+            self.checkpoint.mark_done(plan.meta.doc_id, key, len(plan.chunks))
+        if self.on_document is not None:
+            self.on_document(plan)
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+        self.summary.write_wait_seconds = round(self.writer.waited_s, 3)
+
+
 def run_ingest(
     docs: list[DocumentMeta],
     *,
-    embedder: _Embedder,
-    store,
-    detector: LanguageDetector,  # noqa: ANN001
+    embedder: Embedder,
+    store,  # noqa: ANN001
+    detector: LanguageDetector,
     chunk_tokens: int,
     overlap_tokens: int,
     dry_run: bool = False,
     prune_doc_ids: bool = False,
     progress: bool = True,
-    write_batch: int = 64,
+    embed_batch: int = EMBED_BATCH,
+    write_batch: int = WRITE_BATCH,
     align: bool = True,
+    checkpoint: Checkpoint | None = None,
     on_document: Callable[[DocumentPlan], None] | None = None,
 ) -> IngestSummary:
     """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus."""
     start = time.perf_counter()
-    summary = IngestSummary(dry_run=dry_run)
-    plans: list[DocumentPlan] = []
+    summary = IngestSummary(dry_run=dry_run, documents=len(docs))
     existing = store if store.has_collection() else None  # asked once, not per document
-    for meta in _progress(docs, desc="chunking", unit="doc", disable=not progress):
-        meta, chunks = prepare_document(
-            meta,
-            embedder=embedder,
-            detector=detector,
-            chunk_tokens=chunk_tokens,
-            overlap_tokens=overlap_tokens,
-        )
-        plans.append(plan_document(meta, chunks, existing))
-    removed_docs: list[str] = []
-    if prune_doc_ids and existing is not None:
-        keep = {p.meta.doc_id for p in plans}
-        removed_docs = [d for d in store.all_doc_ids() if d not in keep]
-
-    summary.documents = len(plans)
-    summary.chunks = sum(len(p.chunks) for p in plans)
-    for p in plans:
-        summary.added += len(p.to_embed)
-        summary.updated += len(p.to_rewrite)
-        summary.unchanged += p.unchanged
-        summary.deleted += len(p.stale_ids)
-        summary.per_document.append(
-            {
-                "doc_id": p.meta.doc_id,
-                "chunks": len(p.chunks),
-                "added": len(p.to_embed),
-                "updated": len(p.to_rewrite),
-                "unchanged": p.unchanged,
-                "deleted": len(p.stale_ids),
-            }
-        )
-    for doc_id in removed_docs:
-        n = len(store.doc_index(doc_id))
-        summary.deleted += n
-        summary.per_document.append(
-            {
-                "doc_id": doc_id,
-                "chunks": 0,
-                "added": 0,
-                "updated": 0,
-                "unchanged": 0,
-                "deleted": n,
-                "removed": True,
-            }
-        )
-    if dry_run:
-        summary.seconds = round(time.perf_counter() - start, 3)
-        return summary
-
-    to_embed = [c for p in plans for c in p.to_embed]
-    bar = _progress(
-        total=len(to_embed), desc="embedding", unit="chunk", disable=not progress or not to_embed
+    if existing is None:
+        checkpoint = None  # nothing stored, nothing to skip
+    run = run_digest(
+        chunk_tokens=chunk_tokens,
+        overlap_tokens=overlap_tokens,
+        fingerprint=embedder.fingerprint(),
     )
-    batch = max(1, write_batch)
-    for p in plans:
-        _write_rewrites(p, store)
-        for i in range(0, len(p.to_embed), batch):
-            part = p.to_embed[i : i + batch]
-            vectors = embedder.embed_documents([c.text for c in part])
-            store.upsert(part, vectors)
-            summary.embedded += len(part)
-            bar.update(len(part))
-        if p.stale_ids:
-            store.delete(p.stale_ids)
-        if on_document is not None:
-            on_document(p)
-    bar.close()
-    for doc_id in removed_docs:
-        store.delete(list(store.doc_index(doc_id)))
-    if align:
-        # Cheap (~0.1 s a pair) and it rewrites only chunks whose counterparts changed, so
-        # it runs for every declared pair: a pair whose alignment was never stored heals too.
-        from ingest.translations import align_translations
+    keys: dict[str, str] = {}
+    skipped: set[str] = set()
+    metas: list[DocumentMeta] = []
+    state = None
+    if not dry_run:
+        state = _Run(
+            embedder=embedder,
+            store=store,
+            summary=summary,
+            checkpoint=checkpoint,
+            embed_batch=embed_batch,
+            write_batch=write_batch,
+            on_document=on_document,
+        )
+    bar = _progress(docs, desc="ingesting", unit="doc", disable=not progress)
+    try:
+        for meta in bar:
+            data = read_document(meta)
+            key = keys[meta.doc_id] = document_key(meta, data, run)
+            done = checkpoint.done_chunks(meta.doc_id, key) if checkpoint else None
+            if done is not None:
+                skipped.add(meta.doc_id)
+                metas.append(meta)
+                summary.chunks += done
+                summary.unchanged += done
+                summary.per_document.append(
+                    {"doc_id": meta.doc_id, "chunks": done, "unchanged": done, "skipped": True}
+                )
+                continue
+            meta, chunks = prepare_document(
+                meta,
+                embedder=embedder,
+                detector=detector,
+                chunk_tokens=chunk_tokens,
+                overlap_tokens=overlap_tokens,
+                data=data,
+            )
+            metas.append(meta)
+            plan = plan_document(meta, chunks, existing)
+            summary.count(plan)
+            if state is not None:
+                state.add(plan, key)
+                bar.set_postfix(embedded=summary.embedded, refresh=False)
+        if state is not None:
+            state.close()
+    except BaseException:
+        if state is not None:
+            state.writer.abort()  # stop writing; what is stored stays consistent
+        raise
+    finally:
+        bar.close()
+    summary.skipped_documents = len(skipped)
 
-        metas = [p.meta for p in plans]
-        summary.alignments = [asdict(r) for r in align_translations(metas, store=store)]
+    if prune_doc_ids and existing is not None:
+        _prune(store, {m.doc_id for m in metas}, summary, checkpoint, dry_run=dry_run)
+    if align and not dry_run:
+        summary.alignments = _align(metas, store, keys, skipped, checkpoint)
+    if checkpoint is not None and not dry_run:
+        checkpoint.compact()
+    summary.embed_seconds = round(summary.embed_seconds, 3)
     summary.seconds = round(time.perf_counter() - start, 3)
     logger.info(
-        "ingested %d documents: %d added, %d updated, %d deleted in %.1f s",
+        "ingested %d documents (%d skipped): %d added, %d updated, %d deleted in %.1f s",
         summary.documents,
+        summary.skipped_documents,
         summary.added,
         summary.updated,
         summary.deleted,
         summary.seconds,
     )
     return summary
+
+
+def _prune(
+    store,  # noqa: ANN001
+    keep: set[str],
+    summary: IngestSummary,
+    checkpoint: Checkpoint | None,
+    *,
+    dry_run: bool,
+) -> None:
+    """Delete (or, dry, count) the documents that are no longer in the corpus."""
+    for doc_id in (d for d in store.all_doc_ids() if d not in keep):
+        ids = list(store.doc_index(doc_id))
+        summary.deleted += len(ids)
+        summary.per_document.append(
+            {"doc_id": doc_id, "chunks": 0, "deleted": len(ids), "removed": True}
+        )
+        if not dry_run:
+            store.delete(ids)
+            if checkpoint is not None:
+                checkpoint.forget(doc_id)
+
+
+def _align(
+    metas: list[DocumentMeta],
+    store,  # noqa: ANN001
+    keys: dict[str, str],
+    skipped: set[str],
+    checkpoint: Checkpoint | None,
+) -> list[dict[str, object]]:
+    """Align the declared translation pairs whose alignment is not known to be current."""
+    from ingest.translations import align_translations, translation_pairs
+
+    pairs, _ = translation_pairs(metas)
+    stale: set[str] = set()
+    for a, b in pairs:
+        current = (
+            checkpoint is not None
+            and {a, b} <= skipped
+            and checkpoint.pair_done(a, b, pair_key(keys[a], keys[b]))
+        )
+        if not current:
+            stale |= {a, b}
+    # Cheap (~0.1 s a pair) and it rewrites only chunks whose counterparts changed; a pair
+    # with no record of a finished alignment is aligned again, so a lost alignment heals.
+    reports = align_translations(metas, store=store, changed_doc_ids=stale)
+    if checkpoint is not None:
+        for r in reports:
+            checkpoint.mark_pair(r.src_doc, r.tgt_doc, pair_key(keys[r.src_doc], keys[r.tgt_doc]))
+    return [asdict(r) for r in reports]
 
 
 def _write_rewrites(plan: DocumentPlan, store) -> None:  # noqa: ANN001

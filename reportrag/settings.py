@@ -46,7 +46,12 @@ class Settings(BaseSettings):
     threads: int = Field(default=0, ge=0, le=256, description="torch threads; 0 = all cores")
     chunk_tokens: int = Field(default=320, ge=32, le=8192)
     chunk_overlap_tokens: int = Field(default=48, ge=0, le=1024)
-    embed_batch_size: int = Field(default=8, ge=1, le=4096)
+    embed_batch_size: int = Field(
+        default=0, ge=0, le=4096, description="texts per model call; 0 = 8 on CPU, 64 on GPU"
+    )
+    ingest_batch: int = Field(
+        default=256, ge=1, le=65536, description="chunks per embedding call during ingestion"
+    )
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
     read_api_key: SecretStr | None = None

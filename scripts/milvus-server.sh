@@ -10,7 +10,7 @@
 #   scripts/milvus-server.sh stop DATA_DIR      SIGTERM, wait, then SIGKILL what is left
 #   scripts/milvus-server.sh status DATA_DIR    print the URI and exit 0 if it is running
 #
-# Environment: MILVUS_PORT (gRPC port, default 19530), MILVUS_START_TIMEOUT (seconds, 120),
+# Environment: MILVUS_PORT (gRPC port, default 19530; the server also uses the next ten ports), MILVUS_START_TIMEOUT (seconds, 120),
 # MILVUS_STOP_TIMEOUT (seconds, 20), REPORTRAG_PYTHON (the client's python, default .venv).
 set -euo pipefail
 
@@ -105,7 +105,30 @@ cmd_start() {
     # setsid: the Python wrapper and the milvus binary it spawns get a process group of their
     # own (pgid == pid), so stop can signal both: a SIGTERM to the wrapper alone kills it and
     # leaves the milvus binary running, orphaned.
-    PYTHONUNBUFFERED=1 setsid "$VENV/bin/milvus-server" --data "$dir" --proxy-port "$PORT" \
+    #
+    # Every port the server opens is pinned to PORT+1..PORT+10, so several servers (CI's and
+    # a test's own) can run side by side: left alone, the internal ports float to the first
+    # free one near their defaults (19529-19531, 2379...), which may be another server's
+    # proxy port, and the embedded etcd's peer port (2380) is not configurable at all except
+    # through an etcd config file (ETCD_CONFIG_PATH).
+    local etcd_client=$((PORT + 9)) etcd_peer=$((PORT + 10)) p
+    for p in $(seq $((PORT + 1)) $((PORT + 10))); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            die "port $p (derived from MILVUS_PORT=$PORT) is in use; choose another MILVUS_PORT"
+        fi
+    done
+    printf '%s\n' "name: default" \
+        "listen-client-urls: http://127.0.0.1:$etcd_client" \
+        "advertise-client-urls: http://127.0.0.1:$etcd_client" \
+        "listen-peer-urls: http://127.0.0.1:$etcd_peer" \
+        "initial-advertise-peer-urls: http://127.0.0.1:$etcd_peer" \
+        "initial-cluster: default=http://127.0.0.1:$etcd_peer" >"$dir/etcd.yaml"
+    ETCD_CONFIG_PATH="$dir/etcd.yaml" PYTHONUNBUFFERED=1 setsid "$VENV/bin/milvus-server" \
+        --data "$dir" --proxy-port "$PORT" --proxy-internal-port $((PORT + 1)) \
+        --root-coord-port $((PORT + 2)) --query-coord-port $((PORT + 3)) \
+        --query-node-port $((PORT + 4)) --index-coord-port $((PORT + 5)) \
+        --index-node-port $((PORT + 6)) --data-coord-port $((PORT + 7)) \
+        --data-node-port $((PORT + 8)) --etcd-port "$etcd_client" \
         </dev/null >"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/milvus.pid"

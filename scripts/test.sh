@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 scripts/milvus-server.sh install
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+.venv/bin/ruff check .
 MILVUS_DATA="$(mktemp -d /tmp/reportrag-milvus.XXXXXX)"
 cleanup() { scripts/milvus-server.sh stop "$MILVUS_DATA" || true; rm -rf "$MILVUS_DATA"; }
 trap cleanup EXIT

@@ -16,7 +16,8 @@ from reportrag.types import Chunk, Filters
 from search.fusion import rrf
 
 PIVOT_MIN_CONFIDENCE = 0.5
-PIVOT_SOURCE_HITS = 3  # only the strongest source hits are carried across (sweep: docs/evaluation.md)
+# Only the strongest source hits are carried across (sweep: docs/evaluation.md).
+PIVOT_SOURCE_HITS = 3
 
 
 def source_filters(filters: Filters, query_lang: str) -> Filters:

@@ -305,6 +305,36 @@ def test_drop_removes_the_collection(make_store: StoreFactory) -> None:
     assert store.ensure_collection(FINGERPRINT) is True
 
 
+def test_generation_is_stable_and_changes_when_the_collection_is_recreated(
+    make_store: StoreFactory, backend_uri: str
+) -> None:
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    first = store.generation()
+    assert first and first == store.generation()
+    assert make_store(store._collection).generation() == first  # another client agrees
+    store.drop()
+    store.ensure_collection(FINGERPRINT)
+    assert store.generation() not in (None, first)
+
+    # A collection created by hand (or by an older reportrag) gets one on first request.
+    from pymilvus import DataType, MilvusClient
+
+    raw = MilvusClient(uri=backend_uri, timeout=30)
+    name = f"t_raw_{uuid.uuid4().hex[:8]}"
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    raw.create_collection(name, schema=schema, timeout=30)
+    try:
+        legacy = make_store(name)
+        given = legacy.generation()
+        assert given and legacy.generation() == given
+    finally:
+        raw.drop_collection(name, timeout=30)
+        raw.close()
+
+
 # -- writes -------------------------------------------------------------------------------
 
 

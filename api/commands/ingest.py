@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ing.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     ing.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ing.add_argument(
+        "--full",
+        action="store_true",
+        help="ignore the checkpoint: chunk every document and compare it with Milvus",
+    )
     ing.set_defaults(func=_ingest)
 
     ch = sub.add_parser("chunks", help="show the chunks of DOC (a doc id or a file) as JSON lines")
@@ -39,47 +44,41 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from ingest.corpus import discover
-    from ingest.pipeline import ingest_lock, run_ingest
-    from reportrag.langid import LanguageDetector
+    from api.ingesting import ingest_from_settings
 
     settings = get_settings()
-    docs = discover(settings.corpus_dir, list(args.paths) or None)
     embedder = embedder_from_settings(settings)
     store = store_from_settings(settings, embedder.dim)
-    progress = not args.no_progress and sys.stderr.isatty()
-    with ingest_lock(settings.data_dir):
-        store.connect()
-        if not args.dry_run:
-            store.ensure_collection(embedder.fingerprint())
-        elif store.has_collection():
-            store.ensure_collection(embedder.fingerprint())  # still refuses a model mismatch
-        summary = run_ingest(
-            docs,
+    store.connect()
+    try:
+        summary = ingest_from_settings(
+            settings,
             embedder=embedder,
             store=store,
-            detector=LanguageDetector(),
-            chunk_tokens=settings.chunk_tokens,
-            overlap_tokens=settings.chunk_overlap_tokens,
+            paths=list(args.paths) or None,
             dry_run=args.dry_run,
-            prune_doc_ids=not args.paths,
-            progress=progress,
+            full=args.full,
+            progress=not args.no_progress and sys.stderr.isatty(),
         )
-    store.close()
+    finally:
+        store.close()
     out = summary.to_dict()
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0
     verb = "would change" if args.dry_run else "done"
+    n_skipped = out["skipped_documents"]
+    skipped = f" ({n_skipped} unchanged since the checkpoint)" if n_skipped else ""
     print(
-        f"{verb}: {out['documents']} documents, {out['chunks']} chunks — "
+        f"{verb}: {out['documents']} documents{skipped}, {out['chunks']} chunks — "
         f"{out['added']} added, {out['updated']} updated, {out['unchanged']} unchanged, "
         f"{out['deleted']} deleted ({out['embedded']} embedded) in {out['seconds']:.1f} s"
     )
     if args.dry_run:
         for d in out["per_document"]:
             print(
-                f"  {d['doc_id']}: +{d['added']} ~{d['updated']} ={d['unchanged']} -{d['deleted']}"
+                f"  {d['doc_id']}: +{d.get('added', 0)} ~{d.get('updated', 0)} "
+                f"={d.get('unchanged', 0)} -{d.get('deleted', 0)}"
             )
     for a in out["alignments"]:
         print(

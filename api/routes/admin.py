@@ -17,9 +17,7 @@ _ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 422, 5
 
 @router.post("/ingest", responses=_ERRORS, summary="Ingest the corpus folder (idempotent)")
 def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
-    from ingest.corpus import discover
-    from ingest.pipeline import ingest_lock, run_ingest
-    from reportrag.langid import LanguageDetector
+    from api.ingesting import ingest_from_settings
 
     settings = runtime.settings
     corpus = settings.corpus_dir.resolve()
@@ -33,28 +31,28 @@ def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
                     f"{name!r} is not a file inside the corpus folder", details={"path": name}
                 )
             paths.append(FsPath(p))
-    docs = discover(settings.corpus_dir, paths)
-    with ingest_lock(settings.data_dir):
-        summary = run_ingest(
-            docs,
-            embedder=service.embedder,
-            store=service.store,
-            detector=LanguageDetector(),
-            chunk_tokens=settings.chunk_tokens,
-            overlap_tokens=settings.chunk_overlap_tokens,
-            dry_run=body.dry_run,
-            prune_doc_ids=not body.paths,
-            progress=False,
-        )
+    summary = ingest_from_settings(
+        settings,
+        embedder=service.embedder,
+        store=service.store,
+        paths=paths,
+        dry_run=body.dry_run,
+        full=body.full,
+    )
     return summary.to_dict()
 
 
 @router.delete("/documents/{doc_id}", responses=_ERRORS, summary="Delete a document's chunks")
 def delete_document(
-    doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")], service: ServiceDep
+    doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],
+    service: ServiceDep,
+    runtime: RuntimeDep,
 ) -> dict:
     ids = list(service.store.doc_index(doc_id))
     if not ids:
         raise NotFoundError(f"no document {doc_id!r}")
     deleted = service.store.delete(ids)
+    from api.ingesting import forget_from_checkpoint
+
+    forget_from_checkpoint(runtime.settings, doc_id)
     return {"doc_id": doc_id, "deleted": deleted}

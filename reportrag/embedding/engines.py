@@ -32,9 +32,12 @@ class SentenceTransformerEngine:
     """Runs a sentence-transformers model directory (prompts applied by the caller)."""
 
     name = "sentence-transformers"
+    # Texts per forward pass when not set: small batches pad less on a CPU (bench/embedding.py);
+    # a GPU wants them large.
+    AUTO_BATCH = {"cpu": 8, "cuda": 64, "mps": 32}
 
     def __init__(
-        self, path: Path, *, device: str = "auto", threads: int = 0, batch_size: int = 16
+        self, path: Path, *, device: str = "auto", threads: int = 0, batch_size: int = 0
     ) -> None:
         self.path = path
         self.device = device
@@ -61,6 +64,9 @@ class SentenceTransformerEngine:
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"sentence-transformers could not load {self.path}: {exc}") from exc
         self._model.max_seq_length = self.max_tokens_hint()
+        if not self.batch_size:
+            self.batch_size = self.AUTO_BATCH.get(self.device.split(":")[0], 8)
+        logger.info("sentence-transformers on %s, batch size %d", self.device, self.batch_size)
 
     def max_tokens_hint(self) -> int:
         tok = getattr(self._model, "tokenizer", None)

@@ -148,7 +148,7 @@ def load_embedder(
     engine: str = "auto",
     device: str = "auto",
     threads: int = 0,
-    batch_size: int = 16,
+    batch_size: int = 0,
 ) -> TextEmbedder:
     """Resolve ``model`` and build the embedder (weights load lazily, or via warm_up())."""
     if engine not in ENGINES:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -247,7 +248,10 @@ class MilvusStore:
                 self._collection,
                 schema=schema,
                 consistency_level="Strong",
-                properties={sc.FINGERPRINT_PROPERTY: text},
+                properties={
+                    sc.FINGERPRINT_PROPERTY: text,
+                    sc.GENERATION_PROPERTY: uuid.uuid4().hex,
+                },
                 timeout=self._timeout,
             )
         try:
@@ -343,6 +347,28 @@ class MilvusStore:
         if not self.has_collection():
             return None
         return sc.stored_fingerprint(self._describe())
+
+    def generation(self) -> str | None:
+        """A random id of this collection's lifetime, set when it was created.
+
+        A collection made before generations existed gets one now; None when the deployment
+        cannot record it (callers then treat the collection as never seen before).
+        """
+        props = self._describe().get("properties") or {}
+        if props.get(sc.GENERATION_PROPERTY):
+            return str(props[sc.GENERATION_PROPERTY])
+        fresh = uuid.uuid4().hex
+        try:
+            with self._op("alter_collection_properties"):
+                self._c().alter_collection_properties(
+                    self._collection,
+                    properties={sc.GENERATION_PROPERTY: fresh},
+                    timeout=self._timeout,
+                )
+        except StoreError as exc:
+            log.info("collection %s: no generation recorded (%s)", self._collection, exc.message)
+            return None
+        return fresh
 
     def drop(self) -> None:
         """Drop the collection and everything in it (no error if it is missing)."""

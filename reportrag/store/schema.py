@@ -20,6 +20,8 @@ from reportrag.types import Chunk, Counterpart
 VECTOR = "vector"
 SPARSE = "sparse"
 FINGERPRINT_PROPERTY = "reportrag.fingerprint"
+# A random id per created collection: tells a re-created collection from the old one.
+GENERATION_PROPERTY = "reportrag.generation"
 BM25_FUNCTION = "text_bm25"
 
 # VARCHAR limits are bytes of UTF-8 on the server; Chinese text is 3 bytes a character.

@@ -1,0 +1,66 @@
+"""One way to run an ingestion from settings, shared by ``reportrag ingest`` and the admin API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ingest.checkpoint import Checkpoint, checkpoint_path, forget_document
+from ingest.corpus import discover
+from ingest.pipeline import IngestSummary, ingest_lock, run_ingest
+from reportrag.embedding import TextEmbedder
+from reportrag.langid import LanguageDetector
+from reportrag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def open_checkpoint(settings: Settings, store) -> Checkpoint | None:  # noqa: ANN001
+    """The checkpoint of the configured collection, or None when it has no generation."""
+    generation = store.generation()
+    if generation is None:
+        return None
+    path = checkpoint_path(settings.data_dir, settings.resolved_milvus_uri, settings.collection)
+    return Checkpoint(path, generation)
+
+
+def ingest_from_settings(
+    settings: Settings,
+    *,
+    embedder: TextEmbedder,
+    store,  # noqa: ANN001 - a connected MilvusStore
+    paths: list[Path] | None = None,
+    dry_run: bool = False,
+    full: bool = False,
+    progress: bool = False,
+) -> IngestSummary:
+    """Ingest the corpus (or ``paths``) under the ingestion lock; prune only a whole-corpus run.
+
+    ``full`` ignores the checkpoint: every document is chunked and compared with Milvus.
+    """
+    docs = discover(settings.corpus_dir, paths or None)
+    with ingest_lock(settings.data_dir):
+        exists = store.has_collection()
+        if not dry_run or exists:
+            # Creates the collection, or refuses one built with another model (also when dry).
+            store.ensure_collection(embedder.fingerprint())
+            exists = True
+        checkpoint = open_checkpoint(settings, store) if exists and not full else None
+        return run_ingest(
+            docs,
+            embedder=embedder,
+            store=store,
+            detector=LanguageDetector(),
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            dry_run=dry_run,
+            prune_doc_ids=not paths,
+            progress=progress,
+            embed_batch=settings.ingest_batch,
+            checkpoint=checkpoint,
+        )
+
+
+def forget_from_checkpoint(settings: Settings, doc_id: str) -> None:
+    """After deleting a document by hand: the next ingestion must not skip it."""
+    forget_document(settings.data_dir, settings.resolved_milvus_uri, settings.collection, doc_id)
