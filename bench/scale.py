@@ -249,6 +249,37 @@ def search_run(
     return out
 
 
+PROBE_EXPRESSIONS = {
+    "none": "",
+    "lang in [zh]": 'lang in ["zh"]',
+    "date string range (1 year)": 'date >= "2021-01-01" and date <= "2021-12-31" and date != ""',
+    "date like prefix (1 year)": 'date like "2021%"',
+    "section string range": 'section >= "2 " and section < "2!"',
+    "section like prefix": 'section like "2 %"',
+}
+
+
+def filter_probe(client: Any, name: str, data: Synthetic, ef: int) -> dict[str, dict]:
+    """Raw search latency per filter expression: what 2.3 makes of string ranges vs LIKE."""
+    out: dict[str, dict] = {}
+    queries = data.queries[:200]
+    for label, expr in PROBE_EXPRESSIONS.items():
+        lat = []
+        for q in queries:
+            t0 = time.perf_counter()
+            client.search(name, data=[q.tolist()], filter=expr, limit=K,
+                          search_params={"metric_type": "COSINE", "params": {"ef": ef}},
+                          consistency_level="Session")
+            lat.append((time.perf_counter() - t0) * 1000)
+        count = client.query(name, filter=expr or 'chunk_id != ""', output_fields=["count(*)"])
+        a = np.array(lat)
+        out[label] = {"expr": expr, "rows_matching": int(count[0]["count(*)"]),
+                      "p50_ms": round(float(np.percentile(a, 50)), 2),
+                      "p99_ms": round(float(np.percentile(a, 99)), 2)}
+        log(f"  probe {label}: {out[label]}")
+    return out
+
+
 def open_for_search(args: argparse.Namespace, name: str, ef: int, nprobe: int) -> Any:
     from reportrag.store import IndexConfig, MilvusStore
 
@@ -403,6 +434,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                          "filter": filt, **stats})
                 log(f"  {filt}: {stats}")
             search.close()
+        if kind == "HNSW":
+            log("filter expression probe (HNSW, ef=64)")
+            result["filter_probe"] = filter_probe(client, name, data, ef=64)
 
     result["chosen_ef"] = choose_ef(result["search"], args.target_recall, args.target_p99_ms)
     if args.partition_key:

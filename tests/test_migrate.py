@@ -182,12 +182,17 @@ def test_rows_only_in_the_target_are_reported_and_deleted_only_when_asked(
     assert dst.count() == 9 and dst.get(["zz-orphan:0", "00-orphan:0"]) == []
 
 
-def test_dry_run_writes_nothing(stores: Opened) -> None:
+def test_dry_run_writes_nothing(stores: Opened, tmp_path: Path) -> None:
     src, _, _ = _source(stores, "lite")
     dst = _target(stores, "lite", src)
     report = _copy(src, dst, dry_run=True)
     assert (report.dry_run, report.created, report.added, report.sampled) == (True, True, 9, 0)
+    assert (report.target_kind, report.target_bm25, report.target_index) == ("lite", True, "FLAT")
     assert not dst.has_collection()
+    new_file = tmp_path / "never.db"
+    report = migrate(src._uri, str(new_file), source_collection=src.collection,
+                     target_collection="c", dry_run=True)
+    assert report.added == 9 and not new_file.exists()  # not even an empty Lite database
 
 
 @pytest.mark.parametrize("dst_kind", ["lite", pytest.param("server", marks=needs_server)])

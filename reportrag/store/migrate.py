@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -124,6 +125,9 @@ def migrate(
     source = MilvusStore.open_existing(
         source_uri, source_collection, token=source_token, timeout=timeout
     )
+    # Connecting to a Lite path creates the database; a dry run must leave none behind.
+    fresh_lite = target_uri.endswith(".db") and "://" not in target_uri
+    fresh_lite = fresh_lite and not Path(target_uri).exists()
     try:
         target = MilvusStore(
             target_uri,
@@ -138,6 +142,8 @@ def migrate(
             _run(source, target, report, batch, dry_run, delete_extra, sample, seed, on_batch)
         finally:
             target.close()
+            if dry_run and fresh_lite:
+                shutil.rmtree(target_uri, ignore_errors=True)
     finally:
         source.close()
     report.seconds = round(time.monotonic() - started, 3)
