@@ -70,6 +70,9 @@ def plot_recall_latency(plt: Any, run: dict[str, Any], out: Path) -> Path:
         ax.set_title(FILTER_LABELS[filt], fontsize=10)
         ax.set_xlabel("p50 latency (ms, single client)")
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(plt.matplotlib.ticker.ScalarFormatter())
+        ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.axhline(0.95, color="grey", lw=0.6, ls="--")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("recall@10 vs exact search")
@@ -122,6 +125,67 @@ def plot_scale(plt: Any, runs: list[dict[str, Any]], out: Path) -> Path:
     return path
 
 
+def _gib(b: float) -> str:
+    return f"{b / 2**30:.2f}"
+
+
+def markdown(runs: list[dict[str, Any]]) -> str:
+    """The tables of docs/benchmarks.md ("Scale"), from the results."""
+    lines = ["| | " + " | ".join(_label(r["n"]) for r in runs) + " |",
+             "| --- |" + " ---: |" * len(runs)]
+
+    def row(label: str, fn: Any) -> None:
+        cells = []
+        for r in runs:
+            try:
+                cells.append(str(fn(r)))
+            except (KeyError, TypeError):
+                cells.append("-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    row("load average at start / end", lambda r: f"{r['loadavg_start'][0]:.1f} / "
+        f"{r['loadavg_end'][0]:.1f}")
+    row("insert (MilvusStore.upsert), rows/s", lambda r: f"{r['insert']['rows_per_s']:.0f}")
+    row("insert, seconds", lambda r: f"{r['insert']['upsert_seconds']:.0f}")
+    row("flush, s", lambda r: r["flush_s"])
+    for kind in MARKERS:
+        row(f"{kind} index build, s", lambda r, k=kind: f"{r['index_build_s'][k]:.0f}")
+    for kind in MARKERS:
+        row(f"load with {kind}, s", lambda r, k=kind: r["load_s"][k])
+    row("server RSS before the collection, GiB", lambda r: _gib(r["rss_bytes"]["before"]))
+    for kind in MARKERS:
+        row(f"server RSS loaded with {kind}, GiB", lambda r, k=kind: _gib(r["rss_bytes"][k]))
+    row("server RSS peak, GiB", lambda r: _gib(r["rss_bytes"]["peak"]))
+    row("data dir before / after insert + HNSW, GiB",
+        lambda r: f"{_gib(r['disk_bytes']['before'])} / "
+        f"{_gib(r['disk_bytes']['after_insert_HNSW'])}")
+    out = ["\n".join(lines), ""]
+    for r in runs:
+        out.append(f"**{_label(r['n'])}**: p50 / p99 latency (ms) and recall@10, 1,000 queries "
+                   "each, single client")
+        out.append("")
+        out.append("| index | param | " + " | ".join(FILTER_LABELS.values()) + " |")
+        out.append("| --- | ---: |" + " --- |" * len(FILTER_LABELS))
+        keys: list[tuple[str, Any]] = []
+        for x in r["search"]:
+            if (x["index"], x["value"]) not in keys:
+                keys.append((x["index"], x["value"]))
+        for kind, value in keys:
+            cells = []
+            for filt in FILTER_LABELS:
+                m = [x for x in r["search"] if (x["index"], x["value"], x["filter"]) ==
+                     (kind, value, filt)]
+                cells.append(f"{m[0]['p50_ms']:.1f} / {m[0]['p99_ms']:.0f} / "
+                             f"{m[0]['recall@10']:.3f}" if m else "-")
+            param = "-" if kind == "FLAT" else f"{SWEEP_NAMES[kind]}={value}"
+            out.append(f"| {kind} | {param} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+SWEEP_NAMES = {"HNSW": "ef", "IVF_FLAT": "nprobe", "IVF_SQ8": "nprobe"}
+
+
 def plot_all(results: Path, out: Path) -> list[Path]:
     """Every plot for the results in ``results``; returns the files written."""
     plt = _pyplot()
@@ -139,7 +203,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="plots of bench/results/scale-*.json")
     ap.add_argument("--results", type=Path, default=Path("bench/results"))
     ap.add_argument("--out", type=Path, default=Path("docs/img"))
+    ap.add_argument("--markdown", action="store_true", help="print the tables, no plots")
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown(load_results(args.results)))
+        return
     plot_all(args.results, args.out)
 
 
