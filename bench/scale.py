@@ -370,6 +370,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "loadavg_start": list(os.getloadavg()),
         "machine": machine_info(args.uri),
         "command": " ".join([Path(sys.executable).name, "-m", "bench.scale", *sys.argv[1:]]),
+        "variant": args.variant,
     }
     pids = milvus_pids(args.milvus_dir)
     result["rss_bytes"] = {"before": rss_bytes(pids)}
@@ -413,6 +414,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["disk_bytes"]["after_insert_" + kinds[0]] = disk_bytes(args.milvus_dir)
     result["load_s"], result["search"] = {}, []
     store.close()
+    if args.restart_server:
+        client.close()
+        result["restart"] = restart_and_load(args, name)
+        pids = milvus_pids(args.milvus_dir)
+        client = MilvusClient(uri=args.uri, timeout=600)
 
     for n_kind, kind in enumerate(kinds):
         if n_kind:
@@ -448,6 +454,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["loadavg_end"] = list(os.getloadavg())
     result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return result
+
+
+def restart_and_load(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    """Restart the server (scripts/milvus-server.sh) and load the collection in a fresh process.
+
+    The standalone process also builds indexes and buffers inserts; after a restart its RSS
+    with the collection loaded is what a query node needs for these segments.
+    """
+    from pymilvus import MilvusClient
+
+    script = REPO / "scripts" / "milvus-server.sh"
+    env = {**os.environ, "MILVUS_PORT": str(args.uri.rsplit(":", 1)[1])}
+    t0 = time.perf_counter()
+    subprocess.run([str(script), "stop", str(args.milvus_dir)], check=True, env=env,
+                   capture_output=True)
+    subprocess.run([str(script), "start", str(args.milvus_dir)], check=True, env=env,
+                   capture_output=True)
+    out: dict[str, Any] = {"restart_s": round(time.perf_counter() - t0, 1)}
+    pids = milvus_pids(args.milvus_dir)
+    out["rss_bytes_idle"] = rss_bytes(pids)
+    client = MilvusClient(uri=args.uri, timeout=600)
+    t0 = time.perf_counter()
+    client.load_collection(name)
+    out["cold_load_s"] = round(time.perf_counter() - t0, 2)
+    time.sleep(5)
+    out["rss_bytes_loaded"] = rss_bytes(pids)
+    client.close()
+    log(f"restart: {out}")
+    return out
 
 
 def choose_ef(rows: list[dict], target_recall: float, target_p99: float) -> dict[str, Any]:
@@ -548,6 +583,10 @@ def main() -> None:
     ap.add_argument("--target-p99-ms", type=float, default=50.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the collection afterwards")
+    ap.add_argument("--restart-server", action="store_true",
+                    help="after the first index: restart the server (needs --milvus-dir, "
+                    "scripts/milvus-server.sh) and measure a cold load")
+    ap.add_argument("--variant", default="", help="a label; variant runs stay out of the tables")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--plots", type=Path, help="write PNGs here (installs matplotlib if needed)")
     args = ap.parse_args()

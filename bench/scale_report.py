@@ -50,7 +50,8 @@ def _label(n: int) -> str:
 def load_results(results: Path) -> list[dict[str, Any]]:
     """Every scale result, smallest N first."""
     runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("scale-*.json"))]
-    return sorted((r for r in runs if r.get("bench") == "scale"), key=lambda r: r["n"])
+    main = (r for r in runs if r.get("bench") == "scale" and not r.get("variant"))
+    return sorted(main, key=lambda r: r["n"])
 
 
 def plot_recall_latency(plt: Any, run: dict[str, Any], out: Path) -> Path:
