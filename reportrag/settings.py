@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     )
     hnsw_m: int = Field(default=16, ge=2, le=2048, description="HNSW links per node")
     hnsw_ef_construction: int = Field(default=200, ge=1, le=100_000)
-    search_ef: int = Field(default=64, ge=1, le=32768, description="HNSW search beam")
+    search_ef: int = Field(default=512, ge=1, le=32768, description="HNSW search beam")
     ivf_nlist: int = Field(default=128, ge=1, le=65536, description="IVF clusters")
     ivf_nprobe: int = Field(default=16, ge=1, le=65536, description="IVF clusters searched")
     model: str = DEFAULT_MODEL
