@@ -396,24 +396,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     name = f"scale_{args.n}"
     kinds = args.indexes
-    store = make_collection(args, name, kinds[0], partition_key=False)
-    log(f"inserting into {name} ({kinds[0]} index created up front)")
-    result["insert"] = insert_all(store, data, args.batch)
     client = MilvusClient(uri=args.uri, timeout=600)
-    t0 = time.perf_counter()
-    client.flush(name)
-    result["flush_s"] = round(time.perf_counter() - t0, 2)
-    t0 = time.perf_counter()
-    wait_for_index(client, name, args.n)
-    result["index_build_s"] = {kinds[0]: round(time.perf_counter() - t0, 2)}
-    result["index_build_note"] = (
-        f"{kinds[0]}: from the end of the flush (segments sealed during the insert were already "
-        "being indexed); the others: from create_index on the flushed rows"
-    )
-    result["rss_bytes"]["after_insert"] = rss_bytes(pids)
-    result["disk_bytes"]["after_insert_" + kinds[0]] = disk_bytes(args.milvus_dir)
-    result["load_s"], result["search"] = {}, []
-    store.close()
+    if args.reuse:
+        # The collection a previous run kept (--keep) or left behind: same seed, same rows.
+        rows = client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        if rows != args.n:
+            raise SystemExit(f"--reuse: {name} holds {rows} rows, not {args.n}")
+        result["reused_collection"] = True
+        result["load_s"], result["search"] = {}, []
+    else:
+        store = make_collection(args, name, kinds[0], partition_key=False)
+        log(f"inserting into {name} ({kinds[0]} index created up front)")
+        result["insert"] = insert_all(store, data, args.batch)
+        t0 = time.perf_counter()
+        client.flush(name)
+        result["flush_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        wait_for_index(client, name, args.n)
+        result["index_build_s"] = {kinds[0]: round(time.perf_counter() - t0, 2)}
+        result["index_build_note"] = (
+            f"{kinds[0]}: from the end of the flush (segments sealed during the insert were "
+            "already being indexed); the others: from create_index on the flushed rows"
+        )
+        result["rss_bytes"]["after_insert"] = rss_bytes(pids)
+        result["disk_bytes"]["after_insert_" + kinds[0]] = disk_bytes(args.milvus_dir)
+        result["load_s"], result["search"] = {}, []
+        store.close()
     if args.restart_server:
         client.close()
         result["restart"] = restart_and_load(args, name)
@@ -465,12 +473,20 @@ def restart_and_load(args: argparse.Namespace, name: str) -> dict[str, Any]:
     from pymilvus import MilvusClient
 
     script = REPO / "scripts" / "milvus-server.sh"
-    env = {**os.environ, "MILVUS_PORT": str(args.uri.rsplit(":", 1)[1])}
+    env = {**os.environ, "MILVUS_PORT": str(args.uri.rsplit(":", 1)[1]),
+           "MILVUS_START_TIMEOUT": "300"}
     t0 = time.perf_counter()
     subprocess.run([str(script), "stop", str(args.milvus_dir)], check=True, env=env,
                    capture_output=True)
-    subprocess.run([str(script), "start", str(args.milvus_dir)], check=True, env=env,
-                   capture_output=True)
+    for attempt in range(3):  # ports of the killed server may take a while to free
+        started = subprocess.run([str(script), "start", str(args.milvus_dir)], env=env,
+                                 capture_output=True, text=True)
+        if started.returncode == 0:
+            break
+        log(f"restart attempt {attempt + 1} failed: {started.stderr.strip()[-300:]}")
+        time.sleep(20)
+    else:
+        raise RuntimeError("the Milvus server did not restart")
     out: dict[str, Any] = {"restart_s": round(time.perf_counter() - t0, 1)}
     pids = milvus_pids(args.milvus_dir)
     out["rss_bytes_idle"] = rss_bytes(pids)
@@ -587,6 +603,8 @@ def main() -> None:
                     help="after the first index: restart the server (needs --milvus-dir, "
                     "scripts/milvus-server.sh) and measure a cold load")
     ap.add_argument("--variant", default="", help="a label; variant runs stay out of the tables")
+    ap.add_argument("--reuse", action="store_true",
+                    help="search the scale_N collection a previous run left (no insert/build)")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--plots", type=Path, help="write PNGs here (installs matplotlib if needed)")
     args = ap.parse_args()
