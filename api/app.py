@@ -6,11 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
-from api.routes import admin, documents, health, search
+from api.limits import BodyLimit, publish_query_limit
+from api.routes import admin, documents, health, page, search
 from api.runtime import Runtime
 from reportrag import __version__
 from reportrag.settings import Settings, get_settings
@@ -40,17 +41,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="Multilingual retrieval (English, Chinese, German) over reports, on Milvus.",
     )
     cfg = settings or (runtime.settings if runtime else get_settings())
-    max_body = cfg.max_body_bytes
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # noqa: ANN001, ANN202
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            return errors.error_response(
-                413, "payload_too_large", f"request body larger than {max_body} bytes"
-            )
-        return await call_next(request)
-
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    publish_query_limit(app, cfg.max_query_chars, ("SearchIn", "ContextIn"))
     if cfg.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -59,6 +51,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             allow_headers=["Content-Type", "X-API-Key"],
         )
     errors.install(app)
-    for module in (health, search, documents, admin):
+    for module in (health, search, documents, admin, page):
         app.include_router(module.router)
     return app

@@ -48,6 +48,8 @@ def configure_logging(verbose: int) -> None:
         "filelock",
     ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # Milvus Lite logs a traceback when it cannot open its database; we say why in one line.
+    logging.getLogger("milvus_lite").setLevel(logging.CRITICAL if verbose == 0 else level)
     # jieba (Milvus Lite's Chinese analyzer) logs its dictionary loading at DEBUG on its own
     # stderr handler; quiet it unless asked.
     try:

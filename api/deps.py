@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
 
 from api.runtime import Runtime
 from reportrag.settings import Settings
@@ -52,8 +53,18 @@ def require_read_key(
     raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
 
 
+# Declared as a security scheme, so the OpenAPI schema (and clients generated from it) say
+# that admin endpoints need X-API-Key; the 401/403 bodies stay ours (auto_error=False).
+_ADMIN_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="AdminKey",
+    description="the admin key (REPORTRAG_API_KEY or REPORTRAG_API_KEY_FILE)",
+    auto_error=False,
+)
+
+
 def require_admin_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+    settings: SettingsDep, x_api_key: Annotated[str | None, Security(_ADMIN_KEY)] = None
 ) -> None:
     """Admin endpoints are off without REPORTRAG_API_KEY, and need that key in X-API-Key."""
     admin = settings.admin_key()

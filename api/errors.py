@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,6 +51,20 @@ def status_for(exc: E.ReportragError) -> int:
     return 500
 
 
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _allowed_methods(request: Request) -> str | None:
+    # Starlette names only the first route whose path matched; a path served by two routers
+    # (GET and DELETE /v1/documents/{id}) must list both: take them from the OpenAPI paths.
+    methods: set[str] = set()
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in ops if m in _HTTP_METHODS}
+    return ", ".join(sorted(methods)) or None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that translate errors at the HTTP edge."""
 
@@ -85,15 +100,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
+            400: "bad_request",  # e.g. a body that is not UTF-8 / too deeply nested JSON
             404: "not_found",
             405: "method_not_allowed",
             401: "unauthorized",
             403: "forbidden",
             413: "payload_too_large",
         }.get(exc.status_code, "http_error")
-        return error_response(
-            exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
-        )
+        headers = getattr(exc, "headers", None)
+        allowed = _allowed_methods(request) if exc.status_code == 405 else None
+        if allowed:
+            headers = {**(headers or {}), "Allow": allowed}
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

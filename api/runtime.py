@@ -10,12 +10,13 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from reportrag.errors import ReportragError, StoreError, StoreUnavailableError
 from reportrag.settings import Settings
 from reportrag.wiring import embedder_from_settings, open_collection
-from search.service import SearchService
+from search.service import SearchService, search_executor
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class Runtime:
     model_error: str = ""
     store_error: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # One pool for the searches of every request, kept across Milvus reconnects.
+    _executor: ThreadPoolExecutor = field(default_factory=search_executor)
 
     def start(self) -> None:
         """Load the model and connect to Milvus; failures are recorded, not raised."""
@@ -73,16 +76,29 @@ class Runtime:
             logger.warning("Milvus not ready: %s", exc.message)
             return
         self.store, self.store_error = store, ""
-        self.service = SearchService(self.embedder, store)
+        self.service = SearchService(
+            self.embedder,
+            store,
+            candidates=self.settings.search_candidates,
+            executor=self._executor,
+        )
 
     def ready_service(self) -> SearchService:
         """The search service, reconnecting to Milvus first if needed."""
         if self.embedder is None:
             raise StoreUnavailableError(f"embedding model not loaded: {self.model_error}")
         if self.service is None:
-            with self._lock:
+            # One request reconnects (bounded by the Milvus timeout); the others fail fast
+            # with 503 instead of queueing behind it for a timeout each.
+            if not self._lock.acquire(blocking=False):
+                raise StoreUnavailableError(
+                    "Milvus is not available: reconnecting", details={"reason": self.store_error}
+                )
+            try:
                 if self.service is None:
                     self._connect()
+            finally:
+                self._lock.release()
         if self.service is None:
             raise StoreUnavailableError(f"Milvus is not available: {self.store_error}")
         return self.service
@@ -115,3 +131,4 @@ class Runtime:
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
+        self._executor.shutdown(wait=True)

@@ -4,14 +4,45 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 MAX_TOP_K = 100
+# A query must have a character that is not whitespace (Python's str.isspace, spelled out so
+# that Python, ECMA and Rust regex engines agree); the route checks it with a clear message.
+NON_BLANK = (
+    r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a"
+    r"\u2028\u2029\u202f\u205f\u3000]"
+)
+
+
+
+def _integral(value: object) -> object:
+    # JSON Schema counts 5.0 as an integer, so clients may send it; strings and bools stay 422.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_integral)]
 # The same rules search/filters.py enforces, published in the OpenAPI schema.
 LangCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 DocIdValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 KindValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
-DateValue = Annotated[str, StringConstraints(pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
+# YYYY-MM-DD (a real date: search/filters.py checks the calendar) or "" for no filter.
+DateValue = Annotated[
+    str,
+    StringConstraints(pattern=r"^(\d{4}-\d{2}-\d{2})?$"),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
+    ),
+]
 
 
 class _Strict(BaseModel):
@@ -40,8 +71,13 @@ class FiltersIn(_Strict):
 class SearchIn(_Strict):
     """``POST /v1/search``."""
 
-    query: str = Field(min_length=1, max_length=100_000)
-    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
+    query: str = Field(
+        min_length=1,
+        max_length=100_000,  # the schema shows REPORTRAG_MAX_QUERY_CHARS (api/limits.py)
+        json_schema_extra={"pattern": NON_BLANK},
+        description="the question; not blank, at most REPORTRAG_MAX_QUERY_CHARS characters",
+    )
+    top_k: Int = Field(default=5, ge=1, le=MAX_TOP_K)
     filters: FiltersIn = Field(default_factory=FiltersIn)
     mode: Literal["auto", "dense", "hybrid", "crosslingual"] = "auto"
     min_score: float | None = Field(
@@ -102,11 +138,16 @@ class SearchOut(BaseModel):
 class ContextIn(_Strict):
     """``POST /v1/context``: retrieved passages as one prompt-ready block."""
 
-    query: str = Field(min_length=1, max_length=100_000)
-    max_tokens: int = Field(default=1500, ge=64, le=32_000)
+    query: str = Field(
+        min_length=1,
+        max_length=100_000,
+        json_schema_extra={"pattern": NON_BLANK},
+        description="the question; not blank, at most REPORTRAG_MAX_QUERY_CHARS characters",
+    )
+    max_tokens: Int = Field(default=1500, ge=64, le=32_000)
     filters: FiltersIn = Field(default_factory=FiltersIn)
-    top_k: int = Field(default=5, ge=1, le=50)
-    neighbors: int = Field(default=0, ge=0, le=5)
+    top_k: Int = Field(default=5, ge=1, le=50)
+    neighbors: Int = Field(default=0, ge=0, le=5)
     mode: Literal["auto", "dense", "hybrid", "crosslingual"] = "auto"
 
 
@@ -171,10 +212,16 @@ class DocumentsOut(BaseModel):
     documents: list[DocumentOut]
 
 
+# A file name in the corpus folder: no path separator, no leading dot, no control character.
+CorpusFile = Annotated[
+    str, StringConstraints(pattern=r"^[^./\\\x00-\x1f][^/\\\x00-\x1f]*$", max_length=255)
+]
+
+
 class IngestIn(_Strict):
     """``POST /v1/ingest``: re-ingest the corpus folder (or some of its files)."""
 
-    paths: list[str] | None = Field(
+    paths: list[CorpusFile] | None = Field(
         default=None, max_length=1000, description="file names inside the corpus folder"
     )
     dry_run: bool = False

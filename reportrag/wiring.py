@@ -15,6 +15,7 @@ def embedder_from_settings(settings: Settings) -> TextEmbedder:
         device=settings.device,
         threads=settings.threads,
         batch_size=settings.embed_batch_size,
+        precision=settings.precision,
     )
 
 

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+# Chromium + playwright-core for the browser tests. If they cannot be installed, those tests
+# must fail here, not skip: REPORTRAG_REQUIRE_BROWSER=1 turns their skip into a failure.
+scripts/browser-setup.sh || echo "test: browser setup failed: the browser tests will fail" >&2
+export REPORTRAG_REQUIRE_BROWSER=1
 scripts/milvus-server.sh install
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 .venv/bin/ruff check .

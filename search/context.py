@@ -1,11 +1,16 @@
 """Prompt-ready context for chatbots: merged passages, numbered citations, a token budget.
 
 Passages are data, not instructions: each sits inside ``<passage id="N" …>…</passage>`` and
-its text is escaped (``&``, ``<``, ``>``) so nothing in it can close or forge a boundary.
+its text is escaped so that nothing in it can close or forge a boundary: ``&``, ``<``, ``>``
+always; characters that NFKC folds into those (fullwidth ``＜``, small ``﹤``, …) always, as
+numeric references, so a pipeline that normalizes the context cannot turn them into markup;
+other angle-bracket look-alikes (``〈``, ``‹``, ``⟨``, …) where they would open a ``passage``
+tag. ``html.unescape`` gives the original text back.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,13 +58,45 @@ def join_overlapping(a: str, b: str, *, max_overlap: int = 2000) -> str:
     return a + sep + b
 
 
+_ALWAYS = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    # NFKC turns these into & < > " ' (computed over all of Unicode 15).
+    **{c: f"&#x{ord(c):X};" for c in "\ufe60\ufe64\ufe65\uff02\uff06\uff07\uff1c\uff1e"},
+}
+_ESCAPE_TABLE = str.maketrans(_ALWAYS)
+_ANGLE_LOOKALIKES = frozenset("\u2039\u203a\u2329\u232a\u27e8\u27e9\u3008\u3009\u300a\u300b"
+                              "\u02c2\u02c3\u1438\u1433\u29fc\u29fd\u276e\u276f\u276c\u276d")
+_TAG_WORDS = ("passage", "/passage")
+
+
+def _invisible(c: str) -> bool:
+    return c.isspace() or unicodedata.category(c) in ("Cf", "Mn")
+
+
+def _opens_tag(text: str, i: int) -> bool:
+    """Whether the look-alike bracket at ``i`` is followed by (/)passage, however spelled."""
+    window = unicodedata.normalize("NFKC", text[i + 1 : i + 60]).casefold()
+    visible = "".join(c for c in window if not _invisible(c))
+    return visible.startswith(_TAG_WORDS)
+
+
 def escape_passage(text: str) -> str:
-    """Make passage text inert inside the ``<passage>`` markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Make passage text inert inside the ``<passage>`` markup (reversible: html.unescape)."""
+    out = text.translate(_ESCAPE_TABLE)
+    if not _ANGLE_LOOKALIKES.intersection(out):
+        return out
+    return "".join(
+        f"&#x{ord(c):X};" if c in _ANGLE_LOOKALIKES and _opens_tag(out, i) else c
+        for i, c in enumerate(out)
+    )
 
 
 def _attr(value: str) -> str:
-    return escape_passage(value).replace('"', "&quot;").replace("\n", " ")
+    # One line, double-quoted: quotes escaped, every control or line-separator character a space.
+    text = escape_passage(value).replace('"', "&quot;")
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
 def merge_adjacent(groups: list[Passage]) -> list[Passage]:
@@ -99,7 +136,7 @@ def render(
             head = (
                 f'<passage id="{n}" doc="{_attr(first.doc_id)}" '
                 f'title="{_attr(first.title)}" section="{_attr(first.section)}" '
-                f'lang="{first.lang}">'
+                f'lang="{_attr(first.lang)}">'
             )
             block = f"{head}\n{escape_passage(p.text())}\n</passage>"
             cost = count_tokens(block)

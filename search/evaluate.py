@@ -114,14 +114,31 @@ def first_relevant_rank(
     return None
 
 
+def _groups(cat: str) -> list[str]:
+    """The rows a query counts in: its pair, its source language's ``xx>*``, mono or cross."""
+    if ">" not in cat:
+        return [cat or "all"]
+    src, tgt = cat.split(">", 1)
+    return [cat, f"{src}>*", "mono" if src == tgt else "cross"]
+
+
+def _order(name: str) -> tuple[int, str]:
+    if name == "overall":
+        return (3, name)
+    if name in ("mono", "cross"):
+        return (2, name)
+    return (1 if name.endswith(">*") else 0, name)
+
+
 def summarize(results: Iterable[QueryResult], k_max: int = 10) -> dict[str, dict[str, float]]:
-    """Recall@k and MRR@k_max per category and overall."""
+    """Recall@k and MRR@k_max per language pair, per source language, mono/cross, overall."""
     groups: dict[str, list[QueryResult]] = defaultdict(list)
     for r in results:
-        groups[r.query.cat or "all"].append(r)
+        for g in _groups(r.query.cat):
+            groups[g].append(r)
         groups["overall"].append(r)
     table: dict[str, dict[str, float]] = {}
-    for cat, rs in sorted(groups.items(), key=lambda kv: (kv[0] == "overall", kv[0])):
+    for cat, rs in sorted(groups.items(), key=lambda kv: _order(kv[0])):
         row: dict[str, float] = {"n": len(rs)}
         for k in CUTOFFS:
             row[f"recall@{k}"] = sum(r.rank is not None and r.rank <= k for r in rs) / len(rs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,11 +78,24 @@ class SearchResult:
                 "took_ms": round(self.took_ms, 2), "query_lang": self.query_lang}
 
 
+def search_executor(threads: int = 4) -> ThreadPoolExecutor:
+    """The thread pool the searches of a request run on (shared by concurrent requests)."""
+    return ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="reportrag-search")
+
+
 class SearchService:
-    """Retrieval over one collection with one embedder."""
+    """Retrieval over one collection with one embedder.
+
+    Searches of one request run concurrently on a small thread pool: keyword (BM25) searches
+    start before the query is embedded (they do not need the vector), dense searches as
+    soon as it is. The embedders and pymilvus release the GIL while they work, so on a
+    Milvus server the searches overlap for real; on Milvus Lite they overlap with the
+    embedding at least.
+    """
 
     def __init__(self, embedder, store, *, candidates: int = 40,  # noqa: ANN001
-                 detect_lang: Callable[[str], str] | None = None) -> None:
+                 detect_lang: Callable[[str], str] | None = None,
+                 executor: ThreadPoolExecutor | None = None) -> None:
         self.embedder = embedder
         self.store = store
         self.candidates = candidates
@@ -91,6 +105,14 @@ class SearchService:
             detector = default_detector()
             detect_lang = detector.detect_query
         self.detect_lang = detect_lang
+        # A long-lived owner (the API runtime) passes one pool that outlives reconnects.
+        self._owns_pool = executor is None
+        self._pool = executor or search_executor()
+
+    def close(self) -> None:
+        """Stop the search threads this service made (searches in flight finish first)."""
+        if self._owns_pool:
+            self._pool.shutdown(wait=True)
 
     # ---- modes -------------------------------------------------------------------------
     def modes(self) -> list[str]:
@@ -127,17 +149,25 @@ class SearchService:
         filters = filters or Filters()
         qlang = detect_query_lang(self.detect_lang, query)
         ran = self.resolve_mode(mode, filters, qlang)
-        qvec = self.embedder.embed_query(query)
-        k = max(self.candidates, top_k * 4)
+        k = max(self.candidates, top_k * 2)
         langs = filters.lang
-        if balance == "interleave" or (balance == "auto" and len(langs) > 1):
-            per_lang = {lang: self._ranked(query, qvec, replace(filters, lang=(lang,)), ran,
-                                           qlang, k) for lang in langs}
-            by_id = {h.chunk.chunk_id: h for hits in per_lang.values() for h in hits}
-            pool = [by_id[i] for i in interleave(
-                {lang: [h.chunk.chunk_id for h in hits] for lang, hits in per_lang.items()}, k)]
+        per_lang = balance == "interleave" or (balance == "auto" and len(langs) > 1)
+        # Start every keyword search now, then embed the query while they run.
+        if per_lang:
+            plans = {lang: self._plan(query, replace(filters, lang=(lang,)), ran, qlang, k)
+                     for lang in langs}
         else:
-            pool = self._ranked(query, qvec, filters, ran, qlang, k)
+            plans = {"": self._plan(query, filters, ran, qlang, k)}
+        qvec = self.embedder.embed_query(query)
+        for plan in plans.values():
+            plan.start_dense(qvec)
+        ranked = {lang: self._assemble(plan, qvec) for lang, plan in plans.items()}
+        if per_lang:
+            by_id = {h.chunk.chunk_id: h for hits in ranked.values() for h in hits}
+            pool = [by_id[i] for i in interleave(
+                {lang: [h.chunk.chunk_id for h in hits] for lang, hits in ranked.items()}, k)]
+        else:
+            pool = ranked[""]
         if min_score is not None:
             pool = [h for h in pool if h.dense_score is not None and h.dense_score >= min_score]
         hits = self._trim(pool, top_k=top_k, dedupe=dedupe, diversify=diversify)
@@ -146,15 +176,26 @@ class SearchService:
         took = (time.perf_counter() - t0) * 1000
         return SearchResult(hits=hits, mode=ran, took_ms=took, query_lang=qlang)
 
-    def _ranked(self, query: str, qvec: np.ndarray, filters: Filters, mode: str, qlang: str,
-                k: int) -> list[Hit]:
+    def _plan(self, query: str, filters: Filters, mode: str, qlang: str, k: int) -> _Plan:
+        """The retrievals one ranking needs, with their keyword searches already started."""
         if mode != "crosslingual":
-            return self._retrieve(query, qvec, filters, mode, k)
-        base = self._base_mode()
-        direct = self._retrieve(query, qvec, filters, base, k)
+            return _Plan(self._retrieval(query, filters, mode == "hybrid", k))
+        hybrid = self._base_mode() == "hybrid"
+        direct = self._retrieval(query, filters, hybrid, k)
         if not qlang or (filters.lang and qlang in filters.lang):
+            return _Plan(direct)
+        return _Plan(direct, self._retrieval(query, source_filters(filters, qlang), hybrid, k))
+
+    def _retrieval(self, query: str, filters: Filters, hybrid: bool, k: int) -> _Retrieval:
+        keyword = self._pool.submit(self.store.search_text, query, filters, k) if hybrid else None
+        return _Retrieval(self, filters, hybrid, k, keyword)
+
+    def _assemble(self, plan: _Plan, qvec: np.ndarray) -> list[Hit]:
+        direct = plan.direct.hits(qvec)
+        if plan.source is None:
             return direct
-        source = self._retrieve(query, qvec, source_filters(filters, qlang), base, k)
+        source = plan.source.hits(qvec)
+        filters = plan.direct.filters
         pivot = pivot_ranking([h.chunk for h in source], filters)
         by_id = {h.chunk.chunk_id: h for h in direct}
         missing = [cid for cid, _, _ in pivot if cid not in by_id]
@@ -175,12 +216,6 @@ class SearchService:
         for cid, hit in by_id.items():
             hit.score = fused.get(cid, 0.0)
         return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
-
-    def _retrieve(self, query: str, qvec: np.ndarray, filters: Filters, mode: str,
-                  k: int) -> list[Hit]:
-        dense = self.store.search_dense(qvec, filters, k)
-        keyword = self.store.search_text(query, filters, k) if mode == "hybrid" else []
-        return self._combine(qvec, dense, keyword, hybrid=mode == "hybrid")
 
     def _combine(self, qvec: np.ndarray, dense: list[StoreHit], keyword: list[StoreHit], *,
                  hybrid: bool) -> list[Hit]:
@@ -246,3 +281,41 @@ def _counterpart_dicts(chunk: Chunk, found: dict[str, Chunk]) -> list[dict[str, 
         for cp in sorted(chunk.counterparts, key=lambda c: -c.confidence)
         if cp.chunk_id in found
     ]
+
+
+class _Retrieval:
+    """One filtered retrieval in flight: keyword search started, dense search once asked."""
+
+    def __init__(self, service: SearchService, filters: Filters, hybrid: bool, k: int,
+                 keyword: Future[list[StoreHit]] | None) -> None:
+        self.service = service
+        self.filters = filters
+        self.hybrid = hybrid
+        self.k = k
+        self.keyword = keyword
+        self.dense: Future[list[StoreHit]] | None = None
+
+    def start_dense(self, qvec: np.ndarray) -> None:
+        if self.dense is None:
+            store = self.service.store
+            self.dense = self.service._pool.submit(store.search_dense, qvec, self.filters, self.k)
+
+    def hits(self, qvec: np.ndarray) -> list[Hit]:
+        self.start_dense(qvec)
+        assert self.dense is not None
+        dense = self.dense.result()
+        keyword = self.keyword.result() if self.keyword is not None else []
+        return self.service._combine(qvec, dense, keyword, hybrid=self.hybrid)
+
+
+@dataclass
+class _Plan:
+    """The retrievals behind one ranking: direct, plus the query-language one to pivot from."""
+
+    direct: _Retrieval
+    source: _Retrieval | None = None
+
+    def start_dense(self, qvec: np.ndarray) -> None:
+        self.direct.start_dense(qvec)
+        if self.source is not None:
+            self.source.start_dense(qvec)

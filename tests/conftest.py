@@ -67,6 +67,7 @@ def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir
     settings = Settings(
         _env_file=None, data_dir=tmp_path_factory.mktemp("lite-data"), corpus_dir=CORPUS,
         model=str(embedder.spec.path), threads=2,
+        milvus_timeout=30,  # Milvus Lite runs in-process: a busy CI box must not time it out
     )
     return _ingested(settings, embedder)
 

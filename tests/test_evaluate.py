@@ -69,6 +69,11 @@ def test_summary_recall_and_mrr() -> None:
     assert table["overall"]["mrr@10"] == pytest.approx((1 + 1 / 3 + 1 / 7) / 4)
     assert list(table)[-1] == "overall"
     assert "overall" in format_table({"dense": table})
+    # Aggregates: per source language, monolingual vs cross-lingual.
+    assert table["en>*"]["n"] == 2 and table["zh>*"]["n"] == 2
+    assert table["mono"]["n"] == 2 and table["mono"]["recall@1"] == 0.5
+    assert table["cross"]["n"] == 2 and table["cross"]["recall@10"] == 0.5
+    assert list(table) == ["en>en", "zh>en", "en>*", "zh>*", "cross", "mono", "overall"]
 
 
 def test_load_queries_reads_the_delivered_format(tmp_path: Path) -> None:

@@ -33,10 +33,11 @@ def _eval(args: argparse.Namespace) -> int:
     store = open_collection(settings, embedder)
     from search.service import SearchService
 
-    service = SearchService(embedder, store)
+    service = SearchService(embedder, store, candidates=settings.search_candidates)
     default_modes = [*(m for m in service.modes() if m != "auto"), "auto"]
     modes = [m for m in args.modes.split(",") if m] or default_modes
     report = evaluate_modes(service, queries, modes)
+    service.close()
     store.close()
     from search.evaluate import format_table
 

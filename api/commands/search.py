@@ -37,10 +37,11 @@ def _search(args: argparse.Namespace) -> int:
     )
     embedder = embedder_from_settings(settings)
     store = open_collection(settings, embedder)
-    service = SearchService(embedder, store)
+    service = SearchService(embedder, store, candidates=settings.search_candidates)
     result = service.search(
         args.query, top_k=args.top_k, filters=filters, mode=args.mode, min_score=args.min_score
     )
+    service.close()
     store.close()
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

@@ -26,9 +26,13 @@ def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
         paths = []
         for name in body.paths:
             p = (corpus / name).resolve()
-            if corpus not in p.parents or not p.is_file():
+            if corpus not in p.parents:  # a symlink out of the folder (names are checked)
                 raise InputError(
                     f"{name!r} is not a file inside the corpus folder", details={"path": name}
+                )
+            if not p.is_file():
+                raise NotFoundError(
+                    f"no file {name!r} in the corpus folder", details={"path": name}
                 )
             paths.append(FsPath(p))
     summary = ingest_from_settings(
@@ -48,11 +52,14 @@ def delete_document(
     service: ServiceDep,
     runtime: RuntimeDep,
 ) -> dict:
-    ids = list(service.store.doc_index(doc_id))
-    if not ids:
-        raise NotFoundError(f"no document {doc_id!r}")
-    deleted = service.store.delete(ids)
     from api.ingesting import forget_from_checkpoint
+    from ingest.pipeline import ingest_lock
 
-    forget_from_checkpoint(runtime.settings, doc_id)
+    # The ingestion lock: one writer at a time (and a backup taken under it is consistent).
+    with ingest_lock(runtime.settings.data_dir):
+        ids = list(service.store.doc_index(doc_id))
+        if not ids:
+            raise NotFoundError(f"no document {doc_id!r}")
+        deleted = service.store.delete(ids)
+        forget_from_checkpoint(runtime.settings, doc_id)
     return {"doc_id": doc_id, "deleted": deleted}

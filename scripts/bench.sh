@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The benchmarks behind docs/benchmarks.md and docs/evaluation.md, run on this machine and
+# written to bench/results/*.json, then the plots in docs/img/. Run it on an idle machine.
+#
+#   scripts/bench.sh                 eval ingest embedding http baseline plots
+#   scripts/bench.sh NAME...         only these, in this order; NAME is one of
+#       eval        reportrag eval on the dev and extended query sets (every mode)
+#       ingest      whole-corpus ingestion: cold, unchanged re-run, --full re-run
+#       embedding   engines and precisions: passages/s, single-query latency
+#       http        HTTP latency at concurrency 1/4/16 and max QPS (Milvus Lite)
+#       http-server the same against a Milvus server started here, 2 workers
+#       baseline    the LangChain pipeline side by side (installs .venv-baseline)
+#       soak        5 minutes at a steady rate: errors, RSS at start and end
+#       scale       1M synthetic vectors on a Milvus server started here (long)
+#       plots       docs/img/*.png from the results
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+.venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[bench]"
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+PY=.venv/bin/python
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(eval ingest embedding http baseline plots)
+
+ensure_ingested() { .venv/bin/reportrag ingest --no-progress >/dev/null; }
+
+with_server() {  # run "$@" with REPORTRAG_BENCH_MILVUS_URI set to a fresh Milvus server
+    scripts/milvus-server.sh install >/dev/null
+    local dir; dir="$(mktemp -d /tmp/reportrag-bench-milvus.XXXXXX)"
+    local uri; uri="$(MILVUS_PORT="${MILVUS_PORT:-19700}" scripts/milvus-server.sh start "$dir" | tail -n1)"
+    trap 'MILVUS_PORT="${MILVUS_PORT:-19700}" scripts/milvus-server.sh stop "'"$dir"'" >/dev/null; rm -rf "'"$dir"'"' RETURN
+    REPORTRAG_BENCH_MILVUS_URI="$uri" "$@"
+}
+
+http_server() {
+    REPORTRAG_MILVUS_URI="$REPORTRAG_BENCH_MILVUS_URI" REPORTRAG_COLLECTION=bench_http \
+        .venv/bin/reportrag ingest --no-progress >/dev/null
+    REPORTRAG_COLLECTION=bench_http $PY -m bench.http_latency --milvus-uri "$REPORTRAG_BENCH_MILVUS_URI" \
+        --workers 2 --name http-server
+}
+
+for name in "${names[@]}"; do
+    echo "== bench: $name" >&2
+    case "$name" in
+        eval)
+            ensure_ingested
+            .venv/bin/reportrag eval eval/dev_queries.jsonl --json bench/results/eval-dev.json
+            .venv/bin/reportrag eval eval/queries_extended.jsonl --json bench/results/eval-extended.json
+            $PY -m bench.alignment ;;
+        ingest) $PY -m bench.ingest ;;
+        embedding) $PY -m bench.embedding --json bench/results/embedding.json ;;
+        http) ensure_ingested; $PY -m bench.http_latency ;;
+        http-server) with_server http_server ;;
+        baseline) $PY -m bench.baseline ;;
+        soak) ensure_ingested; $PY -m bench.soak ;;
+        scale) with_server sh -c '$0 -m bench.scale --uri "$REPORTRAG_BENCH_MILVUS_URI" --n 1000000' "$PY" ;;
+        plots) $PY -m bench.plots ;;
+        *) echo "bench.sh: unknown benchmark $name" >&2; exit 2 ;;
+    esac
+done

@@ -1,0 +1,201 @@
+"""Real processes for the live tests: `reportrag serve` and a Milvus server, on free ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+RESERVED_PORTS = {19530, 19531, 19541}  # other engineers' Milvus servers on this machine
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (never one of the reserved ones)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in RESERVED_PORTS:
+            return port
+
+
+def free_port_block(size: int = 11) -> int:
+    """A port P with P..P+size-1 all free (a Milvus server uses its port and the next ten)."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - size)
+        if any(p in RESERVED_PORTS for p in range(base, base + size)):
+            continue
+        if all(_is_free(p) for p in range(base, base + size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        # As servers do: connections of a killed server in TIME_WAIT do not block a listener.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def copy_lite(src_data_dir: Path, dst_data_dir: Path) -> Path:
+    """Copy a Milvus Lite database the way docs/operations.md says: under the ingest lock."""
+    from ingest.pipeline import ingest_lock
+
+    dst_data_dir.mkdir(parents=True, exist_ok=True)
+    with ingest_lock(src_data_dir):
+        shutil.copytree(
+            src_data_dir / "milvus.db",
+            dst_data_dir / "milvus.db",
+            ignore=shutil.ignore_patterns("LOCK"),
+        )
+    return dst_data_dir
+
+
+class ApiServer:
+    """`reportrag serve` in its own process (its own session, so signals reach only it)."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        self.log = workdir / f"serve-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            **env,
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 240) -> ApiServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+                cwd=self.workdir,  # no stray .env from the repo
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"reportrag serve exited {self.proc.returncode}:\n{self.tail()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"reportrag serve did not come up in {timeout}s:\n{self.tail()}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def tail(self, n: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+class MilvusServer:
+    """A Milvus 2.3.5 standalone server on a free port via scripts/milvus-server.sh."""
+
+    SCRIPT = REPO / "scripts" / "milvus-server.sh"
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port_block()
+        self.uri = f"http://127.0.0.1:{self.port}"
+
+    def _run(self, *args: str, timeout: float = 240) -> str:
+        # A restart on a data dir whose server was killed waits for the old etcd session to
+        # expire before DDL works again: minutes on a busy machine.
+        env = {**os.environ, "MILVUS_PORT": str(self.port), "MILVUS_START_TIMEOUT": "150"}
+        proc = subprocess.run(
+            [str(self.SCRIPT), *args], env=env, capture_output=True, text=True, timeout=timeout
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"milvus-server.sh {' '.join(args)}: {proc.stderr[-3000:]}")
+        return proc.stdout.strip()
+
+    @classmethod
+    def installed(cls) -> bool:
+        return (REPO / ".venv-milvus" / "bin" / "milvus-server").exists()
+
+    def start(self, attempts: int = 3) -> MilvusServer:
+        """Start (or restart on the same data dir); retried, because a restart sometimes dies
+        at once: its proxy finds the previous run's datacoord session, still in etcd, and
+        panics (``unknown service milvus.proto.data.DataCoord``). The session expires."""
+        error: RuntimeError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(20)
+            self._wait_for_free_ports()
+            try:
+                uri = self._run("start", str(self.data_dir)).splitlines()[-1]
+            except RuntimeError as exc:
+                error = exc
+                continue
+            assert uri == self.uri, uri
+            return self
+        assert error is not None
+        raise error
+
+    def _wait_for_free_ports(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(_is_free(p) for p in range(self.port, self.port + 11)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ports {self.port}..{self.port + 10} still in use")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self._run("stop", str(self.data_dir))
+
+    @property
+    def pgid(self) -> int:
+        return int((self.data_dir / "milvus.pid").read_text().strip())
+
+    def signal(self, sig: int) -> None:
+        """Signal the whole server (the wrapper and the milvus binary share a process group)."""
+        os.killpg(self.pgid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would; the data dir stays as the crash left it."""
+        pgid = self.pgid
+        os.killpg(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        (self.data_dir / "milvus.pid").unlink(missing_ok=True)
