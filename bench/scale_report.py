@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.scale_report [--results bench/results] [--out docs/img]
 
-Installs matplotlib into the running interpreter's environment when it is missing (a bench
-dependency, not a runtime one).
+Installs matplotlib (the ``bench`` extra, pinned by requirements.lock) into the running
+interpreter's environment when it is missing: a bench dependency, not a runtime one.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
 
 MARKERS = {"HNSW": "o", "IVF_FLAT": "s", "IVF_SQ8": "^", "FLAT": "*"}
 FILTER_LABELS = {
@@ -29,10 +31,11 @@ def _pyplot() -> Any:
     try:
         importlib.import_module("matplotlib")
     except ImportError:
-        print("installing matplotlib (bench plots only)", file=sys.stderr)
+        # The version requirements.lock pins for the "bench" extra, as scripts/bench.sh does.
+        print("installing matplotlib (the bench extra, plots only)", file=sys.stderr)
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "matplotlib>=3.8,<4"],
+             "-c", str(REPO / "requirements.lock"), "-e", f"{REPO}[bench]"],
             check=True,
         )
     import matplotlib
@@ -47,11 +50,18 @@ def _label(n: int) -> str:
     return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k"
 
 
-def load_results(results: Path) -> list[dict[str, Any]]:
-    """Every scale result, smallest N first."""
+def load_results(results: Path, variants: bool = False) -> list[dict[str, Any]]:
+    """Every scale result (only the variant runs, with ``variants``), smallest N first."""
     runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("scale-*.json"))]
-    main = (r for r in runs if r.get("bench") == "scale" and not r.get("variant"))
+    main = (r for r in runs if r.get("bench") == "scale" and bool(r.get("variant")) == variants)
     return sorted(main, key=lambda r: r["n"])
+
+
+def _restart(r: dict[str, Any], variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """The restart measurement of a run, or of a variant run of the same N."""
+    if "restart" in r:
+        return r["restart"]
+    return next(v["restart"] for v in variants if v["n"] == r["n"] and "restart" in v)
 
 
 def plot_recall_latency(plt: Any, run: dict[str, Any], out: Path) -> Path:
@@ -103,13 +113,14 @@ def plot_scale(plt: Any, runs: list[dict[str, Any]], out: Path) -> Path:
         xs = [r["n"] for r in runs if kind in r["index_build_s"]]
         axes[0].plot(xs, [r["index_build_s"][kind] for r in runs if kind in r["index_build_s"]],
                      marker=marker, label=kind)
-        axes[1].plot(xs, [r["rss_bytes"][kind] / 2**30 for r in runs if kind in r["rss_bytes"]],
-                     marker=marker, label=kind)
+        grown = [(r["n"], (r["rss_bytes"][kind] - r["rss_bytes"]["before"]) / 2**30)
+                 for r in runs if kind in r["rss_bytes"]]
+        axes[1].plot([g[0] for g in grown], [g[1] for g in grown], marker=marker, label=kind)
     axes[0].set_ylabel("index build (s)")
-    axes[1].set_ylabel("server RSS after load (GiB)")
-    axes[2].plot(ns, [max(v for k, v in r["disk_bytes"].items() if k != "before") / 2**30
+    axes[1].set_ylabel("server RSS growth, loaded (GiB)")
+    axes[2].plot(ns, [(r["disk_bytes"]["after_insert_HNSW"] - r["disk_bytes"]["before"]) / 2**30
                       for r in runs], marker="o")
-    axes[2].set_ylabel("data dir, largest (GiB)")
+    axes[2].set_ylabel("data dir growth, insert + HNSW (GiB)")
     for filt, label in FILTER_LABELS.items():
         axes[3].plot(ns, [_hnsw_at(r, filt, "p99_ms") for r in runs], marker="o", label=label)
     axes[3].set_ylabel("HNSW p99 latency (ms), chosen ef")
@@ -130,7 +141,7 @@ def _gib(b: float) -> str:
     return f"{b / 2**30:.2f}"
 
 
-def markdown(runs: list[dict[str, Any]]) -> str:
+def markdown(runs: list[dict[str, Any]], variants: list[dict[str, Any]]) -> str:
     """The tables of docs/benchmarks.md ("Scale"), from the results."""
     lines = ["| | " + " | ".join(_label(r["n"]) for r in runs) + " |",
              "| --- |" + " ---: |" * len(runs)]
@@ -140,7 +151,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
         for r in runs:
             try:
                 cells.append(str(fn(r)))
-            except (KeyError, TypeError):
+            except (KeyError, TypeError, StopIteration):
                 cells.append("-")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
@@ -157,6 +168,10 @@ def markdown(runs: list[dict[str, Any]]) -> str:
     for kind in MARKERS:
         row(f"server RSS loaded with {kind}, GiB", lambda r, k=kind: _gib(r["rss_bytes"][k]))
     row("server RSS peak, GiB", lambda r: _gib(r["rss_bytes"]["peak"]))
+    row("after a server restart: RSS idle / loaded (HNSW), GiB",
+        lambda r: f"{_gib(_restart(r, variants)['rss_bytes_idle'])} / "
+        f"{_gib(_restart(r, variants)['rss_bytes_loaded'])}")
+    row("after a server restart: cold load, s", lambda r: _restart(r, variants)["cold_load_s"])
     row("data dir before / after insert + HNSW, GiB",
         lambda r: f"{_gib(r['disk_bytes']['before'])} / "
         f"{_gib(r['disk_bytes']['after_insert_HNSW'])}")
@@ -207,7 +222,7 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true", help="print the tables, no plots")
     args = ap.parse_args()
     if args.markdown:
-        print(markdown(load_results(args.results)))
+        print(markdown(load_results(args.results), load_results(args.results, variants=True)))
         return
     plot_all(args.results, args.out)
 

@@ -189,10 +189,13 @@ def test_dry_run_writes_nothing(stores: Opened, tmp_path: Path) -> None:
     assert (report.dry_run, report.created, report.added, report.sampled) == (True, True, 9, 0)
     assert (report.target_kind, report.target_bm25, report.target_index) == ("lite", True, "FLAT")
     assert not dst.has_collection()
-    new_file = tmp_path / "never.db"
+    new_file = tmp_path / "never" / "made" / "milvus.db"
     report = migrate(src._uri, str(new_file), source_collection=src.collection,
                      target_collection="c", dry_run=True)
-    assert report.added == 9 and not new_file.exists()  # not even an empty Lite database
+    assert report.added == 9 and not (tmp_path / "never").exists()  # no database, no folder
+    report = migrate(src._uri, str(new_file), source_collection=src.collection,
+                     target_collection="c")  # a real run creates the folder it needs
+    assert report.added == 9 and new_file.exists()
 
 
 @pytest.mark.parametrize("dst_kind", ["lite", pytest.param("server", marks=needs_server)])

@@ -125,9 +125,14 @@ def migrate(
     source = MilvusStore.open_existing(
         source_uri, source_collection, token=source_token, timeout=timeout
     )
-    # Connecting to a Lite path creates the database; a dry run must leave none behind.
-    fresh_lite = target_uri.endswith(".db") and "://" not in target_uri
-    fresh_lite = fresh_lite and not Path(target_uri).exists()
+    # Connecting to a Lite path creates the database (its folder too, here); a dry run must
+    # leave neither behind.
+    leftover: Path | None = None
+    if target_uri.endswith(".db") and "://" not in target_uri and not Path(target_uri).exists():
+        leftover = Path(target_uri).absolute()
+        while not leftover.parent.exists():
+            leftover = leftover.parent
+        Path(target_uri).parent.mkdir(parents=True, exist_ok=True)
     try:
         target = MilvusStore(
             target_uri,
@@ -142,8 +147,8 @@ def migrate(
             _run(source, target, report, batch, dry_run, delete_extra, sample, seed, on_batch)
         finally:
             target.close()
-            if dry_run and fresh_lite:
-                shutil.rmtree(target_uri, ignore_errors=True)
+            if dry_run and leftover is not None:
+                shutil.rmtree(leftover, ignore_errors=True)
     finally:
         source.close()
     report.seconds = round(time.monotonic() - started, 3)
