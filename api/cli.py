@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from reportrag.errors import ReportragError
 
-_COMMAND_MODULES = ("model", "ingest", "search", "serve", "evaluate")
+_COMMAND_MODULES = ("model", "ingest", "search", "serve", "evaluate", "migrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: int) -> None:
+def configure_logging(verbose: int) -> None:
+    """Logging for the CLI and for every API worker process: WARNING, -v INFO, -vv DEBUG."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Third-party chatter would drown the one line we promise on errors.
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reportrag`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except ReportragError as exc:

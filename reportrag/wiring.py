@@ -19,9 +19,23 @@ def embedder_from_settings(settings: Settings) -> TextEmbedder:
     )
 
 
+def index_config_from_settings(settings: Settings):  # noqa: ANN201 - IndexConfig
+    """The vector index settings as the store's IndexConfig (ConfigError when inconsistent)."""
+    from reportrag.store import IndexConfig
+
+    return IndexConfig(
+        kind=settings.index_kind,
+        hnsw_m=settings.hnsw_m,
+        hnsw_ef_construction=settings.hnsw_ef_construction,
+        search_ef=settings.search_ef,
+        ivf_nlist=settings.ivf_nlist,
+        ivf_nprobe=settings.ivf_nprobe,
+    )
+
+
 def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusStore
     """The configured Milvus store (not yet connected)."""
-    from reportrag.store import IndexConfig, MilvusStore
+    from reportrag.store import MilvusStore
 
     token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
     if settings.milvus_uri is None:
@@ -32,7 +46,7 @@ def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusS
         dim,
         token=token,
         timeout=settings.milvus_timeout,
-        index=IndexConfig(kind=settings.index_kind),
+        index=index_config_from_settings(settings),
     )
 
 

@@ -29,7 +29,7 @@ with_server() {  # run "$@" with REPORTRAG_BENCH_MILVUS_URI set to a fresh Milvu
     local dir; dir="$(mktemp -d /tmp/reportrag-bench-milvus.XXXXXX)"
     local uri; uri="$(MILVUS_PORT="${MILVUS_PORT:-19700}" scripts/milvus-server.sh start "$dir" | tail -n1)"
     trap 'MILVUS_PORT="${MILVUS_PORT:-19700}" scripts/milvus-server.sh stop "'"$dir"'" >/dev/null; rm -rf "'"$dir"'"' RETURN
-    REPORTRAG_BENCH_MILVUS_URI="$uri" "$@"
+    REPORTRAG_BENCH_MILVUS_URI="$uri" REPORTRAG_BENCH_MILVUS_DIR="$dir" "$@"
 }
 
 http_server() {
@@ -53,7 +53,11 @@ for name in "${names[@]}"; do
         http-server) with_server http_server ;;
         baseline) $PY -m bench.baseline ;;
         soak) ensure_ingested; $PY -m bench.soak ;;
-        scale) with_server sh -c '$0 -m bench.scale --uri "$REPORTRAG_BENCH_MILVUS_URI" --n 1000000' "$PY" ;;
+        scale)  # the 1M run of docs/benchmarks.md (about 45 min); the other runs are listed there
+            with_server sh -c '$0 -m bench.scale --uri "$REPORTRAG_BENCH_MILVUS_URI" \
+                --milvus-dir "$REPORTRAG_BENCH_MILVUS_DIR" --n 1000000 --efs 16,32,64,128,256,512 \
+                --nprobes 8,16,32,64,128 --json bench/results/scale-1m.json' "$PY"
+            $PY -m bench.scale_report --out docs/img ;;
         plots) $PY -m bench.plots ;;
         *) echo "bench.sh: unknown benchmark $name" >&2; exit 2 ;;
     esac

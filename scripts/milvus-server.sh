@@ -117,7 +117,7 @@ cmd_start() {
     # closed ports (clients retry) rather than at a component of the new run listening on
     # the same port (which has made Milvus 2.3.5 panic: "unknown service ...DataCoord").
     local etcd_client=$((PORT + 9)) etcd_peer=$((PORT + 10)) p starts base
-    starts="$(tr -dc '0-9' <"$dir/milvus.starts" 2>/dev/null || true)"
+    starts="$(tr -dc '0-9' 2>/dev/null <"$dir/milvus.starts" || true)"
     starts=$((${starts:-0} + 1))
     echo "$starts" >"$dir/milvus.starts"
     base=$((PORT + 1 + 10 * (starts % 2)))

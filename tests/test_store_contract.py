@@ -7,8 +7,10 @@ model: seeded random unit vectors of dim 8 and hand-made chunks in English, Chin
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -18,18 +20,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportrag.errors import (
     CapabilityError,
     ConfigError,
     FilterError,
     FingerprintMismatchError,
+    NotFoundError,
     StoreError,
     StoreUnavailableError,
 )
 from reportrag.store import IndexConfig, MilvusStore, StoreCapabilities
 from reportrag.store.capabilities import detect_dialect, parse_version
-from reportrag.store.filters import compile_filters, quote, successor
+from reportrag.store.filters import compile_filters, prefix_cover, quote, successor
 from reportrag.types import Chunk, Counterpart, Filters, content_hash
 
 DIM = 8
@@ -458,6 +463,114 @@ def test_scans_page_past_one_query_page(make_store: StoreFactory, monkeypatch) -
     assert len(store.doc_index("rep-en")) == 3
 
 
+# -- bulk reads (migration) ----------------------------------------------------------------
+
+
+def test_scan_with_vectors_pages_in_key_order(shared: Loaded) -> None:
+    store, chunks, vectors = shared
+    by_id = {c.chunk_id: (c, v) for c, v in zip(chunks, vectors, strict=True)}
+    pages = list(store.scan_with_vectors(page_size=4))
+    assert [len(p[0]) for p in pages] == [4, 4, 1]
+    seen = [c.chunk_id for page, _ in pages for c in page]
+    assert seen == sorted(by_id)  # every row once, ascending primary key across pages
+    for page, vecs in pages:
+        assert vecs.dtype == np.float32 and vecs.shape == (len(page), DIM)
+        for chunk, vec in zip(page, vecs, strict=True):
+            assert chunk == by_id[chunk.chunk_id][0]  # every field, counterparts included
+            np.testing.assert_allclose(vec, by_id[chunk.chunk_id][1], atol=1e-6)
+    one_page = list(store.scan_with_vectors(page_size=100))
+    assert len(one_page) == 1 and len(one_page[0][0]) == len(chunks)
+
+
+def test_scan_ids_pages_in_key_order(shared: Loaded) -> None:
+    store, chunks, _ = shared
+    pages = list(store.scan_ids(page_size=2))
+    assert [len(p) for p in pages] == [2, 2, 2, 2, 1]
+    assert [i for p in pages for i in p] == sorted(c.chunk_id for c in chunks)
+
+
+@pytest.mark.parametrize("size", [0, -1, 16385, 2.5, True])
+def test_scan_page_size_is_validated(shared: Loaded, size: object) -> None:
+    store, _, _ = shared
+    with pytest.raises(ValueError, match="page_size"):
+        next(store.scan_with_vectors(page_size=size))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="page_size"):
+        next(store.scan_ids(page_size=size))  # type: ignore[arg-type]
+
+
+def test_scans_of_an_empty_collection_yield_nothing(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    assert list(store.scan_with_vectors(10)) == [] and list(store.scan_ids(10)) == []
+
+
+def test_get_with_vectors_keeps_the_order_asked(shared: Loaded) -> None:
+    store, chunks, vectors = shared
+    got, vecs = store.get_with_vectors([chunks[5].chunk_id, "missing:1", chunks[1].chunk_id])
+    assert got == [chunks[5], chunks[1]]
+    np.testing.assert_allclose(vecs, vectors[[5, 1]], atol=1e-6)
+    none, empty = store.get_with_vectors(["missing:1"])
+    assert none == [] and empty.shape == (0, DIM)
+
+
+def test_open_existing_reads_dim_and_fingerprint(shared: Loaded, backend_uri: str) -> None:
+    store, chunks, vectors = shared
+    with MilvusStore.open_existing(store._uri, store.collection, timeout=30.0) as other:
+        assert other.dim == DIM and other.collection == store.collection
+        assert other.fingerprint() == json.loads(json.dumps(FINGERPRINT))
+        assert other.vector_index == store.vector_index
+        assert other.count() == len(chunks)
+        hit = other.search_dense(vectors[3], Filters(), 1)[0]
+        assert hit.chunk.chunk_id == chunks[3].chunk_id
+
+
+def test_open_existing_refuses_what_is_missing(
+    make_store: StoreFactory, backend_uri: str, tmp_path: Path
+) -> None:
+    make_store().ensure_collection(FINGERPRINT)  # the database exists, the collection not
+    with pytest.raises(NotFoundError, match="no_such_collection"):
+        MilvusStore.open_existing(backend_uri, "no_such_collection", timeout=30.0)
+    missing = tmp_path / "nowhere" / "milvus.db"
+    missing.parent.mkdir()
+    with pytest.raises(NotFoundError, match="no Milvus Lite database"):
+        MilvusStore.open_existing(str(missing), "c", timeout=30.0)
+    assert not missing.exists()  # a typo never creates an empty database
+
+
+def test_open_existing_refuses_a_foreign_collection(backend_uri: str) -> None:
+    from pymilvus import DataType, MilvusClient
+
+    name = f"t_foreign_{uuid.uuid4().hex[:8]}"
+    raw = MilvusClient(uri=backend_uri, timeout=30)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=4)
+    raw.create_collection(name, schema=schema, timeout=30)
+    try:
+        with pytest.raises(StoreError, match="no reportrag fingerprint"):
+            MilvusStore.open_existing(backend_uri, name, timeout=30.0)
+    finally:
+        raw.drop_collection(name, timeout=30)
+        raw.close()
+
+
+def test_a_failed_index_build_leaves_no_collection(make_store: StoreFactory, monkeypatch) -> None:  # noqa: ANN001
+    import reportrag.store.schema as schema_module
+
+    real = schema_module.build_index_params
+
+    def broken(dialect, config):  # noqa: ANN001, ANN202 - our own seam, made to fail in Milvus
+        params = real(dialect, config)
+        params.add_index("no_such_field", index_type="INVERTED")
+        return params
+
+    monkeypatch.setattr(schema_module, "build_index_params", broken)
+    store = make_store()
+    with pytest.raises(StoreError):
+        store.ensure_collection(FINGERPRINT)
+    assert not store.has_collection()
+
+
 # -- search -------------------------------------------------------------------------------
 
 
@@ -506,6 +619,24 @@ FILTER_CASES = [
         Filters(date_from="2023-05-01", date_to="2023-05-01"),
         lambda c: c.date == "2023-05-01",
         id="date-range-one-day",
+    ),
+    pytest.param(
+        Filters(date_from="2023-05-02"), lambda c: c.date >= "2023-05-02", id="date_from-open"
+    ),
+    pytest.param(
+        Filters(date_to="2024-08-13"),
+        lambda c: c.date and c.date <= "2024-08-13",
+        id="date_to-open",
+    ),
+    pytest.param(
+        Filters(date_from="2019-11-30", date_to="2024-02-29"),
+        lambda c: "2019-11-30" <= c.date <= "2024-02-29",
+        id="date-range-years",
+    ),
+    pytest.param(
+        Filters(date_from="2024-08-10", date_to="2031-01-09"),
+        lambda c: "2024-08-10" <= c.date <= "2031-01-09",
+        id="date-range-days-to-decades",
     ),
     pytest.param(
         Filters(lang=("en",), kind=("report",), section="2"),
@@ -685,6 +816,13 @@ def test_not_connected_is_a_store_error(tmp_path: Path) -> None:
         {"collection": ""},
         {"dim": 0},
         {"uri": ""},
+        {"uri": "   "},
+        {"uri": "ftp://host:1"},
+        {"uri": "nonsense"},
+        {"uri": "http://"},
+        {"uri": "http://127.0.0.1:notaport"},
+        {"uri": "http://127.0.0.1:99999"},
+        {"uri": "/tmp/milvus.txt"},
         {"timeout": 0},
     ],
 )
@@ -695,24 +833,44 @@ def test_constructor_validates(kwargs: dict) -> None:
         MilvusStore(args.pop("uri"), args.pop("collection"), args.pop("dim"), **args)
 
 
-def test_index_config_validates() -> None:
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kind": "DISKANN"},
+        {"kind": "hnsw"},
+        {"hnsw_m": 0},
+        {"hnsw_m": 1},
+        {"hnsw_m": 4096},
+        {"hnsw_ef_construction": 0},
+        {"search_ef": 0},
+        {"search_ef": 40000},
+        {"search_ef": True},
+        {"ivf_nlist": 0},
+        {"ivf_nprobe": 0},
+        {"ivf_nlist": 8, "ivf_nprobe": 16},
+        {"ivf_nlist": "128"},
+    ],
+)
+def test_index_config_validates(kwargs: dict) -> None:
     assert IndexConfig().kind == "auto"
     with pytest.raises(ConfigError):
-        IndexConfig(kind="DISKANN")
-    with pytest.raises(ConfigError):
-        IndexConfig(hnsw_m=0)
+        IndexConfig(**kwargs)
 
 
-@pytest.mark.parametrize("kind", ["FLAT", "HNSW", "IVF_FLAT"])
+@pytest.mark.parametrize("kind", ["FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8"])
 def test_explicit_index_kinds_search_correctly(make_store: StoreFactory, kind: str) -> None:
-    store = make_store(index=IndexConfig(kind=kind))
+    # nprobe == nlist: IVF searches every list, so even these 9 rows are found exactly.
+    config = IndexConfig(kind=kind, hnsw_m=8, search_ef=16, ivf_nlist=4, ivf_nprobe=4)
+    store = make_store(index=config)
     store.ensure_collection(FINGERPRINT)
+    assert store.vector_index == kind
     chunks, vectors = make_chunks(), unit_vectors(len(make_chunks()))
     store.upsert(chunks, vectors)
     assert store.search_dense(vectors[5], Filters(), 1)[0].chunk.chunk_id == chunks[5].chunk_id
     # Reopened with the default IndexConfig: search follows the index the collection has.
     again = make_store(store._collection)
     assert again.ensure_collection(FINGERPRINT) is False
+    assert again.vector_index == kind
     hits = again.search_dense(vectors[2], Filters(lang=("en",)), 2)
     assert hits[0].chunk.chunk_id == chunks[2].chunk_id
 
@@ -761,6 +919,55 @@ def test_templating_binds_every_value() -> None:
     assert compile_filters(Filters(), templating=True) == ("", {})
 
 
+def test_prefix_cover_is_exactly_the_range() -> None:
+    for lo, hi in [("000", "999"), ("123", "123"), ("009", "910"), ("100", "199"), ("57", "13")]:
+        got = prefix_cover(lo, hi)
+        width = len(lo)
+        every = (f"{i:0{width}d}" for i in range(10**width))
+        covered = {x for x in every if x.startswith(tuple(got))}
+        wanted = {f"{i:0{width}d}" for i in range(int(lo), int(hi) + 1)}
+        assert covered == wanted, (lo, hi, got)
+        assert len(got) == len(set(got)) and len(got) <= 2 * 9 * width
+    assert prefix_cover("000", "999") == [""] and prefix_cover("100", "199") == ["1"]
+    with pytest.raises(ValueError):
+        prefix_cover("1", "22")
+
+
+@given(
+    st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2040, 12, 31)),
+    st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2040, 12, 31)),
+    st.sampled_from(["both", "from", "to"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_date_ranges_as_like_prefixes_match_the_string_range(
+    a: dt.date, b: dt.date, ends: str
+) -> None:
+    lo, hi = sorted([a.isoformat(), b.isoformat()])
+    f = Filters(date_from=lo if ends != "to" else "", date_to=hi if ends != "from" else "")
+    expr, _ = compile_filters(f, templating=False, like_prefixes=True)
+    assert ">=" not in expr and "<=" not in expr  # no string range left on 2.3
+    likes = re.findall(r'date like "([0-9-]*)%"', expr)
+    listed = expr.split("date in", 1)[1] if "date in" in expr else ""
+    days = re.findall(r'"(\d{4}-\d{2}-\d{2})"', listed)
+    one = dt.timedelta(days=1)
+    probe = [a, b, a - one, b + one, dt.date(2000, 1, 1), dt.date(2040, 12, 31)]
+    probe += [a + k * 37 * one for k in range(-30, 30)]
+    for day in {p.isoformat() for p in probe} | {""}:
+        inside = bool(day) and (not f.date_from or day >= f.date_from) and (
+            not f.date_to or day <= f.date_to
+        )
+        matched = day in days or any(day.startswith(p) for p in likes)
+        assert matched == inside, (f, day)
+
+
+def test_like_prefixes_leave_odd_sections_to_the_range() -> None:
+    plain, _ = compile_filters(Filters(section="2.3 Funding"), templating=False, like_prefixes=True)
+    assert plain == 'section like "2.3 Funding%"'
+    for odd in ("50% off", "a_b", 'a"b', "a'b", "a\\b"):
+        expr, _ = compile_filters(Filters(section=odd), templating=False, like_prefixes=True)
+        assert "like" not in expr and "section >=" in expr, odd
+
+
 def test_dialects_by_version() -> None:
     old = detect_dialect("v2.3.5-lite", uri="http://127.0.0.1:19530")
     assert (
@@ -769,6 +976,7 @@ def test_dialects_by_version() -> None:
         old.capabilities.filter_templating,
         old.scalar_index,
     ) == ("server", False, False, "Trie")
+    assert old.like_prefixes is True
     new = detect_dialect("v2.5.4", uri="http://milvus:19530")
     assert (new.capabilities.bm25, new.capabilities.filter_templating, new.scalar_index) == (
         True,
@@ -781,6 +989,8 @@ def test_dialects_by_version() -> None:
         True,
         "FLAT",
     )
+    assert new.like_prefixes is False and lite.like_prefixes is False
+    assert old.for_collection(False, "").like_prefixes is True
 
 
 def test_lite_without_jieba_falls_back_to_standard(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,11 +1,19 @@
-"""``reportrag serve``: the HTTP API under uvicorn."""
+"""``reportrag serve``: the HTTP API under uvicorn, in one or several worker processes."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import TYPE_CHECKING
 
 from reportrag.settings import get_settings
+
+if TYPE_CHECKING:  # fastapi loads only when a server starts
+    from fastapi import FastAPI
+
+# How the CLI's -v count reaches worker processes (they start from scratch, not from main()).
+_VERBOSITY_ENV = "_REPORTRAG_WORKER_VERBOSITY"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,21 +24,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         default=1,
-        help="worker processes (needs a Milvus server; Milvus Lite is single-process)",
+        help="worker processes, each with its own model and Milvus connection "
+        "(needs a Milvus server; Milvus Lite is single-process)",
     )
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=_serve)
 
 
+def worker_app() -> FastAPI:
+    """The app of one worker process: logging as the CLI asked, settings from the environment."""
+    from api.app import create_app
+    from api.cli import configure_logging
+
+    configure_logging(int(os.environ.get(_VERBOSITY_ENV, "0") or 0))
+    return create_app()  # reads REPORTRAG_* (and .env) in this process, in its lifespan
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = get_settings()
+    from reportrag.errors import InputError
+
+    settings = get_settings()  # validated here, so a bad setting fails before any worker starts
     workers = args.workers
     if workers < 1:
-        from reportrag.errors import InputError
-
         raise InputError("--workers must be at least 1")
+    if not 1 <= args.port <= 65535:
+        raise InputError("--port must be in 1..65535")
     if workers > 1 and settings.milvus_uri is None:
         print(
             "reportrag: Milvus Lite is a single-process engine: serving with 1 worker "
@@ -42,13 +62,16 @@ def _serve(args: argparse.Namespace) -> int:
         from api.app import create_app
 
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
-    else:
-        uvicorn.run(
-            "api.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=workers,
-            log_level=args.log_level,
-        )
+        return 0
+    # Each worker is a fresh process that imports this module and calls worker_app(): it
+    # loads its own model and opens its own Milvus connection, reading the same environment.
+    os.environ[_VERBOSITY_ENV] = str(getattr(args, "verbose", 0))
+    uvicorn.run(
+        "api.commands.serve:worker_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=workers,
+        log_level=args.log_level,
+    )
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import os
+
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
@@ -10,8 +12,9 @@ from api.deps import RuntimeDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
+@router.get("/healthz", summary="The process is up (X-Worker-Pid: which worker answered)")
+def healthz(response: Response) -> dict[str, str]:
+    response.headers["X-Worker-Pid"] = str(os.getpid())
     return {"status": "ok"}
 
 

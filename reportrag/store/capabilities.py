@@ -16,9 +16,8 @@ from reportrag.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-VECTOR_INDEX_KINDS = ("auto", "FLAT", "HNSW", "IVF_FLAT")
-IVF_NLIST = 128
-IVF_NPROBE = 16
+VECTOR_INDEX_KINDS = ("auto", "FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8")
+IVF_KINDS = ("IVF_FLAT", "IVF_SQ8")
 
 # Punctuation jieba emits as tokens of their own; dropping them keeps BM25 length
 # normalisation about words, not commas.
@@ -29,12 +28,20 @@ _PUNCT_STOP_WORDS = sorted(
 
 @dataclass(frozen=True)
 class IndexConfig:
-    """Vector index choice; ``auto`` picks what the deployment does best."""
+    """Vector index choice and its parameters; ``auto`` picks what the deployment does best.
 
-    kind: str = "auto"  # "auto" | "FLAT" | "HNSW" | "IVF_FLAT"
+    FLAT is exact (brute force); HNSW is a graph (``hnsw_m`` links per node,
+    ``hnsw_ef_construction`` build beam, ``search_ef`` search beam, raised to top_k when
+    smaller); IVF_FLAT / IVF_SQ8 cluster the vectors into ``ivf_nlist`` lists and search
+    ``ivf_nprobe`` of them, IVF_SQ8 storing each dimension in one byte (about 1/4 the memory).
+    """
+
+    kind: str = "auto"  # one of VECTOR_INDEX_KINDS
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
-    search_ef: int = 64
+    search_ef: int = 512  # recall@10 >= 0.95 filtered, at 100k and 1M (bench/scale.py)
+    ivf_nlist: int = 128
+    ivf_nprobe: int = 16
 
     def __post_init__(self) -> None:
         if self.kind not in VECTOR_INDEX_KINDS:
@@ -42,10 +49,27 @@ class IndexConfig:
                 f"index kind must be one of {', '.join(VECTOR_INDEX_KINDS)}, not {self.kind!r}",
                 details={"kind": self.kind},
             )
-        for name in ("hnsw_m", "hnsw_ef_construction", "search_ef"):
+        # The ranges Milvus itself accepts (2.3 - 2.5), checked here so a bad setting fails
+        # before a collection is half-created.
+        limits = {
+            "hnsw_m": (2, 2048),
+            "hnsw_ef_construction": (1, 2**31 - 1),
+            "search_ef": (1, 32768),
+            "ivf_nlist": (1, 65536),
+            "ivf_nprobe": (1, 65536),
+        }
+        for name, (low, high) in limits.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"index {name} must be a positive integer, not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(
+                    f"index {name} must be an integer in {low}..{high}, not {value!r}",
+                    details={name: value},
+                )
+        if self.ivf_nprobe > self.ivf_nlist:
+            raise ConfigError(
+                f"index ivf_nprobe ({self.ivf_nprobe}) cannot exceed ivf_nlist ({self.ivf_nlist})",
+                details={"ivf_nprobe": self.ivf_nprobe, "ivf_nlist": self.ivf_nlist},
+            )
 
 
 @dataclass(frozen=True)
@@ -73,6 +97,8 @@ class Dialect:
     default_vector_index: str
     analyzer_params: dict[str, Any] | None  # for the BM25 text field; None without BM25
     flush_after_write: bool  # Lite searches unflushed rows by brute force in Python
+    # String ranges scan every row on 2.3 (Trie index); LIKE "p%" is an index lookup there.
+    like_prefixes: bool = False
 
     def for_collection(self, bm25: bool, analyzer: str) -> Dialect:
         """This dialect narrowed to an existing collection's BM25 field and analyzer."""
@@ -92,6 +118,7 @@ class Dialect:
             default_vector_index=self.default_vector_index,
             analyzer_params=self.analyzer_params if enabled else None,
             flush_after_write=self.flush_after_write,
+            like_prefixes=self.like_prefixes,
         )
 
 
@@ -161,4 +188,5 @@ def detect_dialect(server_version: str, *, uri: str) -> Dialect:
         default_vector_index="HNSW",
         analyzer_params={"tokenizer": "jieba", "filter": ["lowercase"]} if modern else None,
         flush_after_write=False,
+        like_prefixes=not inverted,
     )

@@ -12,6 +12,13 @@ Two modes, chosen by the deployment:
 The section prefix is a range (``section >= p and section < successor(p)``) rather than
 ``like "p%"``: LIKE gives ``%``/``_`` a meaning and Lite and the 2.3 server disagree on how
 to escape them, while string comparison needs no wildcard escaping at all.
+
+With ``like_prefixes`` (Milvus 2.3, whose Trie index answers a string *range* by scanning
+every row: ~70 ms a search at 100k rows, against ~5 ms for ``like "p%"``, bench/scale.py)
+prefixes and date ranges become LIKE prefixes instead: the section prefix when it holds no
+character LIKE or the literal could treat specially, and a date range as the few ``YYYY``,
+``YYYY-M``, ``YYYY-MM``, ... prefixes that cover exactly the calendar days between its ends
+(a one-year range is ``date like "2021%"``; ``date_from`` alone about 30 prefixes).
 """
 
 from __future__ import annotations
@@ -111,7 +118,80 @@ def in_clause(expr: Expr, fld: str, values: Sequence[str]) -> None:
     expr.add(f"{fld} in {expr.value(fld, list(values))}")
 
 
-def compile_filters(filters: Filters, *, templating: bool) -> tuple[str, dict[str, object]]:
+_PLAIN_PREFIX = re.compile(r"[^%_\\\"']+")  # nothing LIKE or the literal treats specially
+
+
+def prefix_cover(lo: str, hi: str) -> list[str]:
+    """The fewest prefixes whose completions (to ``len(lo)`` digits) are exactly ``lo..hi``.
+
+    ``lo`` and ``hi`` are digit strings of one length; empty when ``lo > hi``.
+    """
+    if len(lo) != len(hi) or not (lo + hi).isdigit():
+        raise ValueError("prefix_cover needs two digit strings of the same length")
+    if lo > hi:
+        return []
+
+    def cover(prefix: str, a: str, b: str) -> list[str]:
+        if a == "0" * len(a) and b == "9" * len(b):
+            return [prefix]
+        if a[0] == b[0]:
+            return cover(prefix + a[0], a[1:], b[1:])
+        rest = len(a) - 1
+        out = cover(prefix + a[0], a[1:], "9" * rest)
+        out += [prefix + str(d) for d in range(int(a[0]) + 1, int(b[0]))]
+        return out + cover(prefix + b[0], "0" * rest, b[1:])
+
+    return cover("", lo, hi)
+
+
+def _date_prefix(digits: str) -> str:
+    """``2021``, ``20210``, ``202101``, ``2021011`` -> ``2021``, ``2021-0``, ``2021-01``, ..."""
+    return "-".join(p for p in (digits[:4], digits[4:6], digits[6:]) if p)
+
+
+def _widen(lo: str, hi: str) -> tuple[str, str]:
+    """Bounds (8 digits) stretched over strings no calendar date has: the cover gets shorter.
+
+    No date has day 00 or month 00, nor day > 31 or month > 12, so ``20210101`` may start at
+    ``20210000`` and ``20211231`` end at ``20219999`` (one prefix, ``2021``, for the year).
+    """
+    if lo[6:] == "01":
+        lo = lo[:6] + "00"
+        if lo[4:6] == "01":
+            lo = lo[:4] + "0000"
+    if hi[6:] == "31":
+        hi = hi[:6] + "99"
+        if hi[4:6] == "12":
+            hi = hi[:4] + "9999"
+    return lo, hi
+
+
+def _any_of(parts: list[str]) -> str:
+    """``a or b or ...`` as a balanced tree: 2.3.5 fails a search on a ~50-deep chain."""
+    if len(parts) == 1:
+        return parts[0]
+    mid = len(parts) // 2
+    return f"({_any_of(parts[:mid])} or {_any_of(parts[mid:])})"
+
+
+def _date_cover(expr: Expr, date_from: str, date_to: str) -> str:
+    lo = date_from.replace("-", "") if date_from else "00000000"
+    hi = date_to.replace("-", "") if date_to else "99999999"
+    if lo > hi:  # an empty range: a clause nothing matches
+        return 'date == "" and date != ""'
+    prefixes = prefix_cover(*_widen(lo, hi))
+    days = [_date_prefix(p) for p in prefixes if len(p) == 8]
+    parts = [
+        f"date like {expr.value('date', _date_prefix(p) + '%')}" for p in prefixes if len(p) < 8
+    ]
+    if days:
+        parts.append(f"date in {expr.value('date', days)}")
+    return _any_of(parts)
+
+
+def compile_filters(
+    filters: Filters, *, templating: bool, like_prefixes: bool = False
+) -> tuple[str, dict[str, object]]:
     """(expression, filter_params) for ``filters``; ("", {}) when they are empty."""
     expr = Expr(templating=templating)
     for fld in ("lang", "doc_id", "kind", "chunk_id"):
@@ -122,11 +202,19 @@ def compile_filters(filters: Filters, *, templating: bool) -> tuple[str, dict[st
             in_clause(expr, fld, _check_values(fld, values))
     if filters.section:
         prefix = _check_values("section", [filters.section])[0]
-        clause = f"section >= {expr.value('section', prefix)}"
-        upper = successor(prefix)
-        if upper is not None:
-            clause += f" and section < {expr.value('section', upper)}"
-        expr.add(clause)
+        if like_prefixes and _PLAIN_PREFIX.fullmatch(prefix):
+            expr.add(f"section like {expr.value('section', prefix + '%')}")
+        else:
+            clause = f"section >= {expr.value('section', prefix)}"
+            upper = successor(prefix)
+            if upper is not None:
+                clause += f" and section < {expr.value('section', upper)}"
+            expr.add(clause)
+    if like_prefixes and (filters.date_from or filters.date_to):
+        date_from = _check_date("date_from", filters.date_from) if filters.date_from else ""
+        date_to = _check_date("date_to", filters.date_to) if filters.date_to else ""
+        expr.add(_date_cover(expr, date_from, date_to))
+        return expr.render(), expr.params
     if filters.date_from:
         expr.add(f"date >= {expr.value('date', _check_date('date_from', filters.date_from))}")
     if filters.date_to:

@@ -21,12 +21,14 @@ from reportrag.errors import (
     CapabilityError,
     ConfigError,
     FingerprintMismatchError,
+    NotFoundError,
+    ReportragError,
     StoreError,
     StoreUnavailableError,
 )
 from reportrag.store import schema as sc
 from reportrag.store.capabilities import (
-    IVF_NPROBE,
+    IVF_KINDS,
     Dialect,
     IndexConfig,
     StoreCapabilities,
@@ -35,6 +37,7 @@ from reportrag.store.capabilities import (
 from reportrag.store.documents import DOCUMENT_FIELDS, summarize
 from reportrag.store.errors import describe, redact_uri, translated
 from reportrag.store.filters import Expr, compile_filters, eq_filter, ids_filter
+from reportrag.store.uris import check_uri
 from reportrag.types import Chunk, Counterpart, Filters, StoreHit
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 UPSERT_BATCH = 256
 ID_BATCH = 512  # ids per `chunk_id in [...]` expression
 SCAN_PAGE = 4096  # rows per query page (the server caps offset + limit at 16384)
+MAX_PAGE = 16384
 MAX_TOP_K = 16384
 # Reads that serve searches use Session consistency: this process sees its own writes at
 # once, without Strong's wait for the server's time tick (about 400 ms a request on 2.3.5).
@@ -65,8 +69,7 @@ class MilvusStore:
         timeout: float = 10.0,
         index: IndexConfig = DEFAULT_INDEX,
     ) -> None:
-        if not isinstance(uri, str) or not uri:
-            raise ConfigError("Milvus URI is empty")
+        check_uri(uri)
         if (
             not isinstance(collection, str)
             or not collection
@@ -97,6 +100,62 @@ class MilvusStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @classmethod
+    def open_existing(
+        cls,
+        uri: str,
+        collection: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        index: IndexConfig = DEFAULT_INDEX,
+    ) -> MilvusStore:
+        """Connect to an existing collection, taking its dim and fingerprint from Milvus.
+
+        NotFoundError when the collection (or the Milvus Lite file) does not exist, StoreError
+        when it is not a reportrag collection (no fingerprint).
+        """
+        if isinstance(uri, str) and uri.endswith(".db") and not Path(uri).exists():
+            # Connecting would create an empty Lite database: a typo must not do that.
+            raise NotFoundError(f"no Milvus Lite database at {uri}")
+        store = cls(uri, collection, 1, token=token, timeout=timeout, index=index)
+        store.connect()
+        try:
+            if not store.has_collection():
+                raise NotFoundError(
+                    f"collection {collection!r} does not exist at {redact_uri(uri)}",
+                    details={"collection": collection, "uri": redact_uri(uri)},
+                )
+            desc = store._describe()
+            fingerprint = sc.stored_fingerprint(desc)
+            if fingerprint is None:
+                raise StoreError(
+                    f"collection {collection!r} has no reportrag fingerprint "
+                    "(it was not created by reportrag)",
+                    details={"collection": collection},
+                )
+            store._dim = sc.vector_dim(desc)
+            store.ensure_collection(fingerprint)
+        except ReportragError:
+            store.close()
+            raise
+        return store
+
+    @property
+    def collection(self) -> str:
+        """The collection name."""
+        return self._collection
+
+    @property
+    def dim(self) -> int:
+        """The dimension of the stored vectors."""
+        return self._dim
+
+    @property
+    def vector_index(self) -> str:
+        """The vector index type of the collection (as created, or as found on reopen)."""
+        return self._vector_index or sc.vector_index_kind(self._require_dialect(), self._index)
 
     # -- connection -------------------------------------------------------------------
 
@@ -200,10 +259,18 @@ class MilvusStore:
                 },
                 timeout=self._timeout,
             )
-            # sync=False: pymilvus would otherwise poll each index with a fixed 0.5 s sleep
-            # (and Lite lacks the AllocTimestamp RPC it polls with); an empty collection
-            # has nothing to build, so the index is usable at once.
-            self._c().create_index(self._collection, indexes, timeout=self._timeout, sync=False)
+        try:
+            with self._op("create_index"):
+                # sync=False: pymilvus would otherwise poll each index with a fixed 0.5 s
+                # sleep (and Lite lacks the AllocTimestamp RPC it polls with); an empty
+                # collection has nothing to build, so the index is usable at once.
+                self._c().create_index(
+                    self._collection, indexes, timeout=self._timeout, sync=False
+                )
+        except StoreError:
+            # A collection without its indexes cannot be loaded: never leave one behind.
+            self.drop()
+            raise
         self._load()
         self._vector_index = sc.vector_index_kind(dialect, self._index)
         log.info(
@@ -229,7 +296,7 @@ class MilvusStore:
                 details={"collection": self._collection, "stored": stored, "wanted": wanted},
             )
         fields = {f["name"]: f for f in desc.get("fields", [])}
-        dim = int((fields.get(sc.VECTOR, {}).get("params") or {}).get("dim", -1))
+        dim = sc.vector_dim(desc)
         if dim != self._dim:
             raise FingerprintMismatchError(
                 f"collection {self._collection} holds {dim}-d vectors, not {self._dim}-d",
@@ -448,6 +515,13 @@ class MilvusStore:
         self, base: tuple[str, dict[str, object]], fields: list[str]
     ) -> Iterator[dict[str, Any]]:
         """Every row matching ``base``, paged by primary key (chunk_id order)."""
+        for page in self._scan_pages(base, fields, SCAN_PAGE):
+            yield from page
+
+    def _scan_pages(
+        self, base: tuple[str, dict[str, object]], fields: list[str], page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of up to ``page_size`` rows matching ``base``, in ascending chunk_id order."""
         out_fields = list(dict.fromkeys(["chunk_id", *fields]))
         last: str | None = None
         while True:
@@ -459,11 +533,13 @@ class MilvusStore:
                 expr.add(f"chunk_id > {expr.value('chunk_id', last)}")
             # The server refuses an empty expression without a limit; this one matches all.
             text = expr.render() or 'chunk_id != ""'
-            page = self._query(text, expr.params, out_fields, page=SCAN_PAGE)
-            yield from page
-            if len(page) < SCAN_PAGE:
+            page = self._query(text, expr.params, out_fields, page=page_size)
+            page.sort(key=lambda r: r["chunk_id"])
+            if page:
+                yield page
+            if len(page) < page_size:
                 return
-            last = max(r["chunk_id"] for r in page)
+            last = page[-1]["chunk_id"]
 
     def doc_index(self, doc_id: str) -> dict[str, str]:
         """chunk_id -> content_hash for every chunk of ``doc_id``."""
@@ -504,6 +580,31 @@ class MilvusStore:
         """Per document: doc_id, title, kind, date, chunks, langs, sections (document order)."""
         return summarize(self._scan(("", {}), DOCUMENT_FIELDS))
 
+    # -- bulk reads (copying a collection, checking one against another) -------------------
+
+    def scan_with_vectors(self, page_size: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
+        """Every chunk with its vector: pages of up to ``page_size``, ascending chunk_id."""
+        size = _page_size(page_size)
+        for page in self._scan_pages(("", {}), [*sc.CHUNK_FIELDS, sc.VECTOR], size):
+            yield [sc.row_to_chunk(r) for r in page], self._vectors(page)
+
+    def scan_ids(self, page_size: int = SCAN_PAGE) -> Iterator[list[str]]:
+        """Every chunk_id: pages of up to ``page_size``, ascending (code point) order."""
+        for page in self._scan_pages(("", {}), [], _page_size(page_size)):
+            yield [str(r["chunk_id"]) for r in page]
+
+    def get_with_vectors(self, chunk_ids: list[str]) -> tuple[list[Chunk], np.ndarray]:
+        """These chunks (in the order asked, missing ones skipped) and their vectors."""
+        rows = self._rows_by_ids(chunk_ids, [*sc.CHUNK_FIELDS, sc.VECTOR], fast=True)
+        return [sc.row_to_chunk(r) for r in rows], self._vectors(rows)
+
+    def _vectors(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return np.asarray([r[sc.VECTOR] for r in rows], dtype=np.float32).reshape(
+            len(rows), self._dim
+        )
+
     # -- search -----------------------------------------------------------------------
 
     def search_dense(self, vector: np.ndarray, filters: Filters, top_k: int) -> list[StoreHit]:
@@ -515,8 +616,8 @@ class MilvusStore:
         params: dict[str, Any] = {}
         if kind == "HNSW":
             params = {"ef": max(self._index.search_ef, _top_k(top_k))}
-        elif kind == "IVF_FLAT":
-            params = {"nprobe": IVF_NPROBE}
+        elif kind in IVF_KINDS:
+            params = {"nprobe": self._index.ivf_nprobe}
         return self._search(
             [vec.tolist()], sc.VECTOR, {"metric_type": "COSINE", "params": params}, filters, top_k
         )
@@ -543,7 +644,10 @@ class MilvusStore:
         filters: Filters,
         top_k: int,
     ) -> list[StoreHit]:
-        expr, params = compile_filters(filters, templating=self._templating)
+        dialect = self._require_dialect()
+        expr, params = compile_filters(
+            filters, templating=self._templating, like_prefixes=dialect.like_prefixes
+        )
         started = time.monotonic()
         with self._op("search"):
             result = self._c().search(
@@ -567,6 +671,14 @@ class MilvusStore:
         ]
         log.debug("search %s: %d hits in %.3fs", field, len(hits), time.monotonic() - started)
         return hits
+
+
+def _page_size(page_size: int) -> int:
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise ValueError(f"page_size must be an integer, not {page_size!r}")
+    if not 1 <= page_size <= MAX_PAGE:
+        raise ValueError(f"page_size must be in 1..{MAX_PAGE}, not {page_size}")
+    return page_size
 
 
 def _lite_locked(db: Path) -> bool:

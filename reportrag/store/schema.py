@@ -14,7 +14,7 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient
 from pymilvus.milvus_client.index import IndexParams
 
 from reportrag.errors import ConfigError
-from reportrag.store.capabilities import IVF_NLIST, Dialect, IndexConfig
+from reportrag.store.capabilities import IVF_KINDS, Dialect, IndexConfig
 from reportrag.types import Chunk, Counterpart
 
 VECTOR = "vector"
@@ -87,8 +87,8 @@ def build_index_params(dialect: Dialect, config: IndexConfig) -> IndexParams:
     vector_params: dict[str, Any] = {}
     if kind == "HNSW":
         vector_params = {"M": config.hnsw_m, "efConstruction": config.hnsw_ef_construction}
-    elif kind == "IVF_FLAT":
-        vector_params = {"nlist": IVF_NLIST}
+    elif kind in IVF_KINDS:
+        vector_params = {"nlist": config.ivf_nlist}
     params.add_index(VECTOR, index_type=kind, metric_type="COSINE", params=vector_params)
     for name in FILTER_FIELDS:
         params.add_index(name, index_type=dialect.scalar_index)
@@ -197,6 +197,14 @@ def analyzer_name(params: object) -> str:
     if isinstance(tokenizer, dict):
         tokenizer = tokenizer.get("type", "standard")
     return str(tokenizer)
+
+
+def vector_dim(desc: dict[str, Any]) -> int:
+    """The dim of the dense vector field in a describe_collection answer (-1 if none)."""
+    for f in desc.get("fields", []):
+        if f.get("name") == VECTOR:
+            return int((f.get("params") or {}).get("dim", -1))
+    return -1
 
 
 def stored_fingerprint(desc: dict[str, Any]) -> dict[str, Any] | None:

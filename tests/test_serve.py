@@ -1,0 +1,161 @@
+"""``reportrag serve`` as a real process: one worker on Milvus Lite, several on the server."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.cli import main as cli_main
+from reportrag.settings import get_settings
+
+REPO = Path(__file__).resolve().parent.parent
+LOADED = re.compile(r"embedding model \S+ loaded in [\d.]+s \(pid (\d+)\)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """A ``reportrag serve`` subprocess, its base URL and its stderr so far."""
+
+    def __init__(self, settings, workers: int, tmp_path: Path) -> None:  # noqa: ANN001
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / "serve.log"
+        env = {
+            **os.environ,
+            "REPORTRAG_DATA_DIR": str(settings.data_dir),
+            "REPORTRAG_MODEL": settings.model,
+            "REPORTRAG_CORPUS_DIR": str(settings.corpus_dir),
+            "REPORTRAG_COLLECTION": settings.collection,
+            "REPORTRAG_THREADS": "1",
+            "REPORTRAG_MILVUS_TIMEOUT": "30",
+            "HF_HUB_OFFLINE": "1",
+        }
+        env.pop("REPORTRAG_MILVUS_URI", None)
+        if settings.milvus_uri:
+            env["REPORTRAG_MILVUS_URI"] = settings.milvus_uri
+        argv = [sys.executable, "-m", "api.cli", "-v", "serve", "--port", str(self.port),
+                "--workers", str(workers), "--log-level", "warning"]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stderr(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_ready(self, loaded: int, timeout: float = 300) -> None:
+        """Until /readyz answers 200 and ``loaded`` workers have logged their model load."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.stderr()[-3000:]
+            try:
+                ready = httpx.get(f"{self.url}/readyz", timeout=10).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+            if ready and len(LOADED.findall(self.stderr())) >= loaded:
+                return
+            time.sleep(1)
+        raise AssertionError(f"not ready in {timeout}s:\n{self.stderr()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator:
+    started: list[Served] = []
+
+    def start(settings, workers: int) -> Served:  # noqa: ANN001
+        s = Served(settings, workers, tmp_path)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def _pids(url: str, path: str, requests: int, method: str = "GET", body: dict | None = None):  # noqa: ANN202
+    """The X-Worker-Pid of each of ``requests`` concurrent requests (fresh connections)."""
+
+    def one(_: int) -> tuple[int, str]:
+        r = httpx.request(method, f"{url}{path}", json=body, timeout=60)
+        return r.status_code, r.headers.get("x-worker-pid", "")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(one, range(requests)))
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_two_workers_each_load_the_model_once_and_both_answer(server_settings, serve) -> None:  # noqa: ANN001
+    served = serve(server_settings, workers=2)
+    served.wait_ready(loaded=2)
+    answers = _pids(served.url, "/healthz", 400)
+    assert all(code == 200 for code, _ in answers)
+    pids = {int(pid) for _, pid in answers}
+    assert len(pids) == 2 and served.proc.pid not in pids, pids
+    # Each worker logged its model load exactly once, and those are the workers that answered.
+    loads = [int(p) for p in LOADED.findall(served.stderr())]
+    assert sorted(loads) == sorted(pids), served.stderr()[-2000:]
+    # The settings reached the workers: the test collection (not the default one) is open
+    # on the server, in every worker that searches.
+    ready = httpx.get(f"{served.url}/readyz", timeout=30).json()
+    assert ready["milvus"] == "ok" and ready["capabilities"]["kind"] == "server"
+    body = {"query": "How many A100 GPUs does ChatGPT need?", "top_k": 3}
+    for _ in range(3):
+        for code, _pid in _pids(served.url, "/v1/search", 16, "POST", body):
+            assert code == 200
+    r = httpx.post(f"{served.url}/v1/search", json=body, timeout=60)
+    assert r.json()["hits"][0]["doc_id"].startswith("oss-report-2023")
+    assert len(LOADED.findall(served.stderr())) == 2  # no reload under load
+
+
+@pytest.mark.slow
+def test_workers_on_milvus_lite_fall_back_to_one(lite_settings, serve, tmp_path: Path) -> None:  # noqa: ANN001
+    # This test process holds the Lite lock of the session's database: serve a copy of it.
+    data = tmp_path / "data"
+    shutil.copytree(lite_settings.data_dir / "milvus.db", data / "milvus.db")
+    served = serve(lite_settings.model_copy(update={"data_dir": data}), workers=2)
+    served.wait_ready(loaded=1)
+    assert "Milvus Lite is a single-process engine: serving with 1 worker" in served.stderr()
+    pids = {pid for code, pid in _pids(served.url, "/healthz", 40) if code == 200}
+    assert pids == {str(served.proc.pid)}  # one process: the server itself
+    assert len(LOADED.findall(served.stderr())) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [(["serve", "--workers", "0"], "--workers"), (["serve", "--port", "70000"], "--port")],
+)
+def test_serve_refuses_bad_flags(monkeypatch, tmp_path: Path, capsys, argv, needle) -> None:  # noqa: ANN001
+    monkeypatch.setenv("REPORTRAG_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        code = cli_main(argv)
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0] and err[0].startswith("reportrag:")
