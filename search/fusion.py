@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -22,19 +23,26 @@ def rrf(
     return scores
 
 
+# Everything but letters and digits: \W is "not str.isalnum() and not _", plus the underscore.
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _text_key(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-def dedupe(items: Sequence[tuple[str, str]]) -> list[str]:
+def dedupe(items: Sequence[tuple[str, str]], limit: int | None = None) -> list[str]:
     """Ids of ``(id, text)`` pairs minus near-duplicates of a better-ranked one.
 
     Two passages are near-identical when their letters and digits agree after NFKC and case
     folding, or one is contained in the other (a repeated table row, a quoted paragraph).
+    With ``limit``, stops once that many are kept (the rest would be cut anyway).
     """
     kept: list[str] = []
     keys: list[str] = []
     for item_id, text in items:
+        if limit is not None and len(kept) >= limit:
+            break
         key = _text_key(text)
         if key and any(key == k or (len(key) > 20 and (key in k or k in key)) for k in keys):
             continue

@@ -191,34 +191,41 @@ class SearchService:
         return _Retrieval(self, filters, hybrid, k, keyword)
 
     def _assemble(self, plan: _Plan, qvec: np.ndarray) -> list[Hit]:
-        direct = plan.direct.hits(qvec)
+        direct = plan.direct.merged()
+        source = plan.source.merged() if plan.source is not None else {}
+        # Keyword-only hits of both rankings get their dense scores in one round trip.
+        self._fill_dense_scores(qvec, {**direct, **source})
         if plan.source is None:
-            return direct
-        source = plan.source.hits(qvec)
+            return _ranked(direct)
         filters = plan.direct.filters
-        pivot = pivot_ranking([h.chunk for h in source], filters)
-        by_id = {h.chunk.chunk_id: h for h in direct}
+        pivot = pivot_ranking([h.chunk for h in _ranked(source)], filters)
+        direct_ids = [h.chunk.chunk_id for h in _ranked(direct)]
+        by_id = dict(direct)
         missing = [cid for cid, _, _ in pivot if cid not in by_id]
-        fetched = {c.chunk_id: c for c in self.store.get(missing)} if missing else {}
+        fetched: dict[str, tuple[Chunk, np.ndarray]] = {}
+        if missing:
+            chunks, vectors = self.store.get_with_vectors(missing)
+            fetched = {c.chunk_id: (c, v) for c, v in zip(chunks, vectors, strict=True)}
         pivot_ids: list[str] = []
         for cid, _conf, _src in pivot:
             hit = by_id.get(cid)
             if hit is None:
-                chunk = fetched.get(cid)
-                if chunk is None or not matches(chunk, filters):
+                chunk, vector = fetched.get(cid, (None, None))
+                if chunk is None or vector is None or not matches(chunk, filters):
                     continue
-                hit = by_id[cid] = Hit(chunk, 0.0, found_via=[])
+                hit = by_id[cid] = Hit(chunk, 0.0, dense_score=float(vector @ qvec),
+                                       found_via=[])
             if "pivot" not in hit.found_via:
                 hit.found_via.append("pivot")
             pivot_ids.append(cid)
-        self._fill_dense_scores(qvec, by_id)
-        fused = fuse_with_pivot([h.chunk.chunk_id for h in direct], pivot_ids)
+        fused = fuse_with_pivot(direct_ids, pivot_ids)
         for cid, hit in by_id.items():
             hit.score = fused.get(cid, 0.0)
-        return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
+        return _ranked(by_id)
 
-    def _combine(self, qvec: np.ndarray, dense: list[StoreHit], keyword: list[StoreHit], *,
-                 hybrid: bool) -> list[Hit]:
+    def _merge(self, dense: list[StoreHit], keyword: list[StoreHit], *,
+               hybrid: bool) -> dict[str, Hit]:
+        """One retrieval's hits by id, RRF-scored when hybrid; dense scores not yet filled."""
         by_id: dict[str, Hit] = {}
         for h in dense:
             by_id[h.chunk.chunk_id] = Hit(h.chunk, h.score, dense_score=h.score,
@@ -229,13 +236,11 @@ class SearchService:
                 hit = by_id[h.chunk.chunk_id] = Hit(h.chunk, 0.0, found_via=[])
             hit.keyword_score = h.score
             hit.found_via.append("keyword")
-        if not hybrid:
-            return sorted(by_id.values(), key=lambda h: -h.score)
-        self._fill_dense_scores(qvec, by_id)
-        fused = rrf([[h.chunk.chunk_id for h in dense], [h.chunk.chunk_id for h in keyword]])
-        for i, hit in by_id.items():
-            hit.score = fused.get(i, 0.0)
-        return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
+        if hybrid:
+            fused = rrf([[h.chunk.chunk_id for h in dense], [h.chunk.chunk_id for h in keyword]])
+            for i, hit in by_id.items():
+                hit.score = fused.get(i, 0.0)
+        return by_id
 
     def _fill_dense_scores(self, qvec: np.ndarray, by_id: dict[str, Hit]) -> None:
         # Hits found another way still get a readable dense score (cosine with the query).
@@ -251,7 +256,9 @@ class SearchService:
             return hits[:top_k]
         ids = [h.chunk.chunk_id for h in hits]
         if dedupe:
-            ids = dedupe_ids([(h.chunk.chunk_id, h.chunk.text) for h in hits])
+            # Diversifying picks from a wider pool; otherwise the first top_k survivors do.
+            limit = None if diversify else top_k
+            ids = dedupe_ids([(h.chunk.chunk_id, h.chunk.text) for h in hits], limit)
         if diversify:
             pool = ids[: max(top_k * 4, 20)]
             vectors = self.store.get_vectors(pool)
@@ -271,6 +278,11 @@ class SearchService:
         found = {c.chunk_id: c for c in self.store.get(ids)} if ids else {}
         for h in hits:
             h.counterparts = _counterpart_dicts(h.chunk, found)
+
+
+def _ranked(by_id: dict[str, Hit]) -> list[Hit]:
+    """Best first; ties (common under RRF) broken by the dense score."""
+    return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
 
 
 def _counterpart_dicts(chunk: Chunk, found: dict[str, Chunk]) -> list[dict[str, Any]]:
@@ -300,12 +312,11 @@ class _Retrieval:
             store = self.service.store
             self.dense = self.service._pool.submit(store.search_dense, qvec, self.filters, self.k)
 
-    def hits(self, qvec: np.ndarray) -> list[Hit]:
-        self.start_dense(qvec)
-        assert self.dense is not None
+    def merged(self) -> dict[str, Hit]:
+        assert self.dense is not None, "start_dense first"
         dense = self.dense.result()
         keyword = self.keyword.result() if self.keyword is not None else []
-        return self.service._combine(qvec, dense, keyword, hybrid=self.hybrid)
+        return self.service._merge(dense, keyword, hybrid=self.hybrid)
 
 
 @dataclass

@@ -27,6 +27,19 @@ def test_dedupe_drops_near_identical_text() -> None:
     assert dedupe(items) == ["1", "3"]
 
 
+def test_dedupe_keys_ignore_width_case_and_punctuation_and_stop_at_the_limit() -> None:
+    items = [
+        ("a", "ＧＰＵ集群，共 ３ 台"),     # full-width letters, digits and comma
+        ("b", "gpu集群共3台"),              # the same after NFKC, case folding, no punctuation
+        ("c", "snake_case and snake case"),  # the underscore is not a letter
+        ("d", "another passage"),
+        ("e", "and a fifth one"),
+    ]
+    assert dedupe(items) == ["a", "c", "d", "e"]
+    assert dedupe(items, limit=2) == ["a", "c"]
+    assert dedupe(items, limit=0) == []
+
+
 def test_mmr_prefers_variety() -> None:
     v = {"a": np.array([1.0, 0.0]), "a2": np.array([0.999, 0.045]), "b": np.array([0.0, 1.0])}
     rel = {"a": 0.9, "a2": 0.89, "b": 0.6}

@@ -34,10 +34,12 @@ def test_truncated_index_files_are_rebuilt_on_load(tmp_path: Path, caplog) -> No
     for p in index_files:  # what a SIGKILL in the middle of writing them leaves behind
         p.write_bytes(p.read_bytes()[:7])
 
-    # A fresh process would reopen the file; a new in-process server does the same.
+    # A fresh process would reopen the file; a new in-process server does the same. Only this
+    # file's server: stopping them all (release_all) would pull the session-wide Lite
+    # collection of the other tests from under their cached connections.
     from milvus_lite.server_manager import server_manager_instance
 
-    server_manager_instance.release_all()
+    server_manager_instance.release_server(uri)
     with MilvusStore(uri, "crash", 8) as store:
         store.ensure_collection({"model": "t", "dim": 8})
         assert store.count() == 20

@@ -169,7 +169,12 @@ class MilvusStore:
         started = time.monotonic()
         try:
             with translated("connect", self._uri, self._collection):
-                client = MilvusClient(uri=self._uri, token=self._token or "", timeout=self._timeout)
+                # A channel of its own (pymilvus otherwise shares one per address in a
+                # process): a reconnect after a failure must not inherit a channel that
+                # cannot recover, as a shared one could after Milvus Lite's in-process gRPC
+                # server answered an idle client's keepalive pings with GOAWAY.
+                client = MilvusClient(uri=self._uri, token=self._token or "",
+                                      timeout=self._timeout, dedicated=True)
                 version = str(client.get_server_version(timeout=self._timeout))
         except StoreUnavailableError as exc:
             raise StoreUnavailableError(
