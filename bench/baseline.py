@@ -94,9 +94,9 @@ def ingest_baseline(py: Path, data: Path) -> dict[str, Any]:
             "chunks": summary["chunks"], "pipeline_s": summary["pipeline_s"]}
 
 
-def query_ours(data: Path, queries: Path) -> list[dict[str, Any]]:
-    run = run_measured([sys.executable, "-m", "bench.query_ours", "--queries", str(queries)],
-                       env=_env(data))
+def query_ours(data: Path, queries: Path, mode: str = "auto") -> list[dict[str, Any]]:
+    run = run_measured([sys.executable, "-m", "bench.query_ours", "--queries", str(queries),
+                        "--mode", mode], env=_env(data))
     return _json_out(run, "reportrag queries")["queries"]
 
 
@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                                        QUERY_SETS.values()), encoding="utf-8")
         answers = {
             "ours": query_ours(work / "ours-0", all_queries),
+            # The same kind of retrieval as the baseline's (vectors only, same model).
+            "ours_dense": query_ours(work / "ours-0", all_queries, mode="dense"),
             "baseline": query_baseline(py, work / "baseline-0", all_queries),
         }
     finally:
@@ -158,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         "ingest_speedup": round(ingest["baseline"]["wall_s"] / ingest["ours"]["wall_s"], 2),
         "query_p50_ratio": round(latency["ours"]["p50_ms"] / latency["baseline"]["p50_ms"], 3),
         "query_p99_ratio": round(latency["ours"]["p99_ms"] / latency["baseline"]["p99_ms"], 3),
+        "query_p50_ratio_dense": round(latency["ours_dense"]["p50_ms"]
+                                       / latency["baseline"]["p50_ms"], 3),
         **{f"recall@5_{name}_delta": round(quality["ours"][name]["overall"]["recall@5"]
                                            - quality["baseline"][name]["overall"]["recall@5"], 3)
            for name in QUERY_SETS},
@@ -167,10 +171,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{'':<10}{'ingest s':>10}{'RSS MB':>8}{'chunks':>8}{'q p50':>8}{'q p99':>8}"
           + "".join(f"{n + ' R@1/R@5':>20}" for n in QUERY_SETS))
-    for side in ("ours", "baseline"):
+    for side in ("ours", "ours_dense", "baseline"):
         q = quality[side]
-        print(f"{side:<10}{ingest[side]['wall_s']:>10}{ingest[side]['peak_rss_mb']:>8}"
-              f"{ingest[side]['chunks']:>8}{latency[side]['p50_ms']:>8}{latency[side]['p99_ms']:>8}"
+        ing = ingest["ours" if side == "ours_dense" else side]
+        print(f"{side:<10}{ing['wall_s']:>10}{ing['peak_rss_mb']:>8}"
+              f"{ing['chunks']:>8}{latency[side]['p50_ms']:>8}{latency[side]['p99_ms']:>8}"
               + "".join(f"{q[n]['overall']['recall@1']:>13.3f}/{q[n]['overall']['recall@5']:.3f}"
                         for n in QUERY_SETS))
     print("ratios:", json.dumps(ratios))

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--requests", type=int, default=400, help="closed-loop requests per level")
     ap.add_argument("--concurrency", default="1,4,16")
-    ap.add_argument("--rates", default="10,20,30,40,50,60,70,80,100")
+    ap.add_argument("--rates", default="5,10,15,20,25,30,40,50,60,70,80,100")
     ap.add_argument("--step-s", type=float, default=20.0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--name", default="http", help="result file name under bench/results")

@@ -52,7 +52,7 @@ for name in "${names[@]}"; do
         http) ensure_ingested; $PY -m bench.http_latency ;;
         http-server) with_server http_server ;;
         baseline) $PY -m bench.baseline ;;
-        soak) ensure_ingested; $PY -m bench.soak ;;
+        soak) ensure_ingested; $PY -m bench.soak --json bench/results/soak.json ;;
         scale)  # the 1M run of docs/benchmarks.md (about 45 min); the other runs are listed there
             with_server sh -c '$0 -m bench.scale --uri "$REPORTRAG_BENCH_MILVUS_URI" \
                 --milvus-dir "$REPORTRAG_BENCH_MILVUS_DIR" --n 1000000 --efs 16,32,64,128,256,512 \
