@@ -170,11 +170,10 @@ class MilvusStore:
         try:
             with translated("connect", self._uri, self._collection):
                 # A channel of its own (pymilvus otherwise shares one per address in a
-                # process): a reconnect after a failure must not inherit a channel that
-                # cannot recover, as a shared one could after Milvus Lite's in-process gRPC
-                # server answered an idle client's keepalive pings with GOAWAY.
+                # process), so a reconnect after a failure starts from a fresh connection.
                 client = MilvusClient(uri=self._uri, token=self._token or "",
-                                      timeout=self._timeout, dedicated=True)
+                                      timeout=self._timeout, dedicated=True,
+                                      grpc_options=_grpc_options(self._uri))
                 version = str(client.get_server_version(timeout=self._timeout))
         except StoreUnavailableError as exc:
             raise StoreUnavailableError(
@@ -676,6 +675,22 @@ class MilvusStore:
         ]
         log.debug("search %s: %d hits in %.3fs", field, len(hits), time.monotonic() - started)
         return hits
+
+
+def _grpc_options(uri: str) -> dict[str, Any]:
+    """Channel options on top of pymilvus' own.
+
+    Every channel gets a subchannel (TCP connection) of its own, not one from gRPC's
+    process-wide pool. For Milvus Lite, whose gRPC server runs in this process, client
+    keepalive pings are off: there is no network to keep alive, and that server (gRPC's
+    default policy) answers pings on an idle connection with GOAWAY "too_many_pings" after
+    ~5 minutes, failing the first request after an idle spell with UNAVAILABLE.
+    """
+    opts: dict[str, Any] = {"grpc.use_local_subchannel_pool": 1}
+    if uri.endswith(".db"):
+        opts.update({"grpc.keepalive_time_ms": 2**31 - 1,
+                     "grpc.keepalive_permit_without_calls": 0})
+    return opts
 
 
 def _page_size(page_size: int) -> int:
