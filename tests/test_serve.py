@@ -159,3 +159,31 @@ def test_serve_refuses_bad_flags(monkeypatch, tmp_path: Path, capsys, argv, need
         get_settings.cache_clear()
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and needle in err[0] and err[0].startswith("reportrag:")
+
+
+def test_connections_accepted_on_a_proto_0_socket_get_nagle_turned_off() -> None:
+    """uvicorn's worker mode listens on socket.socket(family) (proto 0), which asyncio skips."""
+    import socket
+
+    from api.nodelay import set_nodelay
+
+    class _Transport:  # the one method of asyncio.Transport that set_nodelay uses
+        def __init__(self, sock: socket.socket) -> None:
+            self._sock = sock
+
+        def get_extra_info(self, name: str) -> object:
+            return self._sock if name == "socket" else None
+
+    listener = socket.socket(family=socket.AF_INET)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0  # Nagle on
+        assert set_nodelay(_Transport(accepted)) is True
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert set_nodelay(_Transport(None)) is False  # type: ignore[arg-type]
+    finally:
+        for s in (accepted, client, listener):
+            s.close()

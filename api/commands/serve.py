@@ -58,10 +58,13 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         workers = 1
+    from api.nodelay import NoDelayH11Protocol
+
     if workers == 1:
         from api.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                    log_level=args.log_level, http=NoDelayH11Protocol)
         return 0
     # Each worker is a fresh process that imports this module and calls worker_app(): it
     # loads its own model and opens its own Milvus connection, reading the same environment.
@@ -73,5 +76,6 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=workers,
         log_level=args.log_level,
+        http=NoDelayH11Protocol,  # its workers' sockets would keep Nagle on (api/nodelay.py)
     )
     return 0
