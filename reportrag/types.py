@@ -105,3 +105,13 @@ class StoreHit:
 
     chunk: Chunk
     score: float
+
+
+@dataclass
+class Ranked:
+    """A search hit before its chunk is read: the id, the raw score, and (when asked) the
+    chunk's counterparts, which is all a ranking step needs."""
+
+    chunk_id: str
+    score: float
+    counterparts: list[Counterpart] | None = None

@@ -11,13 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Protocol
 
-from reportrag.types import Chunk, Filters
+from reportrag.types import Chunk, Counterpart, Filters
 from search.fusion import rrf
 
 PIVOT_MIN_CONFIDENCE = 0.5
 # Only the strongest source hits are carried across (sweep: docs/evaluation.md).
 PIVOT_SOURCE_HITS = 3
+
+
+class Aligned(Protocol):
+    """Anything with an id and its aligned passages (a Chunk, a ranked search hit)."""
+
+    @property
+    def chunk_id(self) -> str: ...
+
+    @property
+    def counterparts(self) -> Sequence[Counterpart] | None: ...
 
 
 def source_filters(filters: Filters, query_lang: str) -> Filters:
@@ -40,14 +51,14 @@ def matches(chunk: Chunk, filters: Filters) -> bool:
     return not (filters.date_to and not (chunk.date and chunk.date <= filters.date_to))
 
 
-def pivot_ranking(source_hits: Sequence[Chunk], filters: Filters, *,
+def pivot_ranking(source_hits: Sequence[Aligned], filters: Filters, *,
                   min_confidence: float = PIVOT_MIN_CONFIDENCE,
                   limit: int = PIVOT_SOURCE_HITS) -> list[tuple[str, float, str]]:
     """Counterpart ids of the best source hits, in source-rank order: (id, confidence, via)."""
     out: list[tuple[str, float, str]] = []
     seen: set[str] = set()
     for hit in source_hits[:limit]:
-        for cp in sorted(hit.counterparts, key=lambda c: -c.confidence):
+        for cp in sorted(hit.counterparts or (), key=lambda c: -c.confidence):
             if cp.confidence < min_confidence or cp.chunk_id in seen:
                 continue
             if filters.lang and cp.lang not in filters.lang:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from reportrag.errors import CapabilityError, InputError
-from reportrag.types import Chunk, Filters, StoreHit
+from reportrag.types import Chunk, Counterpart, Filters, Ranked
 from search.crosslingual import (
     detect_query_lang,
     fuse_with_pivot,
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 MODES = ("auto", "dense", "hybrid", "crosslingual")
 BALANCE = ("auto", "none", "interleave")
+# Chunks read beyond top_k so that dropping a near-duplicate rarely needs a second read.
+DEDUPE_SLACK = 2
 
 
 @dataclass
@@ -163,14 +165,15 @@ class SearchService:
             plan.start_dense(qvec)
         ranked = {lang: self._assemble(plan, qvec) for lang, plan in plans.items()}
         if per_lang:
-            by_id = {h.chunk.chunk_id: h for hits in ranked.values() for h in hits}
+            by_id = {c.chunk_id: c for cands in ranked.values() for c in cands}
             pool = [by_id[i] for i in interleave(
-                {lang: [h.chunk.chunk_id for h in hits] for lang, hits in ranked.items()}, k)]
+                {lang: [c.chunk_id for c in cands] for lang, cands in ranked.items()}, k)]
         else:
             pool = ranked[""]
         if min_score is not None:
-            pool = [h for h in pool if h.dense_score is not None and h.dense_score >= min_score]
-        hits = self._trim(pool, top_k=top_k, dedupe=dedupe, diversify=diversify)
+            self._fill_dense_scores(qvec, pool)
+            pool = [c for c in pool if c.dense_score is not None and c.dense_score >= min_score]
+        hits = self._trim(pool, qvec, top_k=top_k, dedupe=dedupe, diversify=diversify)
         if with_counterparts:
             self._attach_counterparts(hits)
         took = (time.perf_counter() - t0) * 1000
@@ -184,22 +187,25 @@ class SearchService:
         direct = self._retrieval(query, filters, hybrid, k)
         if not qlang or (filters.lang and qlang in filters.lang):
             return _Plan(direct)
-        return _Plan(direct, self._retrieval(query, source_filters(filters, qlang), hybrid, k))
+        # The source ranking is pivoted through its hits' counterparts: read them with it.
+        source = self._retrieval(query, source_filters(filters, qlang), hybrid, k,
+                                 counterparts=True)
+        return _Plan(direct, source)
 
-    def _retrieval(self, query: str, filters: Filters, hybrid: bool, k: int) -> _Retrieval:
-        keyword = self._pool.submit(self.store.search_text, query, filters, k) if hybrid else None
-        return _Retrieval(self, filters, hybrid, k, keyword)
+    def _retrieval(self, query: str, filters: Filters, hybrid: bool, k: int, *,
+                   counterparts: bool = False) -> _Retrieval:
+        keyword = (self._pool.submit(self.store.rank_text, query, filters, k,
+                                     counterparts=counterparts) if hybrid else None)
+        return _Retrieval(self, filters, hybrid, k, keyword, counterparts)
 
-    def _assemble(self, plan: _Plan, qvec: np.ndarray) -> list[Hit]:
+    def _assemble(self, plan: _Plan, qvec: np.ndarray) -> list[_Candidate]:
         direct = plan.direct.merged()
-        source = plan.source.merged() if plan.source is not None else {}
-        # Keyword-only hits of both rankings get their dense scores in one round trip.
-        self._fill_dense_scores(qvec, {**direct, **source})
         if plan.source is None:
             return _ranked(direct)
+        source = plan.source.merged()
         filters = plan.direct.filters
-        pivot = pivot_ranking([h.chunk for h in _ranked(source)], filters)
-        direct_ids = [h.chunk.chunk_id for h in _ranked(direct)]
+        pivot = pivot_ranking(_ranked(source), filters)
+        direct_ids = [c.chunk_id for c in _ranked(direct)]
         by_id = dict(direct)
         missing = [cid for cid, _, _ in pivot if cid not in by_id]
         fetched: dict[str, tuple[Chunk, np.ndarray]] = {}
@@ -208,64 +214,98 @@ class SearchService:
             fetched = {c.chunk_id: (c, v) for c, v in zip(chunks, vectors, strict=True)}
         pivot_ids: list[str] = []
         for cid, _conf, _src in pivot:
-            hit = by_id.get(cid)
-            if hit is None:
+            cand = by_id.get(cid)
+            if cand is None:
                 chunk, vector = fetched.get(cid, (None, None))
                 if chunk is None or vector is None or not matches(chunk, filters):
                     continue
-                hit = by_id[cid] = Hit(chunk, 0.0, dense_score=float(vector @ qvec),
-                                       found_via=[])
-            if "pivot" not in hit.found_via:
-                hit.found_via.append("pivot")
+                cand = by_id[cid] = _Candidate(cid, 0.0, dense_score=float(vector @ qvec),
+                                               chunk=chunk, vector=vector)
+            if "pivot" not in cand.found_via:
+                cand.found_via.append("pivot")
             pivot_ids.append(cid)
         fused = fuse_with_pivot(direct_ids, pivot_ids)
-        for cid, hit in by_id.items():
-            hit.score = fused.get(cid, 0.0)
+        for cid, cand in by_id.items():
+            cand.score = fused.get(cid, 0.0)
         return _ranked(by_id)
 
-    def _merge(self, dense: list[StoreHit], keyword: list[StoreHit], *,
-               hybrid: bool) -> dict[str, Hit]:
-        """One retrieval's hits by id, RRF-scored when hybrid; dense scores not yet filled."""
-        by_id: dict[str, Hit] = {}
+    def _merge(self, dense: list[Ranked], keyword: list[Ranked], *,
+               hybrid: bool) -> dict[str, _Candidate]:
+        """One retrieval's candidates by id, RRF-scored when hybrid."""
+        by_id: dict[str, _Candidate] = {}
         for h in dense:
-            by_id[h.chunk.chunk_id] = Hit(h.chunk, h.score, dense_score=h.score,
-                                          found_via=["dense"])
+            by_id[h.chunk_id] = _Candidate(h.chunk_id, h.score, dense_score=h.score,
+                                           found_via=["dense"], counterparts=h.counterparts)
         for h in keyword:
-            hit = by_id.get(h.chunk.chunk_id)
-            if hit is None:
-                hit = by_id[h.chunk.chunk_id] = Hit(h.chunk, 0.0, found_via=[])
-            hit.keyword_score = h.score
-            hit.found_via.append("keyword")
+            cand = by_id.get(h.chunk_id)
+            if cand is None:
+                cand = by_id[h.chunk_id] = _Candidate(h.chunk_id, 0.0,
+                                                      counterparts=h.counterparts)
+            cand.keyword_score = h.score
+            cand.found_via.append("keyword")
         if hybrid:
-            fused = rrf([[h.chunk.chunk_id for h in dense], [h.chunk.chunk_id for h in keyword]])
-            for i, hit in by_id.items():
-                hit.score = fused.get(i, 0.0)
+            fused = rrf([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]])
+            for i, cand in by_id.items():
+                cand.score = fused.get(i, 0.0)
         return by_id
 
-    def _fill_dense_scores(self, qvec: np.ndarray, by_id: dict[str, Hit]) -> None:
-        # Hits found another way still get a readable dense score (cosine with the query).
-        missing = [i for i, h in by_id.items() if h.dense_score is None]
+    def _fill_dense_scores(self, qvec: np.ndarray, cands: list[_Candidate]) -> None:
+        """Give candidates found another way their dense score (cosine with the query)."""
+        missing = [c for c in cands if c.dense_score is None]
         if missing:
-            vecs = self.store.get_vectors(missing)
-            for i in missing:
-                if i in vecs:
-                    by_id[i].dense_score = float(vecs[i] @ qvec)
+            vecs = self.store.get_vectors([c.chunk_id for c in missing])
+            for c in missing:
+                if c.chunk_id in vecs:
+                    c.vector = vecs[c.chunk_id]
+                    c.dense_score = float(c.vector @ qvec)
 
-    def _trim(self, hits: list[Hit], *, top_k: int, dedupe: bool, diversify: bool) -> list[Hit]:
-        if not (dedupe or diversify) or len(hits) <= 1:
-            return hits[:top_k]
-        ids = [h.chunk.chunk_id for h in hits]
-        if dedupe:
-            # Diversifying picks from a wider pool; otherwise the first top_k survivors do.
-            limit = None if diversify else top_k
-            ids = dedupe_ids([(h.chunk.chunk_id, h.chunk.text) for h in hits], limit)
-        if diversify:
-            pool = ids[: max(top_k * 4, 20)]
-            vectors = self.store.get_vectors(pool)
-            rel = {h.chunk.chunk_id: (h.dense_score or 0.0) for h in hits}
-            ids = mmr(pool, rel, vectors, top_k=top_k)
-        by_id = {h.chunk.chunk_id: h for h in hits}
-        return [by_id[i] for i in ids[:top_k]]
+    def _read(self, cands: list[_Candidate], qvec: np.ndarray) -> list[_Candidate]:
+        """Read the chunks (and vectors) of these candidates in one round trip.
+
+        Keyword-only candidates get their dense score here. Candidates whose chunk is gone
+        (deleted since the search) are dropped.
+        """
+        todo = [c for c in cands if c.chunk is None]
+        if todo:
+            chunks, vectors = self.store.get_with_vectors([c.chunk_id for c in todo])
+            got = {ch.chunk_id: (ch, v) for ch, v in zip(chunks, vectors, strict=True)}
+            for c in todo:
+                if c.chunk_id in got:
+                    c.chunk, c.vector = got[c.chunk_id]
+                    if c.dense_score is None:
+                        c.dense_score = float(c.vector @ qvec)
+        return [c for c in cands if c.chunk is not None]
+
+    def _first(self, cands: list[_Candidate], qvec: np.ndarray, want: int,
+               dedupe: bool) -> list[_Candidate]:
+        """The best ``want`` candidates (near-duplicates removed), reading as few as possible.
+
+        Near-duplicates are rare, so a couple of extra chunks are read up front; when more
+        than that were duplicates, the next candidates are read and the pass repeats (the
+        kept set of a prefix is the kept set of the whole list, so it is exact).
+        """
+        n = want + (DEDUPE_SLACK if dedupe else 0)
+        while True:
+            read = self._read(cands[:n], qvec)
+            if not dedupe:
+                return read[:want]
+            ids = dedupe_ids([(c.chunk_id, c.chunk.text) for c in read], want)  # type: ignore[union-attr]
+            if len(ids) >= want or n >= len(cands):
+                keep = set(ids)
+                return [c for c in read if c.chunk_id in keep]
+            n *= 2
+
+    def _trim(self, cands: list[_Candidate], qvec: np.ndarray, *, top_k: int, dedupe: bool,
+              diversify: bool) -> list[Hit]:
+        if not diversify:
+            return [c.hit() for c in self._first(cands, qvec, top_k, dedupe)]
+        # Diversifying picks from a wider pool of (deduplicated) candidates.
+        pool = self._first(cands, qvec, max(top_k * 4, 20), dedupe)
+        vectors = {c.chunk_id: c.vector for c in pool if c.vector is not None}
+        rel = {c.chunk_id: (c.dense_score or 0.0) for c in pool}
+        ids = mmr([c.chunk_id for c in pool], rel, vectors, top_k=top_k)
+        by_id = {c.chunk_id: c for c in pool}
+        return [by_id[i].hit() for i in ids[:top_k]]
 
     def counterparts_of(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The aligned passages of a chunk, with their text, best first."""
@@ -280,9 +320,14 @@ class SearchService:
             h.counterparts = _counterpart_dicts(h.chunk, found)
 
 
-def _ranked(by_id: dict[str, Hit]) -> list[Hit]:
-    """Best first; ties (common under RRF) broken by the dense score."""
-    return sorted(by_id.values(), key=lambda h: (-h.score, -(h.dense_score or 0.0)))
+def _ranked(by_id: dict[str, _Candidate]) -> list[_Candidate]:
+    """Best first; ties (common under RRF) broken by the dense score.
+
+    A candidate without a dense score was not among the dense hits of its search, so its
+    cosine is below theirs: it ranks after any candidate that has one.
+    """
+    return sorted(by_id.values(), key=lambda c: (
+        -c.score, 1.0 if c.dense_score is None else -c.dense_score))
 
 
 def _counterpart_dicts(chunk: Chunk, found: dict[str, Chunk]) -> list[dict[str, Any]]:
@@ -295,24 +340,45 @@ def _counterpart_dicts(chunk: Chunk, found: dict[str, Chunk]) -> list[dict[str, 
     ]
 
 
+@dataclass
+class _Candidate:
+    """A passage on its way through ranking; its chunk is read only if it makes the cut."""
+
+    chunk_id: str
+    score: float
+    dense_score: float | None = None
+    keyword_score: float | None = None
+    found_via: list[str] = field(default_factory=list)
+    counterparts: list[Counterpart] | None = None
+    chunk: Chunk | None = None
+    vector: np.ndarray | None = None
+
+    def hit(self) -> Hit:
+        assert self.chunk is not None, "read the chunk first"
+        return Hit(self.chunk, self.score, dense_score=self.dense_score,
+                   keyword_score=self.keyword_score, found_via=self.found_via)
+
+
 class _Retrieval:
     """One filtered retrieval in flight: keyword search started, dense search once asked."""
 
     def __init__(self, service: SearchService, filters: Filters, hybrid: bool, k: int,
-                 keyword: Future[list[StoreHit]] | None) -> None:
+                 keyword: Future[list[Ranked]] | None, counterparts: bool) -> None:
         self.service = service
         self.filters = filters
         self.hybrid = hybrid
         self.k = k
         self.keyword = keyword
-        self.dense: Future[list[StoreHit]] | None = None
+        self.counterparts = counterparts
+        self.dense: Future[list[Ranked]] | None = None
 
     def start_dense(self, qvec: np.ndarray) -> None:
         if self.dense is None:
             store = self.service.store
-            self.dense = self.service._pool.submit(store.search_dense, qvec, self.filters, self.k)
+            self.dense = self.service._pool.submit(store.rank_dense, qvec, self.filters, self.k,
+                                                   counterparts=self.counterparts)
 
-    def merged(self) -> dict[str, Hit]:
+    def merged(self) -> dict[str, _Candidate]:
         assert self.dense is not None, "start_dense first"
         dense = self.dense.result()
         keyword = self.keyword.result() if self.keyword is not None else []

@@ -390,6 +390,32 @@ def test_set_counterparts_round_trip(loaded: Loaded) -> None:
     assert store.get([en.chunk_id])[0].counterparts == []
 
 
+def test_rank_searches_return_what_the_full_searches_rank(loaded: Loaded) -> None:
+    """rank_dense/rank_text: the same ids and scores as search_*, without the chunk rows."""
+    store, chunks, vectors = loaded
+    en, zh = chunks[1], chunks[4]
+    store.set_counterparts({en.chunk_id: [Counterpart(zh.chunk_id, "zh", 0.91)]})
+    for filters in (Filters(), Filters(lang=("en",))):
+        full = store.search_dense(vectors[1], filters, 4)
+        light = store.rank_dense(vectors[1], filters, 4)
+        assert [h.chunk_id for h in light] == [h.chunk.chunk_id for h in full]
+        assert [h.score for h in light] == pytest.approx([h.score for h in full], abs=1e-6)
+        assert all(h.counterparts is None for h in light)  # not asked for, not read
+    with_cp = {h.chunk_id: h for h in store.rank_dense(vectors[1], Filters(), 3, counterparts=True)}
+    assert with_cp[en.chunk_id].counterparts == [Counterpart(zh.chunk_id, "zh", 0.91)]
+    assert all(h.counterparts == [] for i, h in with_cp.items() if i != en.chunk_id)
+    if store.capabilities.bm25:
+        full = store.search_text("venture capital funding", Filters(), 3)
+        light = store.rank_text("venture capital funding", Filters(), 3, counterparts=True)
+        assert [h.chunk_id for h in light] == [h.chunk.chunk_id for h in full]
+        assert [h.score for h in light] == pytest.approx([h.score for h in full], abs=1e-6)
+        assert all(h.counterparts is not None for h in light)
+        assert store.rank_text("  ", Filters(), 3) == []
+    else:
+        with pytest.raises(CapabilityError):
+            store.rank_text("funding", Filters(), 3)
+
+
 # -- reads --------------------------------------------------------------------------------
 
 

@@ -149,6 +149,11 @@ def _counterparts(raw: object) -> list[Counterpart]:
     ]
 
 
+def row_counterparts(row: dict[str, Any]) -> list[Counterpart]:
+    """The counterparts stored in a row's ``counterparts`` field."""
+    return _counterparts(row.get("counterparts"))
+
+
 def row_to_chunk(row: dict[str, Any]) -> Chunk:
     """A Chunk from a query/search row holding :data:`CHUNK_FIELDS`."""
     return Chunk(

@@ -1,0 +1,142 @@
+"""SearchService on a small real collection (Milvus Lite, real model): what it reads and when.
+
+Searches return ids and scores only; the service reads the chunks that make the cut. These
+tests pin the cases where that could go wrong: many near-duplicates at the top (more than
+the chunks read up front), keyword-only hits (their dense score is read with the chunk),
+a chunk deleted between the search and the read, and diversification's wider pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reportrag.store import MilvusStore
+from reportrag.types import Chunk, Filters, content_hash
+from search.fusion import dedupe as dedupe_ids
+from search.service import DEDUPE_SLACK, SearchService
+
+DUPLICATE = "Open source licences let anyone study, change and share the code of a project."
+OTHERS = [
+    "Venture capital funding for open source startups grew in 2023.",
+    "Permissive licences such as Apache and MIT dominate new repositories.",
+    "The Linux kernel received contributions from thousands of developers.",
+    "Climate change affects agriculture in many regions of the world.",
+    "A short note on bibliography formatting and reference lists.",
+]
+
+
+def _chunk(i: int, text: str) -> Chunk:
+    return Chunk(
+        chunk_id=f"doc:{i:03d}", doc_id="doc", title="Sample", lang="en", kind="article",
+        date="2024-01-01", section="Body", ordinal=i, text=text, token_count=len(text.split()),
+        char_start=i * 200, char_end=i * 200 + len(text), content_hash=content_hash(text),
+    )
+
+
+@pytest.fixture
+def service(embedder, tmp_path: Path) -> Iterator[tuple[SearchService, MilvusStore, list[Chunk]]]:  # noqa: ANN001
+    # Seven copies of one passage (punctuation and case vary: near-duplicates), then others.
+    dupes = [DUPLICATE, DUPLICATE.upper(), DUPLICATE.replace(",", ""), DUPLICATE + " ",
+             DUPLICATE.replace(".", "!"), DUPLICATE.lower(), "  " + DUPLICATE]
+    chunks = [_chunk(i, t) for i, t in enumerate(dupes + OTHERS)]
+    store = MilvusStore(str(tmp_path / "milvus.db"), "svc_test", embedder.dim)
+    store.connect()
+    store.ensure_collection({"model": embedder.spec.name, "dim": embedder.dim})
+    store.upsert(chunks, embedder.embed_documents([c.text for c in chunks]))
+    svc = SearchService(embedder, store, candidates=len(chunks), detect_lang=lambda q: "en")
+    yield svc, store, chunks
+    svc.close()
+    store.close()
+
+
+def test_near_duplicates_beyond_the_first_read_are_still_skipped(service, monkeypatch) -> None:  # noqa: ANN001
+    svc, store, _ = service
+    assert 7 > 3 + DEDUPE_SLACK  # more duplicates than the chunks read up front
+    reads: list[int] = []
+    real = store.get_with_vectors
+
+    def counted(ids: list[str]) -> tuple[list[Chunk], np.ndarray]:
+        reads.append(len(ids))
+        return real(ids)
+
+    monkeypatch.setattr(store, "get_with_vectors", counted)
+    res = svc.search("open source licences let anyone share code", top_k=3, mode="dense")
+    assert reads[0] == 3 + DEDUPE_SLACK and len(reads) >= 2  # read more after the first pass
+    texts = [h.chunk.text for h in res.hits]
+    assert len(texts) == 3
+    assert sum(_key(t) == _key(DUPLICATE) for t in texts) == 1
+    # The same answer as deduplicating the whole ranking at once.
+    full = svc.search("open source licences let anyone share code", top_k=12, mode="dense",
+                      dedupe=False)
+    expected = dedupe_ids([(h.chunk.chunk_id, h.chunk.text) for h in full.hits], 3)
+    assert [h.chunk.chunk_id for h in res.hits] == expected
+
+
+def _key(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def test_without_dedupe_every_duplicate_is_returned(service) -> None:  # noqa: ANN001
+    svc, _, _ = service
+    res = svc.search("open source licences let anyone share code", top_k=7, mode="dense",
+                     dedupe=False)
+    assert len({h.chunk.chunk_id for h in res.hits}) == 7
+    assert sum(_key(h.chunk.text) == _key(DUPLICATE) for h in res.hits) >= 5
+
+
+def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,  # noqa: ANN001
+                                                           monkeypatch) -> None:
+    svc, store, chunks = service
+    if not store.capabilities.bm25:
+        pytest.skip("needs BM25")
+    query = "Linux kernel contributions"
+    linux = next(c.chunk_id for c in chunks if "Linux" in c.text)
+    real = store.rank_dense
+
+    def dense_misses_linux(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        # As an approximate index can: the passage BM25 ranks first is not a dense hit.
+        return [h for h in real(*args, **kwargs) if h.chunk_id != linux]
+
+    monkeypatch.setattr(store, "rank_dense", dense_misses_linux)
+    res = svc.search(query, top_k=4, mode="hybrid", dedupe=False)
+    by_id = {h.chunk.chunk_id: h for h in res.hits}
+    assert by_id[linux].found_via == ["keyword"]
+    qvec = embedder.embed_query(query)
+    vectors = store.get_vectors(list(by_id))
+    for h in res.hits:
+        assert h.dense_score == pytest.approx(float(vectors[h.chunk.chunk_id] @ qvec), abs=1e-5)
+    # RRF gives keyword rank 1 and dense rank 1 the same score; the dense hit goes first.
+    assert [h.chunk.chunk_id for h in res.hits].index(linux) == 1
+    assert res.hits[0].score == pytest.approx(by_id[linux].score)
+    assert "dense" in res.hits[0].found_via
+
+
+def test_a_chunk_deleted_after_the_search_is_left_out(service, monkeypatch) -> None:  # noqa: ANN001
+    svc, store, chunks = service
+    first = svc.search("venture capital funding", top_k=3, mode="dense").hits
+    gone = first[0].chunk.chunk_id
+    real = store.get_with_vectors
+
+    def delete_then_read(ids: list[str]) -> tuple[list[Chunk], np.ndarray]:
+        store.delete([gone])  # as if a re-ingestion removed it between search and read
+        return real(ids)
+
+    monkeypatch.setattr(store, "get_with_vectors", delete_then_read)
+    res = svc.search("venture capital funding", top_k=3, mode="dense")
+    assert gone not in [h.chunk.chunk_id for h in res.hits]
+    assert 1 <= len(res.hits) <= 3
+
+
+def test_diversify_reads_a_wider_pool_and_returns_top_k(service) -> None:  # noqa: ANN001
+    svc, _, _ = service
+    res = svc.search("open source licences", top_k=3, mode="dense", diversify=True)
+    assert len(res.hits) == 3
+    assert len({h.chunk.chunk_id for h in res.hits}) == 3
+    assert all(h.dense_score is not None for h in res.hits)
+    filtered = svc.search("open source licences", top_k=3, mode="dense",
+                          filters=Filters(lang=("de",)))
+    assert filtered.hits == []
