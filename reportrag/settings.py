@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         pattern="^(auto|fp32|bf16|fp16)$",
         description="passage embedding precision; auto = bf16 on CPUs that have it, fp16 on GPUs",
     )
+    query_precision: str = Field(
+        default="fp32",
+        pattern="^(fp32|int8)$",
+        description="query encoder (ONNX Runtime) precision; int8: ~2x faster queries, "
+        "slightly different vectors (docs/benchmarks.md)",
+    )
     device: str = "auto"
     threads: int = Field(default=0, ge=0, le=256, description="torch threads; 0 = all cores")
     chunk_tokens: int = Field(default=320, ge=32, le=8192)

