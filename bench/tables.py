@@ -41,11 +41,12 @@ def embedding(d: dict[str, Any]) -> list[str]:
     for e in d["passage_engines"]:
         out.append(_row(e["engine"], e["precision"], e["batch"] or "-", e["passages_per_s"],
                         e["cos_min"]))
-    out += ["", *_head("query engine", "threads:", "other core busy", "p50 ms:", "p95 ms:",
-                       "p99 ms:")]
+    out += ["", *_head("query engine", "precision", "threads:", "other core busy", "p50 ms:",
+                       "p95 ms:", "p99 ms:", "min cosine vs fp32:")]
     for e in d["query_engines"]:
-        out.append(_row(e["engine"], e["threads"], "yes" if e["other_core_busy"] else "no",
-                        e["p50_ms"], e["p95_ms"], e["p99_ms"]))
+        out.append(_row(e["engine"], e.get("precision", "-"), e["threads"],
+                        "yes" if e["other_core_busy"] else "no", e["p50_ms"], e["p95_ms"],
+                        e["p99_ms"], e.get("cos_min", "-")))
     return out
 
 
