@@ -99,7 +99,8 @@ def soak(d: dict[str, Any]) -> list[str]:
                  f"{rss['start_mb']} → {rss['end_mb']} ({rss['max_mb']})")]
 
 
-SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-server": http,
+SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-int8": http,
+            "http-server": http,
             "baseline": baseline, "soak": soak}
 
 

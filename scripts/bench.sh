@@ -8,6 +8,7 @@
 #       ingest      whole-corpus ingestion: cold, unchanged re-run, --full re-run
 #       embedding   engines and precisions: passages/s, single-query latency
 #       http        HTTP latency at concurrency 1/4/16 and max QPS (Milvus Lite)
+#       http-int8   the Lite run with the int8 query encoder (REPORTRAG_QUERY_PRECISION=int8)
 #       http-server the same against a Milvus server started here, 2 workers
 #       baseline    the LangChain pipeline side by side (installs .venv-baseline)
 #       soak        5 minutes at a steady rate: errors, RSS at start and end
@@ -50,6 +51,8 @@ for name in "${names[@]}"; do
         ingest) $PY -m bench.ingest ;;
         embedding) $PY -m bench.embedding --json bench/results/embedding.json ;;
         http) ensure_ingested; $PY -m bench.http_latency ;;
+        http-int8) ensure_ingested
+            REPORTRAG_QUERY_PRECISION=int8 $PY -m bench.http_latency --name http-int8 ;;
         http-server) with_server http_server ;;
         baseline) $PY -m bench.baseline ;;
         soak) ensure_ingested; $PY -m bench.soak --json bench/results/soak.json ;;
