@@ -109,9 +109,10 @@ class StoreHit:
 
 @dataclass
 class Ranked:
-    """A search hit before its chunk is read: the id, the raw score, and (when asked) the
-    chunk's counterparts, which is all a ranking step needs."""
+    """A search hit for ranking: the id and raw score, plus either the whole chunk (when the
+    search was asked for rows) or, when asked, just the chunk's counterparts."""
 
     chunk_id: str
     score: float
     counterparts: list[Counterpart] | None = None
+    chunk: Chunk | None = None

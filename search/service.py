@@ -155,12 +155,13 @@ class SearchService:
         k = max(self.candidates, top_k * 2)
         langs = filters.lang
         per_lang = balance == "interleave" or (balance == "auto" and len(langs) > 1)
+        rows = self._rows_in_search(ran, per_lang)
         # Start every keyword search now, then embed the query while they run.
         if per_lang:
-            plans = {lang: self._plan(query, replace(filters, lang=(lang,)), ran, qlang, k)
+            plans = {lang: self._plan(query, replace(filters, lang=(lang,)), ran, qlang, k, rows)
                      for lang in langs}
         else:
-            plans = {"": self._plan(query, filters, ran, qlang, k)}
+            plans = {"": self._plan(query, filters, ran, qlang, k, rows)}
         qvec = self.embedder.embed_query(query)
         for plan in plans.values():
             plan.start_dense(qvec)
@@ -180,25 +181,38 @@ class SearchService:
         took = (time.perf_counter() - t0) * 1000
         return SearchResult(hits=hits, mode=ran, took_ms=took, query_lang=qlang)
 
-    def _plan(self, query: str, filters: Filters, mode: str, qlang: str, k: int) -> _Plan:
+    def _rows_in_search(self, mode: str, per_lang: bool) -> bool:
+        """Whether searches return whole chunks, or ids only with the kept chunks read after.
+
+        Milvus Lite materialises every hit as a whole Python row inside the search, so with
+        two or more searches a request (hybrid, cross-lingual, per language) asking them for
+        ids and reading the few kept chunks once is cheaper; with one dense search, or on a
+        server (where a read is one more round trip), the rows come with the search.
+        """
+        if self.store.capabilities.kind != "lite":
+            return True
+        return mode == "dense" and not per_lang
+
+    def _plan(self, query: str, filters: Filters, mode: str, qlang: str, k: int,
+              rows: bool) -> _Plan:
         """The retrievals one ranking needs, with their keyword searches already started."""
         if mode != "crosslingual":
-            return _Plan(self._retrieval(query, filters, mode == "hybrid", k))
+            return _Plan(self._retrieval(query, filters, mode == "hybrid", k, rows=rows))
         hybrid = self._base_mode() == "hybrid"
-        direct = self._retrieval(query, filters, hybrid, k)
+        direct = self._retrieval(query, filters, hybrid, k, rows=rows)
         if not qlang or (filters.lang and qlang in filters.lang):
             return _Plan(direct)
         # The source ranking is pivoted through its hits' counterparts: read them with it.
         # Only its best few hits are carried across, so it needs few candidates.
         source = self._retrieval(query, source_filters(filters, qlang), hybrid,
-                                 min(k, PIVOT_SOURCE_CANDIDATES), counterparts=True)
+                                 min(k, PIVOT_SOURCE_CANDIDATES), counterparts=True, rows=rows)
         return _Plan(direct, source)
 
     def _retrieval(self, query: str, filters: Filters, hybrid: bool, k: int, *,
-                   counterparts: bool = False) -> _Retrieval:
+                   counterparts: bool = False, rows: bool = False) -> _Retrieval:
         keyword = (self._pool.submit(self.store.rank_text, query, filters, k,
-                                     counterparts=counterparts) if hybrid else None)
-        return _Retrieval(self, filters, hybrid, k, keyword, counterparts)
+                                     counterparts=counterparts, rows=rows) if hybrid else None)
+        return _Retrieval(self, filters, hybrid, k, keyword, counterparts, rows)
 
     def _assemble(self, plan: _Plan, qvec: np.ndarray) -> list[_Candidate]:
         direct = plan.direct.merged()
@@ -237,12 +251,13 @@ class SearchService:
         by_id: dict[str, _Candidate] = {}
         for h in dense:
             by_id[h.chunk_id] = _Candidate(h.chunk_id, h.score, dense_score=h.score,
-                                           found_via=["dense"], counterparts=h.counterparts)
+                                           found_via=["dense"], counterparts=h.counterparts,
+                                           chunk=h.chunk)
         for h in keyword:
             cand = by_id.get(h.chunk_id)
             if cand is None:
                 cand = by_id[h.chunk_id] = _Candidate(h.chunk_id, 0.0,
-                                                      counterparts=h.counterparts)
+                                                      counterparts=h.counterparts, chunk=h.chunk)
             cand.keyword_score = h.score
             cand.found_via.append("keyword")
         if hybrid:
@@ -262,7 +277,7 @@ class SearchService:
                     c.dense_score = float(c.vector @ qvec)
 
     def _read(self, cands: list[_Candidate], qvec: np.ndarray) -> list[_Candidate]:
-        """Read the chunks (and vectors) of these candidates in one round trip.
+        """Read the chunks (and vectors) of these candidates that the search did not return.
 
         Keyword-only candidates get their dense score here. Candidates whose chunk is gone
         (deleted since the search) are dropped.
@@ -276,7 +291,9 @@ class SearchService:
                     c.chunk, c.vector = got[c.chunk_id]
                     if c.dense_score is None:
                         c.dense_score = float(c.vector @ qvec)
-        return [c for c in cands if c.chunk is not None]
+        kept = [c for c in cands if c.chunk is not None]
+        self._fill_dense_scores(qvec, kept)  # keyword-only hits that came with their rows
+        return kept
 
     def _first(self, cands: list[_Candidate], qvec: np.ndarray, want: int,
                dedupe: bool) -> list[_Candidate]:
@@ -303,7 +320,9 @@ class SearchService:
             return [c.hit() for c in self._first(cands, qvec, top_k, dedupe)]
         # Diversifying picks from a wider pool of (deduplicated) candidates.
         pool = self._first(cands, qvec, max(top_k * 4, 20), dedupe)
-        vectors = {c.chunk_id: c.vector for c in pool if c.vector is not None}
+        missing = [c.chunk_id for c in pool if c.vector is None]
+        vectors = self.store.get_vectors(missing) if missing else {}
+        vectors.update({c.chunk_id: c.vector for c in pool if c.vector is not None})
         rel = {c.chunk_id: (c.dense_score or 0.0) for c in pool}
         ids = mmr([c.chunk_id for c in pool], rel, vectors, top_k=top_k)
         by_id = {c.chunk_id: c for c in pool}
@@ -365,20 +384,21 @@ class _Retrieval:
     """One filtered retrieval in flight: keyword search started, dense search once asked."""
 
     def __init__(self, service: SearchService, filters: Filters, hybrid: bool, k: int,
-                 keyword: Future[list[Ranked]] | None, counterparts: bool) -> None:
+                 keyword: Future[list[Ranked]] | None, counterparts: bool, rows: bool) -> None:
         self.service = service
         self.filters = filters
         self.hybrid = hybrid
         self.k = k
         self.keyword = keyword
         self.counterparts = counterparts
+        self.rows = rows
         self.dense: Future[list[Ranked]] | None = None
 
     def start_dense(self, qvec: np.ndarray) -> None:
         if self.dense is None:
             store = self.service.store
             self.dense = self.service._pool.submit(store.rank_dense, qvec, self.filters, self.k,
-                                                   counterparts=self.counterparts)
+                                                   counterparts=self.counterparts, rows=self.rows)
 
     def merged(self) -> dict[str, _Candidate]:
         assert self.dense is not None, "start_dense first"

@@ -64,13 +64,14 @@ def test_near_duplicates_beyond_the_first_read_are_still_skipped(service, monkey
         return real(ids)
 
     monkeypatch.setattr(store, "get_with_vectors", counted)
-    res = svc.search("open source licences let anyone share code", top_k=3, mode="dense")
+    # Hybrid: two searches, so on Milvus Lite they return ids and the kept chunks are read.
+    res = svc.search("open source licences let anyone share code", top_k=3, mode="hybrid")
     assert reads[0] == 3 + DEDUPE_SLACK and len(reads) >= 2  # read more after the first pass
     texts = [h.chunk.text for h in res.hits]
     assert len(texts) == 3
     assert sum(_key(t) == _key(DUPLICATE) for t in texts) == 1
     # The same answer as deduplicating the whole ranking at once.
-    full = svc.search("open source licences let anyone share code", top_k=12, mode="dense",
+    full = svc.search("open source licences let anyone share code", top_k=12, mode="hybrid",
                       dedupe=False)
     expected = dedupe_ids([(h.chunk.chunk_id, h.chunk.text) for h in full.hits], 3)
     assert [h.chunk.chunk_id for h in res.hits] == expected
@@ -117,7 +118,7 @@ def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,  #
 
 def test_a_chunk_deleted_after_the_search_is_left_out(service, monkeypatch) -> None:  # noqa: ANN001
     svc, store, chunks = service
-    first = svc.search("venture capital funding", top_k=3, mode="dense").hits
+    first = svc.search("venture capital funding", top_k=3, mode="hybrid").hits
     gone = first[0].chunk.chunk_id
     real = store.get_with_vectors
 
@@ -126,7 +127,7 @@ def test_a_chunk_deleted_after_the_search_is_left_out(service, monkeypatch) -> N
         return real(ids)
 
     monkeypatch.setattr(store, "get_with_vectors", delete_then_read)
-    res = svc.search("venture capital funding", top_k=3, mode="dense")
+    res = svc.search("venture capital funding", top_k=3, mode="hybrid")
     assert gone not in [h.chunk.chunk_id for h in res.hits]
     assert 1 <= len(res.hits) <= 3
 
@@ -140,3 +141,18 @@ def test_diversify_reads_a_wider_pool_and_returns_top_k(service) -> None:  # noq
     filtered = svc.search("open source licences", top_k=3, mode="dense",
                           filters=Filters(lang=("de",)))
     assert filtered.hits == []
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "crosslingual"])
+def test_rows_with_the_search_or_read_after_give_the_same_hits(service, mode) -> None:  # noqa: ANN001
+    svc, _, _ = service
+    kwargs = {"top_k": 5, "mode": mode, "filters": Filters(lang=("en",))}
+    queries = ["open source licences", "venture capital funding", "Linux kernel"]
+    policy = svc._rows_in_search
+    results = {}
+    for rows in (True, False):
+        svc._rows_in_search = lambda mode, per_lang, rows=rows: rows  # noqa: ARG005
+        results[rows] = [svc.search(q, **kwargs).to_dict()["hits"] for q in queries]
+    svc._rows_in_search = policy
+    assert results[True] == results[False]
+    assert all(results[True])

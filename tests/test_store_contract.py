@@ -401,6 +401,9 @@ def test_rank_searches_return_what_the_full_searches_rank(loaded: Loaded) -> Non
         assert [h.chunk_id for h in light] == [h.chunk.chunk_id for h in full]
         assert [h.score for h in light] == pytest.approx([h.score for h in full], abs=1e-6)
         assert all(h.counterparts is None for h in light)  # not asked for, not read
+    rows = store.rank_dense(vectors[1], Filters(), 4, rows=True)
+    full = store.search_dense(vectors[1], Filters(), 4)
+    assert [h.chunk for h in rows] == [h.chunk for h in full]
     with_cp = {h.chunk_id: h for h in store.rank_dense(vectors[1], Filters(), 3, counterparts=True)}
     assert with_cp[en.chunk_id].counterparts == [Counterpart(zh.chunk_id, "zh", 0.91)]
     assert all(h.counterparts == [] for i, h in with_cp.items() if i != en.chunk_id)

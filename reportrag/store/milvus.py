@@ -617,15 +617,20 @@ class MilvusStore:
         return [StoreHit(chunk=sc.row_to_chunk(row), score=score) for row, score in rows]
 
     def rank_dense(
-        self, vector: np.ndarray, filters: Filters, top_k: int, *, counterparts: bool = False
+        self, vector: np.ndarray, filters: Filters, top_k: int, *, counterparts: bool = False,
+        rows: bool = False,
     ) -> list[Ranked]:
-        """Like :meth:`search_dense`, but only ids and scores (and counterparts if asked).
+        """Like :meth:`search_dense`, for ranking: ids and scores, the counterparts if asked,
+        whole chunks only with ``rows``.
 
-        Milvus Lite turns every hit into a full row before it projects the output fields,
-        so a search that returns fewer fields is cheaper (40 hits: 6.3 ms for ids only vs
-        9.2 ms for whole chunks, docs/benchmarks.md); read the few chunks kept afterwards.
+        Milvus Lite turns every hit into a full Python row before it projects the output
+        fields, so on Lite a search that returns only ids is cheaper (40 hits: 6.3 ms vs
+        9.2 ms with whole chunks) and the few chunks kept are read afterwards; on a server
+        the extra read costs more than the fields (docs/benchmarks.md).
         """
-        return _ranked_rows(self._search_dense(vector, filters, top_k, _rank_fields(counterparts)))
+        return _ranked_rows(
+            self._search_dense(vector, filters, top_k, _rank_fields(counterparts, rows))
+        )
 
     def search_text(self, query: str, filters: Filters, top_k: int) -> list[StoreHit]:
         """BM25 keyword search over chunk text (score >= 0), filtered inside the search."""
@@ -633,10 +638,13 @@ class MilvusStore:
         return [StoreHit(chunk=sc.row_to_chunk(row), score=score) for row, score in rows]
 
     def rank_text(
-        self, query: str, filters: Filters, top_k: int, *, counterparts: bool = False
+        self, query: str, filters: Filters, top_k: int, *, counterparts: bool = False,
+        rows: bool = False,
     ) -> list[Ranked]:
-        """Like :meth:`search_text`, but only ids and scores (and counterparts if asked)."""
-        return _ranked_rows(self._search_text(query, filters, top_k, _rank_fields(counterparts)))
+        """Like :meth:`search_text`, for ranking (see :meth:`rank_dense`)."""
+        return _ranked_rows(
+            self._search_text(query, filters, top_k, _rank_fields(counterparts, rows))
+        )
 
     def _search_dense(
         self, vector: np.ndarray, filters: Filters, top_k: int, fields: list[str]
@@ -707,19 +715,22 @@ class MilvusStore:
         return hits
 
 
-def _rank_fields(counterparts: bool) -> list[str]:
+def _rank_fields(counterparts: bool, rows: bool) -> list[str]:
+    if rows:
+        return sc.CHUNK_FIELDS
     return ["chunk_id", "counterparts"] if counterparts else ["chunk_id"]
 
 
 def _ranked_rows(rows: list[tuple[dict[str, Any], float]]) -> list[Ranked]:
-    return [
-        Ranked(
-            chunk_id=str(row["chunk_id"]),
-            score=score,
-            counterparts=sc.row_counterparts(row) if "counterparts" in row else None,
-        )
-        for row, score in rows
-    ]
+    out = []
+    for row, score in rows:
+        if "text" in row:  # a whole chunk row
+            chunk = sc.row_to_chunk(row)
+            out.append(Ranked(chunk.chunk_id, score, chunk.counterparts, chunk))
+        else:
+            cps = sc.row_counterparts(row) if "counterparts" in row else None
+            out.append(Ranked(str(row["chunk_id"]), score, cps))
+    return out
 
 
 def _grpc_options(uri: str) -> dict[str, Any]:
