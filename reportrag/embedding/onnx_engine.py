@@ -11,7 +11,8 @@ normalisation follow, as in the sentence-transformers pipeline.
 With ``REPORTRAG_QUERY_PRECISION=int8`` the export is also quantized once (dynamic int8,
 per output channel, MatMul weights only) into ``<model dir>/onnx/model.int8.onnx`` for the
 query encoder: about twice as fast for one query on a CPU, at cosine >= 0.99 to the fp32
-query vectors, which moves a few rankings (docs/benchmarks.md, "Query embedding"). Passages
+query vectors, which moves a few rankings (docs/embedding.md; docs/benchmarks.md, "Embedding
+engines"). Passages
 are always embedded at full precision, so the stored vectors do not depend on this choice.
 """
 
