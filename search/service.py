@@ -300,15 +300,18 @@ class SearchService:
         """The best ``want`` candidates (near-duplicates removed), reading as few as possible.
 
         Near-duplicates are rare, so a couple of extra chunks are read up front; when more
-        than that were duplicates, the next candidates are read and the pass repeats (the
-        kept set of a prefix is the kept set of the whole list, so it is exact).
+        than that were duplicates (or deleted since the search), the next candidates are read
+        and the pass repeats (the kept set of a prefix is the kept set of the whole list, so
+        it is exact).
         """
         n = want + (DEDUPE_SLACK if dedupe else 0)
         while True:
             read = self._read(cands[:n], qvec)
-            if not dedupe:
-                return read[:want]
-            ids = dedupe_ids([(c.chunk_id, c.chunk.text) for c in read], want)  # type: ignore[union-attr]
+            if dedupe:
+                ids = dedupe_ids([(c.chunk_id, c.chunk.text) for c in read], want)  # type: ignore[union-attr]
+            else:
+                ids = [c.chunk_id for c in read[:want]]
+            # Short when duplicates (or chunks deleted since the search) used up the prefix.
             if len(ids) >= want or n >= len(cands):
                 keep = set(ids)
                 return [c for c in read if c.chunk_id in keep]

@@ -130,6 +130,12 @@ def test_a_chunk_deleted_after_the_search_is_left_out(service, monkeypatch) -> N
     res = svc.search("venture capital funding", top_k=3, mode="hybrid")
     assert gone not in [h.chunk.chunk_id for h in res.hits]
     assert 1 <= len(res.hits) <= 3
+    # Without dedupe too, the next candidate takes the deleted one's place: still top_k.
+    store.upsert([c for c in chunks if c.chunk_id == gone],
+                 svc.embedder.embed_documents([c.text for c in chunks if c.chunk_id == gone]))
+    res = svc.search("venture capital funding", top_k=3, mode="hybrid", dedupe=False)
+    assert gone not in [h.chunk.chunk_id for h in res.hits]
+    assert len(res.hits) == 3
 
 
 def test_diversify_reads_a_wider_pool_and_returns_top_k(service) -> None:  # noqa: ANN001

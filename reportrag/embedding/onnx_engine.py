@@ -12,8 +12,8 @@ With ``REPORTRAG_QUERY_PRECISION=int8`` the export is also quantized once (dynam
 per output channel, MatMul weights only) into ``<model dir>/onnx/model.int8.onnx`` for the
 query encoder: about twice as fast for one query on a CPU, at cosine >= 0.99 to the fp32
 query vectors, which moves a few rankings (docs/embedding.md; docs/benchmarks.md, "Embedding
-engines"). Passages
-are always embedded at full precision, so the stored vectors do not depend on this choice.
+engines"). Passages are always embedded at full precision, so the stored vectors do not
+depend on this choice.
 """
 
 from __future__ import annotations
