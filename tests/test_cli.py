@@ -100,3 +100,15 @@ def test_cli_errors_are_one_line(env, capsys, argv: list[str], code: int, needle
     got, out, err = _run(capsys, *argv)
     lines = err.strip().splitlines()
     assert got == code and len(lines) == 1 and needle in lines[0], (got, err)
+
+
+@pytest.mark.parametrize("value", ["", "int4", "INT8", "fp32; rm -rf /", "ｉｎｔ８", "x" * 5000])
+def test_a_bad_query_precision_is_one_line_and_exit_2(env, capsys, monkeypatch, value) -> None:  # noqa: ANN001
+    monkeypatch.setenv("REPORTRAG_QUERY_PRECISION", value)
+    get_settings.cache_clear()
+    code, out, err = _run(capsys, "model", "info")
+    lines = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert len(lines) == 1 and lines[0].startswith(
+        "reportrag: error: setting REPORTRAG_QUERY_PRECISION:"), err
+    assert len(lines[0]) < 300  # the bad value is not echoed back in full
