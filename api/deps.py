@@ -1,4 +1,10 @@
-"""Request dependencies as ``Annotated`` aliases: the runtime, the search service, API keys."""
+"""Request dependencies as ``Annotated`` aliases: the runtime, the search service, API keys.
+
+They are ``async def`` because none of them waits on anything in the common case: FastAPI
+runs a plain ``def`` dependency on its thread pool, one thread hop (and GIL hand-over) per
+dependency per request, which under load cost more event-loop time than the route itself
+(py-spy, docs/benchmarks.md). Only a reconnect to Milvus blocks; that one goes to a thread.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +13,33 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from api.runtime import Runtime
 from reportrag.settings import Settings
 from search.service import SearchService
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
+async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_service(runtime: RuntimeDep) -> SearchService:
-    return runtime.ready_service()
+async def get_service(runtime: RuntimeDep) -> SearchService:
+    service = runtime.service
+    if service is not None and runtime.embedder is not None:
+        return service
+    # Not connected (or the model failed): reconnecting blocks up to the Milvus timeout.
+    return await run_in_threadpool(runtime.ready_service)
 
 
 ServiceDep = Annotated[SearchService, Depends(get_service)]
@@ -39,7 +50,7 @@ def _key_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def require_read_key(
+async def require_read_key(
     settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
 ) -> None:
     """Read endpoints need a key only when REPORTRAG_READ_API_KEY is set (admin key works too)."""
@@ -63,7 +74,7 @@ _ADMIN_KEY = APIKeyHeader(
 )
 
 
-def require_admin_key(
+async def require_admin_key(
     settings: SettingsDep, x_api_key: Annotated[str | None, Security(_ADMIN_KEY)] = None
 ) -> None:
     """Admin endpoints are off without REPORTRAG_API_KEY, and need that key in X-API-Key."""
