@@ -83,14 +83,21 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def server_rss_mb(proc: subprocess.Popen) -> float:
-    """Resident memory of the server and its worker processes together."""
-    pids = [proc.pid]
+    """Resident memory of the server with its workers and its Milvus Lite process together."""
+    pids = {proc.pid}
     try:
         out = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
-        pids = sorted({proc.pid, *(int(p) for p in out.stdout.split())})
+        pids |= {int(p) for p in out.stdout.split()}
+        todo = list(pids)
+        while todo:  # children in sessions of their own (the Lite process) too
+            out = subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True,
+                                 text=True)
+            new = {int(p) for p in out.stdout.split()} - pids
+            pids |= new
+            todo.extend(new)
     except OSError:
         pass
-    kbs = [read_rss_kb(p) or 0 for p in pids]
+    kbs = [read_rss_kb(p) or 0 for p in sorted(pids)]
     return round(sum(kbs) / 1024, 1)
 
 

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
         default=None, description="Milvus URI; default: Milvus Lite file <data_dir>/milvus.db"
     )
     milvus_token: SecretStr | None = None
+    lite_process: bool = Field(
+        default=True,
+        description="reportrag serve runs the Milvus Lite database in a child process of its "
+        "own (off: in the API process, one worker)",
+    )
+    lite_address: str | None = Field(
+        default=None,
+        description="address of a process serving the Milvus Lite database (set by "
+        "reportrag serve for its workers); unset: open the file in this process",
+    )
     milvus_timeout: float = Field(default=10.0, gt=0, le=600)
     collection: str = "reportrag_chunks"
     index_kind: str = Field(
@@ -105,6 +115,13 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"{o!r} is not an origin: use scheme://host[:port] (no path) or *"
                     )
+        return v
+
+    @field_validator("lite_address")
+    @classmethod
+    def _lite_address(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+:\d{1,5}/?", v):
+            raise ValueError("lite_address must look like http://127.0.0.1:PORT")
         return v
 
     @field_validator("api_key_file")

@@ -48,6 +48,7 @@ def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusS
         token=token,
         timeout=settings.milvus_timeout,
         index=index_config_from_settings(settings),
+        address=settings.lite_address if settings.milvus_uri is None else None,
     )
 
 

@@ -33,7 +33,8 @@ def _free_port() -> int:
 class Served:
     """A ``reportrag serve`` subprocess, its base URL and its stderr so far."""
 
-    def __init__(self, settings, workers: int, tmp_path: Path) -> None:  # noqa: ANN001
+    def __init__(self, settings, workers: int, tmp_path: Path,  # noqa: ANN001
+                 extra_env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / "serve.log"
@@ -47,7 +48,9 @@ class Served:
             "REPORTRAG_MILVUS_TIMEOUT": "30",
             "HF_HUB_OFFLINE": "1",
         }
-        env.pop("REPORTRAG_MILVUS_URI", None)
+        for name in ("REPORTRAG_MILVUS_URI", "REPORTRAG_LITE_PROCESS", "REPORTRAG_LITE_ADDRESS"):
+            env.pop(name, None)
+        env.update(extra_env or {})
         if settings.milvus_uri:
             env["REPORTRAG_MILVUS_URI"] = settings.milvus_uri
         argv = [sys.executable, "-m", "api.cli", "-v", "serve", "--port", str(self.port),
@@ -87,8 +90,8 @@ class Served:
 def serve(tmp_path: Path) -> Iterator:
     started: list[Served] = []
 
-    def start(settings, workers: int) -> Served:  # noqa: ANN001
-        s = Served(settings, workers, tmp_path)
+    def start(settings, workers: int, extra_env: dict[str, str] | None = None) -> Served:  # noqa: ANN001
+        s = Served(settings, workers, tmp_path, extra_env)
         started.append(s)
         return s
 
@@ -133,17 +136,74 @@ def test_two_workers_each_load_the_model_once_and_both_answer(server_settings, s
     assert len(LOADED.findall(served.stderr())) == 2  # no reload under load
 
 
+def _lite_children(db: Path) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", f"reportrag.store.lite_server --data-dir {db}"],
+                         capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
 @pytest.mark.slow
-def test_workers_on_milvus_lite_fall_back_to_one(lite_settings, serve, tmp_path: Path) -> None:  # noqa: ANN001
+def test_two_workers_share_milvus_lite_served_from_its_own_process(
+    lite_settings, serve, tmp_path: Path  # noqa: ANN001
+) -> None:
     # This test process holds the Lite lock of the session's database: serve a copy of it.
     data = tmp_path / "data"
     shutil.copytree(lite_settings.data_dir / "milvus.db", data / "milvus.db")
     served = serve(lite_settings.model_copy(update={"data_dir": data}), workers=2)
+    served.wait_ready(loaded=2)
+    children = _lite_children(data / "milvus.db")
+    assert len(children) == 1, children  # one Lite process, whatever the worker count
+    ready = httpx.get(f"{served.url}/readyz", timeout=30).json()
+    assert ready["capabilities"]["kind"] == "lite" and "hybrid" in ready["modes"]
+    body = {"query": "How many A100 GPUs does ChatGPT need?", "top_k": 3}
+    assert all(code == 200 for code, _ in _pids(served.url, "/v1/search", 48, "POST", body))
+    pids = {int(pid) for code, pid in _pids(served.url, "/healthz", 200) if code == 200}
+    assert len(pids) == 2 and served.proc.pid not in pids and children[0] not in pids
+    # Each worker logged its model load exactly once, and those are the workers that answer.
+    assert sorted(int(p) for p in LOADED.findall(served.stderr())) == sorted(pids)
+    r = httpx.post(f"{served.url}/v1/search", json=body, timeout=60)
+    assert r.json()["hits"][0]["doc_id"].startswith("oss-report-2023")
+    served.stop()
+    assert served.proc.returncode == 0
+    assert _lite_children(data / "milvus.db") == []  # stopped with the server
+
+
+@pytest.mark.slow
+def test_workers_on_milvus_lite_in_the_api_process_fall_back_to_one(
+    lite_settings, serve, tmp_path: Path  # noqa: ANN001
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(lite_settings.data_dir / "milvus.db", data / "milvus.db")
+    served = serve(lite_settings.model_copy(update={"data_dir": data}), workers=2,
+                   extra_env={"REPORTRAG_LITE_PROCESS": "false"})
     served.wait_ready(loaded=1)
-    assert "Milvus Lite is a single-process engine: serving with 1 worker" in served.stderr()
+    assert "Milvus Lite in the API process allows one process: serving with 1 worker" in (
+        served.stderr())
+    assert _lite_children(data / "milvus.db") == []
     pids = {pid for code, pid in _pids(served.url, "/healthz", 40) if code == 200}
     assert pids == {str(served.proc.pid)}  # one process: the server itself
     assert len(LOADED.findall(served.stderr())) == 1
+
+
+def test_serve_says_in_one_line_when_the_lite_database_is_taken(
+    monkeypatch, tmp_path: Path, capsys  # noqa: ANN001
+) -> None:
+    from reportrag.store.lite_process import LiteProcess
+
+    db = tmp_path / "milvus.db"
+    with LiteProcess(db):  # another server already has this data directory's database
+        monkeypatch.setenv("REPORTRAG_DATA_DIR", str(tmp_path))
+        for name in ("REPORTRAG_MILVUS_URI", "REPORTRAG_LITE_PROCESS", "REPORTRAG_LITE_ADDRESS"):
+            monkeypatch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        try:
+            code = cli_main(["serve", "--port", str(_free_port())])
+        finally:
+            get_settings.cache_clear()
+            os.environ.pop("REPORTRAG_LITE_ADDRESS", None)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1, err
+    assert "open in another process" in err[0] and err[0].startswith("reportrag:")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from reportrag.settings import get_settings
+from reportrag.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # fastapi loads only when a server starts
     from fastapi import FastAPI
@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         default=1,
-        help="worker processes, each with its own model and Milvus connection "
-        "(needs a Milvus server; Milvus Lite is single-process)",
+        help="worker processes, each with its own model and Milvus connection (with Milvus "
+        "Lite only when it runs in its own process, REPORTRAG_LITE_PROCESS, the default)",
     )
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=_serve)
@@ -41,8 +41,6 @@ def worker_app() -> FastAPI:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from reportrag.errors import InputError
 
     settings = get_settings()  # validated here, so a bad setting fails before any worker starts
@@ -51,13 +49,32 @@ def _serve(args: argparse.Namespace) -> int:
         raise InputError("--workers must be at least 1")
     if not 1 <= args.port <= 65535:
         raise InputError("--port must be in 1..65535")
-    if workers > 1 and settings.milvus_uri is None:
-        print(
-            "reportrag: Milvus Lite is a single-process engine: serving with 1 worker "
-            "(set REPORTRAG_MILVUS_URI to a Milvus server to use --workers)",
-            file=sys.stderr,
-        )
-        workers = 1
+    embedded = settings.milvus_uri is None and settings.lite_address is None
+    if not embedded or not settings.lite_process:
+        if workers > 1 and embedded:
+            print(
+                "reportrag: Milvus Lite in the API process allows one process: serving with "
+                "1 worker (leave REPORTRAG_LITE_PROCESS on, or set REPORTRAG_MILVUS_URI to a "
+                "Milvus server, to use --workers)",
+                file=sys.stderr,
+            )
+            workers = 1
+        return _run(args, settings, workers)
+    # The embedded database runs in a child process; the workers reach it by address.
+    from reportrag.store.lite_process import LiteProcess
+
+    lite = LiteProcess(settings.data_dir / "milvus.db")
+    address = lite.start()
+    os.environ["REPORTRAG_LITE_ADDRESS"] = address  # for worker processes
+    try:
+        return _run(args, settings.model_copy(update={"lite_address": address}), workers)
+    finally:
+        lite.stop()
+
+
+def _run(args: argparse.Namespace, settings: Settings, workers: int) -> int:
+    import uvicorn
+
     from api.nodelay import NoDelayH11Protocol
 
     if workers == 1:

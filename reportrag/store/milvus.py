@@ -68,8 +68,14 @@ class MilvusStore:
         token: str | None = None,
         timeout: float = 10.0,
         index: IndexConfig = DEFAULT_INDEX,
+        address: str | None = None,
     ) -> None:
         check_uri(uri)
+        if address is not None:
+            check_uri(address)
+            if not uri.endswith(".db"):
+                raise ConfigError("a Milvus Lite process address goes with a Milvus Lite *.db "
+                                  "path, not with a server URI")
         if (
             not isinstance(collection, str)
             or not collection
@@ -82,6 +88,9 @@ class MilvusStore:
         if not timeout > 0:
             raise ConfigError(f"Milvus timeout must be positive, not {timeout!r}")
         self._uri = uri
+        # Where to connect when the Lite database is served by another process (LiteProcess);
+        # the *.db path stays the database's identity (checkpoints, capability detection).
+        self._address = address
         self._collection = collection
         self._dim = dim
         self._token = token
@@ -164,6 +173,8 @@ class MilvusStore:
         if self._client is not None:
             return
         where = redact_uri(self._uri)
+        if self._address is not None:
+            where = f"{where} (Milvus Lite process at {self._address})"
         if self._uri.endswith(".db") and not Path(self._uri).parent.is_dir():
             raise ConfigError(f"Milvus Lite path {self._uri}: parent directory does not exist")
         started = time.monotonic()
@@ -171,7 +182,7 @@ class MilvusStore:
             with translated("connect", self._uri, self._collection):
                 # A channel of its own (pymilvus otherwise shares one per address in a
                 # process), so a reconnect after a failure starts from a fresh connection.
-                client = MilvusClient(uri=self._uri, token=self._token or "",
+                client = MilvusClient(uri=self._address or self._uri, token=self._token or "",
                                       timeout=self._timeout, dedicated=True,
                                       grpc_options=_grpc_options(self._uri))
                 version = str(client.get_server_version(timeout=self._timeout))
@@ -182,7 +193,9 @@ class MilvusStore:
             ) from exc
         except StoreError as exc:  # it answered, but refused (credentials, a locked Lite file)
             reason = describe(exc.__cause__)
-            if self._uri.endswith(".db") and _lite_locked(Path(self._uri)):
+            if self._address is None and self._uri.endswith(".db") and _lite_locked(
+                Path(self._uri)
+            ):
                 reason = (
                     "the database is open in another process (Milvus Lite allows one: "
                     "stop it, or ingest through the running API's POST /v1/ingest)"

@@ -1,0 +1,203 @@
+"""Milvus Lite in a child process of its own, for ``reportrag serve``.
+
+Milvus Lite 3.x is a gRPC server that pymilvus starts on a thread of the calling process, so
+by default its searches (pure Python) share the API's interpreter lock with the HTTP server,
+the request handling and the gRPC client. Started as a child process instead, the same
+server runs on the other core: on this 2-core machine ``POST /v1/search`` at concurrency 16
+goes from 25 to ~40 requests/s (docs/benchmarks.md), and several API workers can share one
+Lite database (Lite allows one process per database).
+
+The child is ``python -m reportrag.store.lite_server`` on a free 127.0.0.1 port. It is
+restarted when it dies while in use (a few times a minute at most), it gets SIGTERM when
+this process dies however it dies (Linux ``PR_SET_PDEATHSIG``), and :meth:`LiteProcess.stop`
+closes it cleanly (SIGTERM, then SIGKILL after ``stop_timeout``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from reportrag.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+# Restarts allowed within RESTART_WINDOW_S before the child is left down (and the API 503s).
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+class LiteProcess:
+    """One Milvus Lite database served from a child process; :meth:`start` gives its address."""
+
+    def __init__(self, db: Path, *, port: int = 0, start_timeout: float = 120.0,
+                 stop_timeout: float = 15.0) -> None:
+        self.db = Path(db).resolve()
+        self.port = port
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.restarts = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._restart_times: list[float] = []
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return None if proc is None else proc.pid
+
+    def start(self) -> str:
+        """Start the child and wait until it accepts connections; StoreError when it cannot."""
+        self.db.parent.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="lite-process-watch",
+                                         daemon=True)
+        self._watcher.start()
+        log.info("Milvus Lite %s serving from process %s at %s", self.db, self.pid, self.address)
+        return self.address
+
+    @property
+    def log_path(self) -> Path:
+        """The child's stderr (Milvus Lite's warnings and errors), next to the database."""
+        return self.db.with_name(self.db.name + ".log")
+
+    def _spawn(self) -> None:
+        cmd = [sys.executable, "-m", "reportrag.store.lite_server",
+               "--data-dir", str(self.db), "--port", str(self.port)]
+        with self.log_path.open("ab") as err:
+            offset = err.tell()
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                                    # Signals meant for the API's process group (Ctrl-C, a
+                                    # supervisor's SIGTERM) reach the child through stop().
+                                    start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        while not _accepts(self.port):
+            code = proc.poll()
+            if code is not None:
+                raise StoreError(
+                    f"Milvus Lite process for {self.db} did not start: "
+                    f"{self._reason(offset, code)}",
+                    details={"db": str(self.db), "exit_status": code, "log": str(self.log_path)},
+                )
+            if time.monotonic() > deadline:
+                _terminate(proc, self.stop_timeout)
+                raise StoreError(f"Milvus Lite process for {self.db} did not answer within "
+                                 f"{self.start_timeout:g}s (log: {self.log_path})",
+                                 details={"db": str(self.db), "log": str(self.log_path)})
+            time.sleep(0.05)
+        with self._lock:
+            if self._stopping.is_set():  # stop() ran while this (re)start was under way
+                _terminate(proc, self.stop_timeout)
+                return
+            self._proc = proc
+
+    def _reason(self, offset: int, code: int) -> str:
+        """The last line the child wrote to its log, in words a user can act on."""
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(offset)
+                lines = fh.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        reason = lines[-1] if lines else f"exit status {code}"
+        if "DataDirLockedError" in reason:
+            reason = ("the database is open in another process (Milvus Lite allows one: "
+                      "stop it, or ingest through the running API's POST /v1/ingest)")
+        return reason
+
+    def _watch(self) -> None:
+        """Restart the child when it exits without being asked to (a bounded number of times)."""
+        while not self._stopping.is_set():
+            proc = self._proc
+            if proc is None:
+                return
+            code = proc.wait()
+            if self._stopping.is_set():
+                return
+            now = time.monotonic()
+            self._restart_times = [t for t in self._restart_times if now - t < RESTART_WINDOW_S]
+            if len(self._restart_times) >= MAX_RESTARTS:
+                log.error("Milvus Lite process exited (status %s) %d times within %gs: "
+                          "leaving it down", code, MAX_RESTARTS, RESTART_WINDOW_S)
+                return
+            self._restart_times.append(now)
+            log.error("Milvus Lite process %s exited (status %s): starting it again",
+                      proc.pid, code)
+            time.sleep(0.5)
+            try:
+                self._spawn()
+                self.restarts += 1
+            except StoreError as exc:
+                log.error("%s", exc.message)
+                return
+
+    def stop(self) -> None:
+        """Close the child cleanly (its database lock is released when this returns)."""
+        self._stopping.set()
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None:
+            _terminate(proc, self.stop_timeout)
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout=self.stop_timeout)
+
+    def __enter__(self) -> LiteProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("Milvus Lite process %s did not stop within %gs: killing it", proc.pid,
+                    timeout)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()

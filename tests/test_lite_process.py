@@ -1,0 +1,160 @@
+"""Milvus Lite served from a child process (``reportrag serve``'s default), against real Lite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reportrag.errors import ConfigError, StoreError
+from reportrag.settings import Settings
+from reportrag.store.lite_process import LiteProcess
+from reportrag.store.milvus import MilvusStore, _lite_locked
+from reportrag.wiring import store_from_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def db_copy(lite_settings, tmp_path: Path) -> Path:  # noqa: ANN001
+    """A copy of the session's ingested Lite database (this process may hold the original)."""
+    db = tmp_path / "data" / "milvus.db"
+    shutil.copytree(lite_settings.data_dir / "milvus.db", db,
+                    ignore=shutil.ignore_patterns("LOCK"))
+    return db
+
+
+def _store(settings: Settings, db: Path, address: str, embedder) -> MilvusStore:  # noqa: ANN001
+    s = settings.model_copy(update={"data_dir": db.parent, "lite_address": address})
+    store = store_from_settings(s, embedder.dim)
+    store.connect()
+    store.ensure_collection(embedder.fingerprint())
+    return store
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_the_child_serves_the_same_collection_and_stop_releases_the_lock(
+    lite_settings, db_copy: Path, embedder  # noqa: ANN001
+) -> None:
+    vec = embedder.embed_query("How many A100 GPUs does ChatGPT need?")
+    with LiteProcess(db_copy) as lite:
+        assert lite.pid is not None and _alive(lite.pid)
+        assert _lite_locked(db_copy)  # the child holds the database
+        store = _store(lite_settings, db_copy, lite.address, embedder)
+        caps = store.capabilities
+        assert (caps.kind, caps.bm25, caps.analyzer) == ("lite", True, "jieba")
+        remote = [(h.chunk.chunk_id, round(h.score, 5)) for h in store.search_dense(
+            vec, _filters(), 5)]
+        keyword = store.search_text("ChatGPT A100", _filters(), 3)
+        count = store.count()
+        store.close()
+        pid = lite.pid
+    assert not _alive(pid)
+    assert not _lite_locked(db_copy)  # closed cleanly: the file opens in this process again
+    local = MilvusStore(str(db_copy), lite_settings.collection, embedder.dim, timeout=30)
+    local.connect()
+    try:
+        local.ensure_collection(embedder.fingerprint())
+        assert local.count() == count > 0
+        assert [(h.chunk.chunk_id, round(h.score, 5)) for h in local.search_dense(
+            vec, _filters(), 5)] == remote
+        assert keyword and all(h.score > 0 for h in keyword)
+    finally:
+        local.close()
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(str(db_copy))
+
+
+def _filters():  # noqa: ANN202
+    from reportrag.types import Filters
+
+    return Filters()
+
+
+@pytest.mark.slow
+def test_a_killed_child_is_started_again_and_the_store_reconnects(
+    lite_settings, db_copy: Path, embedder  # noqa: ANN001
+) -> None:
+    with LiteProcess(db_copy) as lite:
+        first = lite.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while (lite.restarts == 0 or lite.pid == first) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert lite.restarts == 1 and lite.pid != first and _alive(lite.pid)
+        store = _store(lite_settings, db_copy, lite.address, embedder)
+        try:
+            assert store.count() > 0
+        finally:
+            store.close()
+
+
+@pytest.mark.slow
+def test_a_second_process_on_the_same_database_fails_with_a_clear_error(db_copy: Path) -> None:
+    with LiteProcess(db_copy):
+        other = LiteProcess(db_copy)
+        with pytest.raises(StoreError) as err:
+            other.start()
+        assert "open in another process" in err.value.message
+        assert str(db_copy) in err.value.message
+        assert other.pid is None
+
+
+@pytest.mark.slow
+def test_the_child_exits_when_its_parent_dies(db_copy: Path, tmp_path: Path) -> None:
+    # A parent that starts the child and dies without stopping it (as on SIGKILL or a crash).
+    script = (
+        "import os, sys; from pathlib import Path;"
+        "from reportrag.store.lite_process import LiteProcess;"
+        f"lite = LiteProcess(Path({str(db_copy)!r})); lite.start();"
+        "print(lite.pid, flush=True); os._exit(0)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                         text=True, timeout=180, check=True)
+    child = int(out.stdout.strip())
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(child), "orphaned Milvus Lite process"
+    deadline = time.monotonic() + 30
+    while _lite_locked(db_copy) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _lite_locked(db_copy)
+
+
+def test_an_address_needs_a_lite_database_and_a_url() -> None:
+    with pytest.raises(ConfigError, match="Milvus Lite"):
+        MilvusStore("http://milvus:19530", "c", 8, address="http://127.0.0.1:1234")
+    with pytest.raises(ConfigError):
+        MilvusStore("/tmp/x.db", "c", 8, address="not a uri")
+    for bad in ("ftp://127.0.0.1:1", "127.0.0.1:19530", "http://127.0.0.1", "http://h:1/x;rm"):
+        with pytest.raises(ValueError, match="lite_address"):
+            Settings(_env_file=None, lite_address=bad)
+    assert Settings(_env_file=None, lite_address="http://127.0.0.1:19600").lite_address
+
+
+def test_the_child_entry_point_refuses_a_bad_port() -> None:
+    out = subprocess.run([sys.executable, "-m", "reportrag.store.lite_server", "--data-dir",
+                          "/nonexistent/x.db", "--port", "0"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "--port" in out.stderr
