@@ -101,6 +101,13 @@ def server_rss_mb(proc: subprocess.Popen) -> float:
     return round(sum(kbs) / 1024, 1)
 
 
+def _lite_layout() -> str:
+    """How the served Milvus Lite runs: in a process of its own (the default) or in the API's."""
+    from reportrag.settings import Settings
+
+    return "lite (own process)" if Settings().lite_process else "lite (in the API process)"
+
+
 def loadgen(url: str, args: list[str], out: Path) -> dict[str, Any]:
     """One bench.loadgen run in a separate process; its JSON report."""
     cmd = [sys.executable, "-m", "bench.loadgen", "--url", url, "--json", str(out), *args]
@@ -143,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     proc = start_server(args.data.resolve(), port, workers=args.workers,
                         milvus_uri=args.milvus_uri, log=work / "serve.log")
     out: dict[str, Any] = {"machine": machine(), "workers": args.workers,
-                           "milvus": args.milvus_uri or "lite", "closed": {}, "open": {}}
+                           "milvus": args.milvus_uri or _lite_layout(), "closed": {}, "open": {}}
     try:
         loadgen(url, ["--warmup", "30", "closed", "-c", "1", "-n", "20"], work / "warm.json")
         out["server_rss_mb_ready"] = server_rss_mb(proc)

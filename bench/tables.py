@@ -100,7 +100,7 @@ def soak(d: dict[str, Any]) -> list[str]:
 
 
 SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-int8": http,
-            "http-server": http,
+            "http-inline": http, "http-server": http,
             "baseline": baseline, "soak": soak}
 
 

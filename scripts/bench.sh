@@ -9,6 +9,7 @@
 #       embedding   engines and precisions: passages/s, single-query latency
 #       http        HTTP latency at concurrency 1/4/16 and max QPS (Milvus Lite)
 #       http-int8   the Lite run with the int8 query encoder (REPORTRAG_QUERY_PRECISION=int8)
+#       http-inline the Lite run with Lite inside the API process (REPORTRAG_LITE_PROCESS=false)
 #       http-server the same against a Milvus server started here, 2 workers
 #       baseline    the LangChain pipeline side by side (installs .venv-baseline)
 #       soak        5 minutes at a steady rate: errors, RSS at start and end
@@ -53,6 +54,8 @@ for name in "${names[@]}"; do
         http) ensure_ingested; $PY -m bench.http_latency ;;
         http-int8) ensure_ingested
             REPORTRAG_QUERY_PRECISION=int8 $PY -m bench.http_latency --name http-int8 ;;
+        http-inline) ensure_ingested
+            REPORTRAG_LITE_PROCESS=false $PY -m bench.http_latency --name http-inline ;;
         http-server) with_server http_server ;;
         baseline) $PY -m bench.baseline ;;
         soak) ensure_ingested; $PY -m bench.soak --json bench/results/soak.json ;;
