@@ -158,3 +158,17 @@ def test_the_child_entry_point_refuses_a_bad_port() -> None:
                           "/nonexistent/x.db", "--port", "0"], cwd=REPO, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2 and "--port" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_port_another_process_listens_on_is_never_taken_for_ours(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        lite = LiteProcess(tmp_path / "milvus.db", port=port, start_timeout=60)
+        with pytest.raises(StoreError, match="did not start"):
+            lite.start()
+        assert lite.pid is None

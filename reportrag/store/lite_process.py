@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -94,19 +95,29 @@ class LiteProcess:
         return self.db.with_name(self.db.name + ".log")
 
     def _spawn(self) -> None:
-        cmd = [sys.executable, "-m", "reportrag.store.lite_server",
+        cmd = [sys.executable, "-u", "-m", "reportrag.store.lite_server",  # -u: lines now
                "--data-dir", str(self.db), "--port", str(self.port)]
         with self.log_path.open("ab") as err:
             offset = err.tell()
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=err, preexec_fn=_die_with_parent,  # noqa: PLW1509
                                     # Signals meant for the API's process group (Ctrl-C, a
                                     # supervisor's SIGTERM) reach the child through stop().
                                     start_new_session=True)
         deadline = time.monotonic() + self.start_timeout
-        while not _accepts(self.port):
+        # Ready when the child says it listens on our port (Milvus Lite prints the address
+        # once bound) and the port accepts: a port someone else took meanwhile never is.
+        said = b""
+        while not (f":{self.port} ".encode() in said and _accepts(self.port)):
+            assert proc.stdout is not None
+            if select.select([proc.stdout], [], [], 0.05)[0]:
+                got = os.read(proc.stdout.fileno(), 4096)
+                said += got
+                if not got:  # closed: the child is exiting
+                    time.sleep(0.05)
             code = proc.poll()
             if code is not None:
+                _close(proc)
                 raise StoreError(
                     f"Milvus Lite process for {self.db} did not start: "
                     f"{self._reason(offset, code)}",
@@ -117,7 +128,6 @@ class LiteProcess:
                 raise StoreError(f"Milvus Lite process for {self.db} did not answer within "
                                  f"{self.start_timeout:g}s (log: {self.log_path})",
                                  details={"db": str(self.db), "log": str(self.log_path)})
-            time.sleep(0.05)
         with self._lock:
             if self._stopping.is_set():  # stop() ran while this (re)start was under way
                 _terminate(proc, self.stop_timeout)
@@ -190,8 +200,14 @@ def _accepts(port: int) -> bool:
         return False
 
 
+def _close(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
 def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
     if proc.poll() is not None:
+        _close(proc)
         return
     proc.send_signal(signal.SIGTERM)
     try:
@@ -201,3 +217,4 @@ def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
                     timeout)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    _close(proc)
