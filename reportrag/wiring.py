@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from reportrag.embedding import TextEmbedder, load_embedder
 from reportrag.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def embedder_from_settings(settings: Settings) -> TextEmbedder:
@@ -39,8 +44,18 @@ def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusS
     from reportrag.store import MilvusStore
 
     token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
+    address = None
     if settings.milvus_uri is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        address = settings.lite_address
+        if address is None:
+            # A running `reportrag serve` owns the Lite file: go through its Lite process.
+            from reportrag.store.lite_process import running_address
+
+            address = running_address(Path(settings.resolved_milvus_uri))
+            if address is not None:
+                log.info("Milvus Lite %s is served by a running process at %s: using it",
+                         settings.resolved_milvus_uri, address)
     return MilvusStore(
         settings.resolved_milvus_uri,
         settings.collection,
@@ -48,7 +63,7 @@ def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusS
         token=token,
         timeout=settings.milvus_timeout,
         index=index_config_from_settings(settings),
-        address=settings.lite_address if settings.milvus_uri is None else None,
+        address=address,
     )
 
 

@@ -172,3 +172,56 @@ def test_a_port_another_process_listens_on_is_never_taken_for_ours(tmp_path: Pat
         with pytest.raises(StoreError, match="did not start"):
             lite.start()
         assert lite.pid is None
+
+
+@pytest.mark.slow
+def test_other_commands_reach_the_database_through_the_running_process(
+    lite_settings, db_copy: Path, embedder, monkeypatch, capsys  # noqa: ANN001
+) -> None:
+    from api.cli import main as cli_main
+    from reportrag.settings import get_settings
+    from reportrag.store.lite_process import address_file, running_address
+
+    assert running_address(db_copy) is None
+    with LiteProcess(db_copy) as lite:
+        assert address_file(db_copy).exists()
+        assert running_address(db_copy) == lite.address
+        # What `reportrag search` / `ingest` build, with nothing but the data directory set:
+        s = lite_settings.model_copy(update={"data_dir": db_copy.parent, "lite_address": None})
+        store = store_from_settings(s, embedder.dim)
+        assert store._address == lite.address  # noqa: SLF001
+        monkeypatch.setenv("REPORTRAG_DATA_DIR", str(db_copy.parent))
+        monkeypatch.setenv("REPORTRAG_MODEL", lite_settings.model)
+        for name in ("REPORTRAG_MILVUS_URI", "REPORTRAG_LITE_ADDRESS"):
+            monkeypatch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        try:
+            code = cli_main(["search", "How many A100 GPUs does ChatGPT need?", "--top-k", "2",
+                             "--json"])
+        finally:
+            get_settings.cache_clear()
+        out = capsys.readouterr().out
+        assert code == 0 and "oss-report-2023" in out, out[-500:]
+        assert _lite_locked(db_copy)  # still the child's: the command did not open the file
+    assert not address_file(db_copy).exists()
+    assert running_address(db_copy) is None
+
+
+def test_a_stale_or_foreign_address_file_is_ignored(tmp_path: Path) -> None:
+    import json
+
+    from reportrag.store.lite_process import address_file, running_address
+
+    db = tmp_path / "milvus.db"
+    db.mkdir()
+    path = address_file(db)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for content in (
+        json.dumps({"address": "http://127.0.0.1:1", "pid": dead.pid, "db": str(db)}),
+        # a live pid that is not a Lite server
+        json.dumps({"address": "http://127.0.0.1:1", "pid": os.getpid(), "db": str(db)}),
+        "not json", "", json.dumps({"pid": "x"}), json.dumps([1, 2]),
+    ):
+        path.write_text(content, encoding="utf-8")
+        assert running_address(db) is None, content

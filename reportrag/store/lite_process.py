@@ -11,11 +11,16 @@ The child is ``python -m reportrag.store.lite_server`` on a free 127.0.0.1 port.
 restarted when it dies while in use (a few times a minute at most), it gets SIGTERM when
 this process dies however it dies (Linux ``PR_SET_PDEATHSIG``), and :meth:`LiteProcess.stop`
 closes it cleanly (SIGTERM, then SIGKILL after ``stop_timeout``).
+
+While it runs, ``<db>.address`` next to the database names its address and pid, so that the
+other commands (``reportrag ingest``, ``search``, ``eval``) reach the database through it
+instead of failing on Lite's one-process lock (:func:`running_address`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 import select
@@ -133,6 +138,23 @@ class LiteProcess:
                 _terminate(proc, self.stop_timeout)
                 return
             self._proc = proc
+            self._publish(proc.pid)
+
+    def _publish(self, pid: int) -> None:
+        """Write ``<db>.address`` (atomically) for the other commands to find this process."""
+        path = address_file(self.db)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"address": self.address, "pid": pid, "db": str(self.db)}),
+                       encoding="utf-8")
+        tmp.replace(path)
+
+    def _unpublish(self) -> None:
+        path = address_file(self.db)
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("address") == self.address:
+                path.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def _reason(self, offset: int, code: int) -> str:
         """The last line the child wrote to its log, in words a user can act on."""
@@ -179,6 +201,7 @@ class LiteProcess:
         self._stopping.set()
         with self._lock:
             proc, self._proc = self._proc, None
+        self._unpublish()
         if proc is not None:
             _terminate(proc, self.stop_timeout)
         if self._watcher is not None and self._watcher is not threading.current_thread():
@@ -190,6 +213,33 @@ class LiteProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def address_file(db: Path) -> Path:
+    """Where a running :class:`LiteProcess` publishes the address of ``db``."""
+    db = Path(db)
+    return db.with_name(db.name + ".address")
+
+
+def running_address(db: Path) -> str | None:
+    """The address of the Lite process serving ``db`` right now, or None.
+
+    Only a live process whose command line is this module's server for this very database
+    counts: a file left behind by a process that died (or a reused pid) is ignored.
+    """
+    db = Path(db).resolve()
+    try:
+        info = json.loads(address_file(db).read_text(encoding="utf-8"))
+        pid, address = int(info["pid"]), str(info["address"])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    args = [a.decode(errors="replace") for a in cmdline]
+    if "reportrag.store.lite_server" not in args or str(db) not in args:
+        return None
+    if info.get("db") != str(db) or not address.startswith("http://127.0.0.1:"):
+        return None
+    return address
 
 
 def _accepts(port: int) -> bool:
