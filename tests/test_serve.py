@@ -142,14 +142,18 @@ def _lite_children(db: Path) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
+def _serve_copy(lite_settings, serve, tmp_path: Path, **kw) -> tuple[Served, Path]:  # noqa: ANN001
+    """``serve`` over a copy of the session's Lite database (this test process holds its lock)."""
+    data = tmp_path / "data"
+    shutil.copytree(lite_settings.data_dir / "milvus.db", data / "milvus.db")
+    return serve(lite_settings.model_copy(update={"data_dir": data}), **kw), data
+
+
 @pytest.mark.slow
 def test_two_workers_share_milvus_lite_served_from_its_own_process(
     lite_settings, serve, tmp_path: Path  # noqa: ANN001
 ) -> None:
-    # This test process holds the Lite lock of the session's database: serve a copy of it.
-    data = tmp_path / "data"
-    shutil.copytree(lite_settings.data_dir / "milvus.db", data / "milvus.db")
-    served = serve(lite_settings.model_copy(update={"data_dir": data}), workers=2)
+    served, data = _serve_copy(lite_settings, serve, tmp_path, workers=2)
     served.wait_ready(loaded=2)
     children = _lite_children(data / "milvus.db")
     assert len(children) == 1, children  # one Lite process, whatever the worker count
@@ -172,10 +176,8 @@ def test_two_workers_share_milvus_lite_served_from_its_own_process(
 def test_workers_on_milvus_lite_in_the_api_process_fall_back_to_one(
     lite_settings, serve, tmp_path: Path  # noqa: ANN001
 ) -> None:
-    data = tmp_path / "data"
-    shutil.copytree(lite_settings.data_dir / "milvus.db", data / "milvus.db")
-    served = serve(lite_settings.model_copy(update={"data_dir": data}), workers=2,
-                   extra_env={"REPORTRAG_LITE_PROCESS": "false"})
+    served, data = _serve_copy(lite_settings, serve, tmp_path, workers=2,
+                               extra_env={"REPORTRAG_LITE_PROCESS": "false"})
     served.wait_ready(loaded=1)
     assert "Milvus Lite in the API process allows one process: serving with 1 worker" in (
         served.stderr())
