@@ -265,6 +265,23 @@ def test_admin_disabled_without_a_key(lite_settings, embedder) -> None:
         assert r.status_code == 403 and "disabled" in _error(r)["message"]
 
 
+def test_start_builds_the_query_language_detector_before_the_first_request(
+    lite_settings, embedder  # noqa: ANN001
+) -> None:
+    from reportrag import langid
+
+    langid._lingua_detector.cache_clear()  # noqa: SLF001 - as in a fresh worker process
+    runtime = Runtime(lite_settings, embedder=embedder)
+    runtime.start()
+    assert runtime.service is not None
+    # Built at start, so the first English query does not pay for it (~1 s).
+    assert langid._lingua_detector.cache_info().currsize == 1  # noqa: SLF001
+    hits_before = langid._lingua_detector.cache_info().hits  # noqa: SLF001
+    assert runtime.service.search("open source contributors", top_k=1).query_lang == "en"
+    info = langid._lingua_detector.cache_info()  # noqa: SLF001
+    assert info.currsize == 1 and info.hits > hits_before  # the search used that one
+
+
 def test_crosslingual_auto_pivots_through_the_alignment(client) -> None:
     body = _search(
         client,
