@@ -153,11 +153,13 @@ def test_an_address_needs_a_lite_database_and_a_url() -> None:
     assert Settings(_env_file=None, lite_address="http://127.0.0.1:19600").lite_address
 
 
-def test_the_child_entry_point_refuses_a_bad_port() -> None:
+@pytest.mark.parametrize("flags", [["--port", "70000"], ["--port", "-1"], ["--threads", "0"]])
+def test_the_child_entry_point_refuses_bad_flags(flags: list[str]) -> None:
     out = subprocess.run([sys.executable, "-m", "reportrag.store.lite_server", "--data-dir",
-                          "/nonexistent/x.db", "--port", "0"], cwd=REPO, capture_output=True,
+                          "/nonexistent/x.db", *flags], cwd=REPO, capture_output=True,
                          text=True, timeout=60)
-    assert out.returncode == 2 and "--port" in out.stderr
+    assert out.returncode == 2 and flags[0] in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

@@ -173,6 +173,25 @@ def test_two_workers_share_milvus_lite_served_from_its_own_process(
 
 
 @pytest.mark.slow
+def test_sigterm_stops_the_lite_process_cleanly_and_removes_its_address(
+    lite_settings, serve, tmp_path: Path  # noqa: ANN001
+) -> None:
+    from reportrag.store.lite_process import address_file, running_address
+
+    served, data = _serve_copy(lite_settings, serve, tmp_path, workers=1)
+    served.wait_ready(loaded=1)
+    db = data / "milvus.db"
+    child = _lite_children(db)
+    assert len(child) == 1 and running_address(db) is not None
+    os.kill(served.proc.pid, signal.SIGTERM)  # what a supervisor (systemd, Kubernetes) sends
+    served.proc.wait(60)
+    assert _lite_children(db) == [] and not address_file(db).exists()
+    # The child closed the database itself: nothing but a clean stop in its log.
+    log = (data / "milvus.db.log").read_text(encoding="utf-8", errors="replace")
+    assert "Error" not in log and "Traceback" not in log, log
+
+
+@pytest.mark.slow
 def test_workers_on_milvus_lite_in_the_api_process_fall_back_to_one(
     lite_settings, serve, tmp_path: Path  # noqa: ANN001
 ) -> None:

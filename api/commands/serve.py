@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -64,12 +65,20 @@ def _serve(args: argparse.Namespace) -> int:
     from reportrag.store.lite_process import LiteProcess
 
     lite = LiteProcess(settings.data_dir / "milvus.db")
-    address = lite.start()
-    os.environ["REPORTRAG_LITE_ADDRESS"] = address  # for worker processes
+    # uvicorn shuts down gracefully on SIGTERM and then raises it again; with the default
+    # action the process would die there, before the Lite process is stopped and its address
+    # file removed. Turned into SystemExit, the `finally` below runs.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        address = lite.start()
+        os.environ["REPORTRAG_LITE_ADDRESS"] = address  # for worker processes
         return _run(args, settings.model_copy(update={"lite_address": address}), workers)
     finally:
         lite.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _run(args: argparse.Namespace, settings: Settings, workers: int) -> int:

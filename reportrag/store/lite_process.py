@@ -7,7 +7,8 @@ server runs on the other core: on this 2-core machine ``POST /v1/search`` at con
 goes from 25 to ~40 requests/s (docs/benchmarks.md), and several API workers can share one
 Lite database (Lite allows one process per database).
 
-The child is ``python -m reportrag.store.lite_server`` on a free 127.0.0.1 port. It is
+The child is ``python -m reportrag.store.lite_server`` on a 127.0.0.1 port the kernel picks
+(kept across restarts, so the address the workers were given stays right). It is
 restarted when it dies while in use (a few times a minute at most), it gets SIGTERM when
 this process dies however it dies (Linux ``PR_SET_PDEATHSIG``), and :meth:`LiteProcess.stop`
 closes it cleanly (SIGTERM, then SIGKILL after ``stop_timeout``).
@@ -25,7 +26,6 @@ import logging
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -40,13 +40,6 @@ _PR_SET_PDEATHSIG = 1
 # Restarts allowed within RESTART_WINDOW_S before the child is left down (and the API 503s).
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -85,8 +78,6 @@ class LiteProcess:
     def start(self) -> str:
         """Start the child and wait until it accepts connections; StoreError when it cannot."""
         self.db.parent.mkdir(parents=True, exist_ok=True)
-        if not self.port:
-            self.port = free_port()
         self._spawn()
         self._watcher = threading.Thread(target=self._watch, name="lite-process-watch",
                                          daemon=True)
@@ -110,10 +101,10 @@ class LiteProcess:
                                     # supervisor's SIGTERM) reach the child through stop().
                                     start_new_session=True)
         deadline = time.monotonic() + self.start_timeout
-        # Ready when the child says it listens on our port (Milvus Lite prints the address
-        # once bound) and the port accepts: a port someone else took meanwhile never is.
+        # Ready when the child prints "READY 127.0.0.1:<port>": it has bound the port (one the
+        # kernel picked on the first start, the same one on a restart) and accepts calls.
         said = b""
-        while not (f":{self.port} ".encode() in said and _accepts(self.port)):
+        while (port := _ready_port(said)) is None:
             assert proc.stdout is not None
             if select.select([proc.stdout], [], [], 0.05)[0]:
                 got = os.read(proc.stdout.fileno(), 4096)
@@ -121,7 +112,7 @@ class LiteProcess:
                 if not got:  # closed: the child is exiting
                     time.sleep(0.05)
             code = proc.poll()
-            if code is not None:
+            if code is not None and _ready_port(said) is None:
                 _close(proc)
                 raise StoreError(
                     f"Milvus Lite process for {self.db} did not start: "
@@ -133,6 +124,7 @@ class LiteProcess:
                 raise StoreError(f"Milvus Lite process for {self.db} did not answer within "
                                  f"{self.start_timeout:g}s (log: {self.log_path})",
                                  details={"db": str(self.db), "log": str(self.log_path)})
+        self.port = port
         with self._lock:
             if self._stopping.is_set():  # stop() ran while this (re)start was under way
                 _terminate(proc, self.stop_timeout)
@@ -242,12 +234,14 @@ def running_address(db: Path) -> str | None:
     return address
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+def _ready_port(said: bytes) -> int | None:
+    """The port in the child's ``READY 127.0.0.1:<port>`` line, once it has printed it."""
+    for line in said.split(b"\n")[:-1]:  # complete lines only
+        if line.startswith(b"READY 127.0.0.1:"):
+            port = line.rsplit(b":", 1)[1].strip()
+            if port.isdigit() and 0 < int(port) < 65536:
+                return int(port)
+    return None
 
 
 def _close(proc: subprocess.Popen[bytes]) -> None:
