@@ -40,6 +40,9 @@ _PR_SET_PDEATHSIG = 1
 # Restarts allowed within RESTART_WINDOW_S before the child is left down (and the API 503s).
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
+# Why a Lite database cannot be opened while another process holds it, and what to do.
+LITE_LOCKED = ("the database is open in another process (Milvus Lite allows one: stop it, or "
+               "ingest through the running API's POST /v1/ingest)")
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -158,8 +161,7 @@ class LiteProcess:
             lines = []
         reason = lines[-1] if lines else f"exit status {code}"
         if "DataDirLockedError" in reason:
-            reason = ("the database is open in another process (Milvus Lite allows one: "
-                      "stop it, or ingest through the running API's POST /v1/ingest)")
+            reason = LITE_LOCKED
         return reason
 
     def _watch(self) -> None:

@@ -37,6 +37,7 @@ from reportrag.store.capabilities import (
 from reportrag.store.documents import DOCUMENT_FIELDS, summarize
 from reportrag.store.errors import describe, redact_uri, translated
 from reportrag.store.filters import Expr, compile_filters, eq_filter, ids_filter
+from reportrag.store.lite_process import LITE_LOCKED
 from reportrag.store.uris import check_uri
 from reportrag.types import Chunk, Counterpart, Filters, Ranked, StoreHit
 
@@ -196,10 +197,7 @@ class MilvusStore:
             if self._address is None and self._uri.endswith(".db") and _lite_locked(
                 Path(self._uri)
             ):
-                reason = (
-                    "the database is open in another process (Milvus Lite allows one: "
-                    "stop it, or ingest through the running API's POST /v1/ingest)"
-                )
+                reason = LITE_LOCKED
             raise StoreError(
                 f"cannot connect to Milvus at {where}: {reason}", details=exc.details
             ) from exc
