@@ -112,3 +112,19 @@ def test_a_bad_query_precision_is_one_line_and_exit_2(env, capsys, monkeypatch, 
     assert len(lines) == 1 and lines[0].startswith(
         "reportrag: error: setting REPORTRAG_QUERY_PRECISION:"), err
     assert len(lines[0]) < 300  # the bad value is not echoed back in full
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("REPORTRAG_LITE_PROCESS", v) for v in ("", "maybe", "ｔｒｕｅ", "1; rm -rf /", "y" * 5000)]
+    + [("REPORTRAG_LITE_ADDRESS", v) for v in ("", "127.0.0.1:1", "http://h:1/;rm -rf /",
+                                               "ftp://127.0.0.1:2", "http://" + "h" * 5000)],
+)
+def test_a_bad_lite_setting_is_one_line_and_exit_2(env, capsys, monkeypatch, name, value) -> None:  # noqa: ANN001
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    code, out, err = _run(capsys, "serve", "--port", "1")
+    lines = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert len(lines) == 1 and lines[0].startswith(f"reportrag: error: setting {name}:"), err
+    assert len(lines[0]) < 300  # the bad value is not echoed back in full
