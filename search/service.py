@@ -152,34 +152,67 @@ class SearchService:
         filters = filters or Filters()
         qlang = detect_query_lang(self.detect_lang, query)
         ran = self.resolve_mode(mode, filters, qlang)
-        k = max(self.candidates, top_k * 2)
-        langs = filters.lang
-        per_lang = balance == "interleave" or (balance == "auto" and len(langs) > 1)
-        rows = self._rows_in_search(ran, per_lang)
-        # Start every keyword search now, then embed the query while they run.
-        if per_lang:
-            plans = {lang: self._plan(query, replace(filters, lang=(lang,)), ran, qlang, k, rows)
-                     for lang in langs}
-        else:
-            plans = {"": self._plan(query, filters, ran, qlang, k, rows)}
-        qvec = self.embedder.embed_query(query)
-        for plan in plans.values():
-            plan.start_dense(qvec)
-        ranked = {lang: self._assemble(plan, qvec) for lang, plan in plans.items()}
-        if per_lang:
-            by_id = {c.chunk_id: c for cands in ranked.values() for c in cands}
-            pool = [by_id[i] for i in interleave(
-                {lang: [c.chunk_id for c in cands] for lang, cands in ranked.items()}, k)]
-        else:
-            pool = ranked[""]
-        if min_score is not None:
-            self._fill_dense_scores(qvec, pool)
-            pool = [c for c in pool if c.dense_score is not None and c.dense_score >= min_score]
-        hits = self._trim(pool, qvec, top_k=top_k, dedupe=dedupe, diversify=diversify)
+        full = max(self.candidates, top_k * 2)
+        k = self._depth(ran, top_k, diversify, full)
+        per_lang = balance == "interleave" or (balance == "auto" and len(filters.lang) > 1)
+        qvec: np.ndarray | None = None
+        while True:
+            pool, qvec, truncated = self._pool_for(query, filters, ran, qlang, k, per_lang, qvec)
+            if min_score is not None:
+                self._fill_dense_scores(qvec, pool)
+                kept = [c for c in pool
+                        if c.dense_score is not None and c.dense_score >= min_score]
+                # All of a dense ranking above the threshold: deeper hits are below it too.
+                truncated = truncated and len(kept) == len(pool)
+                pool = kept
+            hits = self._trim(pool, qvec, top_k=top_k, dedupe=dedupe, diversify=diversify)
+            if len(hits) >= top_k or not truncated or k >= full:
+                break
+            # Near-duplicates (or chunks deleted since) used up a short dense ranking: search
+            # as deep as the fused modes do.
+            k = full
         if with_counterparts:
             self._attach_counterparts(hits)
         took = (time.perf_counter() - t0) * 1000
         return SearchResult(hits=hits, mode=ran, took_ms=took, query_lang=qlang)
+
+    def _depth(self, mode: str, top_k: int, diversify: bool, full: int) -> int:
+        """Hits each search returns.
+
+        Fused rankings (hybrid, cross-lingual) need deep lists, since a passage's rank in
+        every list counts: ``candidates`` each. A dense ranking is final, so it returns what
+        trimming reads: twice ``top_k`` (or twice the pool MMR picks from). On Milvus Lite
+        every hit is materialised as a whole row, so 10 hits instead of 40 is ~35 % less
+        search time (docs/benchmarks.md); when that is not enough, :meth:`search` goes deeper.
+        """
+        if mode != "dense":
+            return full
+        want = max(top_k * 4, 20) if diversify else top_k
+        return min(full, 2 * want)
+
+    def _pool_for(self, query: str, filters: Filters, ran: str, qlang: str, k: int,
+                  per_lang: bool, qvec: np.ndarray | None,
+                  ) -> tuple[list[_Candidate], np.ndarray, bool]:
+        """The ranked candidates, the query vector, and whether a ranking was cut at ``k``."""
+        rows = self._rows_in_search(ran, per_lang)
+        # Start every keyword search now, then embed the query while they run.
+        if per_lang:
+            plans = {lang: self._plan(query, replace(filters, lang=(lang,)), ran, qlang, k, rows)
+                     for lang in filters.lang}
+        else:
+            plans = {"": self._plan(query, filters, ran, qlang, k, rows)}
+        if qvec is None:
+            qvec = self.embedder.embed_query(query)
+        for plan in plans.values():
+            plan.start_dense(qvec)
+        ranked = {lang: self._assemble(plan, qvec) for lang, plan in plans.items()}
+        truncated = any(len(cands) >= k for cands in ranked.values())
+        if not per_lang:
+            return ranked[""], qvec, truncated
+        by_id = {c.chunk_id: c for cands in ranked.values() for c in cands}
+        pool = [by_id[i] for i in interleave(
+            {lang: [c.chunk_id for c in cands] for lang, cands in ranked.items()}, k)]
+        return pool, qvec, truncated
 
     def _rows_in_search(self, mode: str, per_lang: bool) -> bool:
         """Whether searches return whole chunks, or ids only with the kept chunks read after.

@@ -162,3 +162,47 @@ def test_rows_with_the_search_or_read_after_give_the_same_hits(service, mode) ->
     svc._rows_in_search = policy
     assert results[True] == results[False]
     assert all(results[True])
+
+
+def _dense_depths(store, monkeypatch) -> list[int]:  # noqa: ANN001
+    """The top_k of every dense search the store is asked for."""
+    asked: list[int] = []
+    real = store.rank_dense
+
+    def recorded(vector, filters, top_k, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        asked.append(top_k)
+        return real(vector, filters, top_k, **kwargs)
+
+    monkeypatch.setattr(store, "rank_dense", recorded)
+    return asked
+
+
+def test_a_dense_ranking_is_searched_only_as_deep_as_trimming_reads(service, monkeypatch) -> None:  # noqa: ANN001
+    svc, store, _ = service
+    asked = _dense_depths(store, monkeypatch)
+    res = svc.search("open source licences let anyone share code", top_k=3, mode="dense",
+                     dedupe=False)
+    assert asked == [6]  # twice top_k, not the 12 candidates a fused ranking gets
+    assert len(res.hits) == 3
+    asked.clear()
+    svc.search("open source licences let anyone share code", top_k=3, mode="hybrid")
+    assert asked == [12]
+
+
+def test_a_short_dense_ranking_used_up_by_duplicates_is_searched_again_deeper(  # noqa: D103
+        service, monkeypatch) -> None:  # noqa: ANN001
+    svc, store, _ = service
+    asked = _dense_depths(store, monkeypatch)
+    query = "open source licences let anyone share code"
+    res = svc.search(query, top_k=3, mode="dense")
+    # The 7 near-duplicates fill the first 6 hits: one survives dedupe, so it searches again.
+    assert asked == [6, 12]
+    full = svc.search(query, top_k=12, mode="dense", dedupe=False)
+    expected = dedupe_ids([(h.chunk.chunk_id, h.chunk.text) for h in full.hits], 3)
+    assert [h.chunk.chunk_id for h in res.hits] == expected
+    # Below min_score the deeper hits cannot pass either: no second search.
+    asked.clear()
+    top = res.hits[0].dense_score
+    assert top is not None
+    res = svc.search(query, top_k=3, mode="dense", min_score=top - 1e-6)
+    assert asked == [6] and len(res.hits) == 1
