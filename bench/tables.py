@@ -83,7 +83,14 @@ def baseline(d: dict[str, Any]) -> list[str]:
                   for s in sets)
         out.append(_row(side, ing["wall_s"], ing["peak_rss_mb"], ing["chunks"], lat["p50_ms"],
                         lat["p99_ms"], *recall))
-    out += ["", "Ratios: " + ", ".join(f"`{k}` {v}" for k, v in d["ratios"].items())]
+    rounds = d.get("latency_rounds") or []
+    if rounds:
+        out += ["", f"Query p50 ms per round ({len(rounds)} rounds, the sides' order rotating): "
+                + "; ".join(", ".join(f"{side} {r[side]['p50_ms']}" for side in r)
+                            for r in rounds)]
+    ratios = ", ".join(f"`{k}` {v}" for k, v in d["ratios"].items())
+    out += ["", ("Ratios (query p50/p99: median of the rounds' ratios): " if rounds
+                 else "Ratios: ") + ratios]
     return out
 
 
