@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from reportrag.errors import ReportragError
+from reportrag.logs import quiet_jieba
 
 _COMMAND_MODULES = ("model", "ingest", "search", "serve", "evaluate", "migrate")
 
@@ -50,14 +51,7 @@ def configure_logging(verbose: int) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     # Milvus Lite logs a traceback when it cannot open its database; we say why in one line.
     logging.getLogger("milvus_lite").setLevel(logging.CRITICAL if verbose == 0 else level)
-    # jieba (Milvus Lite's Chinese analyzer) logs its dictionary loading at DEBUG on its own
-    # stderr handler; quiet it unless asked.
-    try:
-        import jieba
-
-        jieba.setLogLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
-    except ImportError:
-        pass
+    quiet_jieba(logging.DEBUG if verbose >= 2 else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

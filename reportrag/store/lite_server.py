@@ -64,12 +64,9 @@ def _serve(data_dir: str, port: int, threads: int):  # noqa: ANN202 - (grpc.Serv
     from milvus_lite.adapter.grpc.servicer import MilvusServicer
     from pymilvus.grpc_gen import milvus_pb2_grpc
 
-    try:  # jieba logs its dictionary loading at DEBUG on a handler of its own
-        import jieba
+    from reportrag.logs import quiet_jieba
 
-        jieba.setLogLevel(logging.WARNING)
-    except ImportError:
-        pass
+    quiet_jieba()
     db = MilvusLite(data_dir)
     try:
         server = grpc.server(
