@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from bench.common import REPO, machine, write_result
-from bench.loadgen import read_rss_kb
+from bench.loadgen import tree_rss_kb
 
 P99_LIMIT_MS = 250.0
 
@@ -84,21 +84,7 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 def server_rss_mb(proc: subprocess.Popen) -> float:
     """Resident memory of the server with its workers and its Milvus Lite process together."""
-    pids = {proc.pid}
-    try:
-        out = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
-        pids |= {int(p) for p in out.stdout.split()}
-        todo = list(pids)
-        while todo:  # children in sessions of their own (the Lite process) too
-            out = subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True,
-                                 text=True)
-            new = {int(p) for p in out.stdout.split()} - pids
-            pids |= new
-            todo.extend(new)
-    except OSError:
-        pass
-    kbs = [read_rss_kb(p) or 0 for p in sorted(pids)]
-    return round(sum(kbs) / 1024, 1)
+    return round((tree_rss_kb(proc.pid) or 0) / 1024, 1)
 
 
 def _lite_layout() -> str:

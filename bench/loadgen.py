@@ -43,10 +43,12 @@ __all__ = [
     "Sample",
     "load_bodies",
     "percentile",
+    "process_tree",
     "read_rss_kb",
     "run_closed",
     "run_open",
     "summarize",
+    "tree_rss_kb",
 ]
 
 
@@ -98,19 +100,55 @@ def read_rss_kb(pid: int) -> int | None:
     return None
 
 
-class RssSampler:
-    """Samples a process's RSS every ``interval`` seconds in a daemon thread."""
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and every live descendant of it, found by parent pid in /proc.
 
-    def __init__(self, pid: int, interval: float = 1.0) -> None:
+    By parentage, not process group or session: ``reportrag serve`` starts its Milvus Lite
+    process in a session of its own.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = {pid}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in tree:
+                tree.add(child)
+                todo.append(child)
+    return tree
+
+
+def tree_rss_kb(pid: int) -> int | None:
+    """Summed VmRSS in kB of ``pid`` and its descendants, or None when ``pid`` is gone."""
+    own = read_rss_kb(pid)
+    if own is None:
+        return None
+    return own + sum(read_rss_kb(p) or 0 for p in process_tree(pid) - {pid})
+
+
+class RssSampler:
+    """Samples the RSS of a process (with ``tree``, of it and its descendants together)
+    every ``interval`` seconds in a daemon thread."""
+
+    def __init__(self, pid: int, interval: float = 1.0, *, tree: bool = False) -> None:
         self.pid = pid
         self.interval = interval
+        self._read = tree_rss_kb if tree else read_rss_kb
         self.samples: list[tuple[float, int]] = []  # (seconds since start, kB)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self._t0 = 0.0
 
     def _sample(self) -> None:
-        kb = read_rss_kb(self.pid)
+        kb = self._read(self.pid)
         if kb is not None:
             self.samples.append((round(time.monotonic() - self._t0, 3), kb))
 

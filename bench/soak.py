@@ -70,10 +70,11 @@ def _commit() -> str:
 def soak(url: str, pid: int, *, rate: float, duration: float, endpoint: str) -> dict[str, Any]:
     """Warm up, then the steady open loop; the loadgen report plus the warm-up's RSS."""
     bodies = loadgen.load_bodies(endpoint=endpoint)
-    cold = loadgen.read_rss_kb(pid)
+    # The server with its children: serve's Milvus Lite process holds the collection.
+    cold = loadgen.tree_rss_kb(pid)
     loadgen.run_closed(url, bodies, concurrency=1, requests=len(bodies), endpoint=endpoint)
-    warm = loadgen.read_rss_kb(pid)
-    sampler = loadgen.RssSampler(pid, interval=5.0).start()
+    warm = loadgen.tree_rss_kb(pid)
+    sampler = loadgen.RssSampler(pid, interval=5.0, tree=True).start()
     load0 = os.getloadavg()
     samples, wall, cpu = loadgen.run_open(url, bodies, rate=rate, duration=duration,
                                           endpoint=endpoint)

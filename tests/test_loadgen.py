@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -100,6 +102,27 @@ def test_rss_sampler_reads_proc(tmp_path: Path) -> None:
     rss = sampler.stop()
     assert rss["start_mb"] > 10 and len(rss["samples"]) >= 3
     assert loadgen.read_rss_kb(2**22 + 12345) is None
+
+
+def test_tree_rss_counts_a_child_in_a_session_of_its_own() -> None:
+    # As serve's Milvus Lite process: started with a session of its own, holding memory.
+    code = "b = bytearray(200 * 2**20); import sys; print('up', flush=True); sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"up\n"
+        assert child.pid in loadgen.process_tree(os.getpid())
+        own, child_kb = loadgen.read_rss_kb(os.getpid()), loadgen.read_rss_kb(child.pid)
+        assert own is not None and child_kb is not None and child_kb > 200 * 1024
+        tree = loadgen.tree_rss_kb(os.getpid())
+        assert tree is not None and tree >= own + child_kb - 10 * 1024  # sampled apart
+        sampler = loadgen.RssSampler(os.getpid(), interval=0.05, tree=True).start()
+        time.sleep(0.15)
+        assert sampler.stop()["start_mb"] * 1024 >= own + child_kb - 10 * 1024
+    finally:
+        child.communicate(b"")
+    assert child.pid not in loadgen.process_tree(os.getpid())
+    assert loadgen.tree_rss_kb(2**22 + 12345) is None
 
 
 def test_cli_writes_the_report_and_fails_on_errors(server: str, tmp_path: Path) -> None:
