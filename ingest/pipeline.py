@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -69,6 +69,7 @@ class IngestSummary:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     write_wait_seconds: float = 0.0  # embedding blocked on a full write queue (back-pressure)
+    consolidated: int = 0  # rows rewritten into one segment afterwards (Milvus Lite)
     dry_run: bool = False
     per_document: list[dict[str, object]] = field(default_factory=list)
     alignments: list[dict[str, object]] = field(default_factory=list)
@@ -211,87 +212,96 @@ def run_ingest(
     checkpoint: Checkpoint | None = None,
     on_document: Callable[[DocumentPlan], None] | None = None,
 ) -> IngestSummary:
-    """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus."""
-    start = time.perf_counter()
-    summary = IngestSummary(dry_run=dry_run, documents=len(docs))
-    existing = store if store.has_collection() else None  # asked once, not per document
-    if existing is None:
-        checkpoint = None  # nothing stored, nothing to skip
-    run = run_digest(
-        chunk_tokens=chunk_tokens,
-        overlap_tokens=overlap_tokens,
-        fingerprint=embedder.fingerprint(),
-    )
-    keys: dict[str, str] = {}
-    skipped: set[str] = set()
-    metas: list[DocumentMeta] = []
-    state = None
-    if not dry_run:
-        state = _Run(
-            embedder=embedder,
-            store=store,
-            summary=summary,
-            checkpoint=checkpoint,
-            embed_batch=embed_batch,
-            write_batch=write_batch,
-            on_document=on_document,
-        )
-    bar = _progress(docs, desc="ingesting", unit="doc", disable=not progress)
-    try:
-        for meta in bar:
-            data = read_document(meta)
-            key = keys[meta.doc_id] = document_key(meta, data, run)
-            done = checkpoint.done_chunks(meta.doc_id, key) if checkpoint else None
-            if done is not None:
-                skipped.add(meta.doc_id)
-                metas.append(meta)
-                summary.chunks += done
-                summary.unchanged += done
-                summary.per_document.append(
-                    {"doc_id": meta.doc_id, "chunks": done, "unchanged": done, "skipped": True}
-                )
-                continue
-            meta, chunks = prepare_document(
-                meta,
-                embedder=embedder,
-                detector=detector,
-                chunk_tokens=chunk_tokens,
-                overlap_tokens=overlap_tokens,
-                data=data,
-            )
-            metas.append(meta)
-            plan = plan_document(meta, chunks, existing)
-            summary.count(plan)
-            if state is not None:
-                state.add(plan, key)
-                bar.set_postfix(embedded=summary.embedded, refresh=False)
-        if state is not None:
-            state.close()
-    except BaseException:
-        if state is not None:
-            state.writer.abort()  # stop writing; what is stored stays consistent
-        raise
-    finally:
-        bar.close()
-    summary.skipped_documents = len(skipped)
+    """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus.
 
-    if prune_doc_ids and existing is not None:
-        _prune(store, {m.doc_id for m in metas}, summary, checkpoint, dry_run=dry_run)
-    if align and not dry_run:
-        summary.alignments = _align(metas, store, keys, skipped, checkpoint)
-    if checkpoint is not None and not dry_run:
-        checkpoint.compact()
-    summary.embed_seconds = round(summary.embed_seconds, 3)
-    summary.seconds = round(time.perf_counter() - start, 3)
-    logger.info(
-        "ingested %d documents (%d skipped): %d added, %d updated, %d deleted in %.1f s",
-        summary.documents,
-        summary.skipped_documents,
-        summary.added,
-        summary.updated,
-        summary.deleted,
-        summary.seconds,
-    )
+    A run's writes are one batch: on Milvus Lite they are flushed once, at the end, and the
+    collection is then consolidated into one segment (``MilvusStore.consolidate``), so BM25
+    weighs every chunk with the same statistics however the run wrote them.
+    """
+    with nullcontext() if dry_run else store.batched_writes() as batch:
+        start = time.perf_counter()
+        summary = IngestSummary(dry_run=dry_run, documents=len(docs))
+        existing = store if store.has_collection() else None  # asked once, not per document
+        if existing is None:
+            checkpoint = None  # nothing stored, nothing to skip
+        run = run_digest(
+            chunk_tokens=chunk_tokens,
+            overlap_tokens=overlap_tokens,
+            fingerprint=embedder.fingerprint(),
+        )
+        keys: dict[str, str] = {}
+        skipped: set[str] = set()
+        metas: list[DocumentMeta] = []
+        state = None
+        if not dry_run:
+            state = _Run(
+                embedder=embedder,
+                store=store,
+                summary=summary,
+                checkpoint=checkpoint,
+                embed_batch=embed_batch,
+                write_batch=write_batch,
+                on_document=on_document,
+            )
+        bar = _progress(docs, desc="ingesting", unit="doc", disable=not progress)
+        try:
+            for meta in bar:
+                data = read_document(meta)
+                key = keys[meta.doc_id] = document_key(meta, data, run)
+                done = checkpoint.done_chunks(meta.doc_id, key) if checkpoint else None
+                if done is not None:
+                    skipped.add(meta.doc_id)
+                    metas.append(meta)
+                    summary.chunks += done
+                    summary.unchanged += done
+                    summary.per_document.append(
+                        {"doc_id": meta.doc_id, "chunks": done, "unchanged": done, "skipped": True}
+                    )
+                    continue
+                meta, chunks = prepare_document(
+                    meta,
+                    embedder=embedder,
+                    detector=detector,
+                    chunk_tokens=chunk_tokens,
+                    overlap_tokens=overlap_tokens,
+                    data=data,
+                )
+                metas.append(meta)
+                plan = plan_document(meta, chunks, existing)
+                summary.count(plan)
+                if state is not None:
+                    state.add(plan, key)
+                    bar.set_postfix(embedded=summary.embedded, refresh=False)
+            if state is not None:
+                state.close()
+        except BaseException:
+            if state is not None:
+                state.writer.abort()  # stop writing; what is stored stays consistent
+            raise
+        finally:
+            bar.close()
+        summary.skipped_documents = len(skipped)
+
+        if prune_doc_ids and existing is not None:
+            _prune(store, {m.doc_id for m in metas}, summary, checkpoint, dry_run=dry_run)
+        if align and not dry_run:
+            summary.alignments = _align(metas, store, keys, skipped, checkpoint)
+        if checkpoint is not None and not dry_run:
+            checkpoint.compact()
+        summary.embed_seconds = round(summary.embed_seconds, 3)
+        summary.seconds = round(time.perf_counter() - start, 3)
+        logger.info(
+            "ingested %d documents (%d skipped): %d added, %d updated, %d deleted in %.1f s",
+            summary.documents,
+            summary.skipped_documents,
+            summary.added,
+            summary.updated,
+            summary.deleted,
+            summary.seconds,
+        )
+    if batch is not None:  # the store rewrote its rows into one segment at the batch's end
+        summary.consolidated = batch.consolidated
+        summary.seconds = round(time.perf_counter() - start, 3)
     return summary
 
 

@@ -86,6 +86,9 @@ def test_ingest_process_killed_mid_write_converges(
            "REPORTRAG_DATA_DIR": str(data_dir), "REPORTRAG_CORPUS_DIR": str(corpus),
            "REPORTRAG_MODEL": str(embedder.spec.path),
            "REPORTRAG_INGEST_BATCH": "8"}  # several writes, so the kill can land between them
+    if point == "segment":
+        # A run flushes once, at its end; a small memtable makes Lite write segments before.
+        env["MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES"] = str(64 * 1024)
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "ingest", "--no-progress"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)

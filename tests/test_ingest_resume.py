@@ -69,6 +69,7 @@ def test_unchanged_rerun_skips_every_document_and_changes_nothing(
     store.connect()
     first = ingest_from_settings(settings, embedder=embedder, store=store)
     assert first.skipped_documents == 0 and first.embedded == first.chunks > 0
+    assert first.consolidated == first.chunks  # Milvus Lite: every row into one segment
     before = _snapshot(store)
 
     counting = CountingStore(store)
@@ -76,6 +77,7 @@ def test_unchanged_rerun_skips_every_document_and_changes_nothing(
     assert second.skipped_documents == len(SMALL)
     assert (second.added, second.updated, second.deleted, second.embedded) == (0, 0, 0, 0)
     assert second.unchanged == second.chunks == first.chunks
+    assert second.consolidated == 0  # nothing written, nothing rewritten
     assert counting.chunks_of_calls == 0  # nothing was read back per document
     assert _snapshot(store) == before
 
@@ -217,6 +219,8 @@ def test_a_killed_run_resumes_from_the_checkpoint_and_converges(
     assert summary.skipped_documents >= 1  # finished before the kill: not redone
     assert summary.embedded == len(expected) - len(partial)
     assert _snapshot(store) == expected and store.count() == len(expected)
+    assert summary.consolidated == len(expected)  # the killed run's consolidation, done now
     again = ingest_from_settings(settings, embedder=embedder, store=store)
     assert again.skipped_documents == len(SMALL) and again.embedded == 0
+    assert again.consolidated == 0
     store.close()

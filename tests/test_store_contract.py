@@ -419,6 +419,77 @@ def test_rank_searches_return_what_the_full_searches_rank(loaded: Loaded) -> Non
             store.rank_text("funding", Filters(), 3)
 
 
+_BM25_QUERIES = ("open source funding", "Sicherheit Modelle", "人工智能 开源", "licences")
+
+
+def _text_scores(store: MilvusStore) -> dict[str, list[tuple[str, float]]]:
+    return {
+        q: [(h.chunk_id, round(h.score, 4)) for h in store.rank_text(q, Filters(), 10)]
+        for q in _BM25_QUERIES
+    }
+
+
+def test_bm25_scores_do_not_depend_on_how_the_rows_were_written(
+    make_store: StoreFactory,
+) -> None:
+    """Written at once, or piecemeal with stale versions between: the same BM25 ranking.
+
+    Milvus Lite scores BM25 with each segment's own statistics (a flush writes a segment),
+    stale row versions included; consolidate() leaves one segment of live rows.
+    """
+    at_once = make_store()
+    if not at_once.capabilities.bm25:
+        pytest.skip(f"no BM25 on {at_once.capabilities.server_version}")
+    chunks, vectors = make_chunks(), unit_vectors(len(_ROWS))
+    at_once.ensure_collection(FINGERPRINT)
+    with at_once.batched_writes() as batch:  # ends with consolidate()
+        at_once.upsert(chunks, vectors)
+    assert batch.consolidated == (len(chunks) if at_once.capabilities.kind == "lite" else 0)
+    piecemeal = make_store(f"t_{uuid.uuid4().hex[:12]}")
+    piecemeal.ensure_collection(FINGERPRINT)
+    # Each upsert is flushed: three segments (Lite compacts from four), one of stale rows.
+    for part in (slice(0, 5), slice(5, None), slice(0, 3)):
+        piecemeal.upsert(chunks[part], vectors[part])
+    expected = _text_scores(at_once)
+    assert all(expected.values())
+    if piecemeal.capabilities.kind == "lite":
+        assert _text_scores(piecemeal) != expected  # the skew this guards against
+    assert piecemeal.consolidate() == (len(chunks) if piecemeal.capabilities.kind == "lite" else 0)
+    assert _text_scores(piecemeal) == expected
+    assert piecemeal.count() == len(chunks)
+
+
+def test_consolidation_is_due_after_writes_until_done(make_store: StoreFactory) -> None:
+    store, chunks, vectors = _load(make_store())
+    lite = store.capabilities.kind == "lite"
+    name = store.collection
+    # Another process (or the re-run of a killed one) sees the write the first did not finish.
+    other = make_store(name)
+    assert other.consolidate() == (len(chunks) if lite else 0)
+    assert other.consolidate() == 0 and store.consolidate() == (len(chunks) if lite else 0)
+    assert store.consolidate() == 0  # nothing written since
+    with store.batched_writes():
+        assert store.delete([chunks[0].chunk_id]) == 1
+        assert store.count() == len(chunks) - 1  # unflushed writes are read back
+        assert store.consolidate() == (len(chunks) - 1 if lite else 0)
+    assert make_store(name).consolidate() == 0
+    assert store.get([chunks[1].chunk_id])[0] == chunks[1]
+    np.testing.assert_allclose(store.get_vectors([chunks[1].chunk_id])[chunks[1].chunk_id],
+                               vectors[1], atol=1e-6)
+
+
+def test_a_failed_batch_keeps_what_it_wrote(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    chunks, vectors = make_chunks(), unit_vectors(len(_ROWS))
+    with pytest.raises(RuntimeError), store.batched_writes():
+        store.upsert(chunks[:3], vectors[:3])
+        raise RuntimeError("killed mid-run")
+    reopened = make_store(store.collection)
+    assert reopened.count() == 3
+    assert reopened.consolidate() == (3 if store.capabilities.kind == "lite" else 0)
+
+
 # -- reads --------------------------------------------------------------------------------
 
 

@@ -60,6 +60,7 @@ def delete_document(
         ids = list(service.store.doc_index(doc_id))
         if not ids:
             raise NotFoundError(f"no document {doc_id!r}")
-        deleted = service.store.delete(ids)
+        with service.store.batched_writes():  # Milvus Lite: one flush, then one segment
+            deleted = service.store.delete(ids)
         forget_from_checkpoint(runtime.settings, doc_id)
     return {"doc_id": doc_id, "deleted": deleted}

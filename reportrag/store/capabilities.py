@@ -97,6 +97,8 @@ class Dialect:
     default_vector_index: str
     analyzer_params: dict[str, Any] | None  # for the BM25 text field; None without BM25
     flush_after_write: bool  # Lite searches unflushed rows by brute force in Python
+    # Lite scores BM25 per segment: batches of writes end with one segment of live rows.
+    consolidate: bool = False
     # String ranges scan every row on 2.3 (Trie index); LIKE "p%" is an index lookup there.
     like_prefixes: bool = False
 
@@ -118,6 +120,7 @@ class Dialect:
             default_vector_index=self.default_vector_index,
             analyzer_params=self.analyzer_params if enabled else None,
             flush_after_write=self.flush_after_write,
+            consolidate=self.consolidate,
             like_prefixes=self.like_prefixes,
         )
 
@@ -168,6 +171,7 @@ def detect_dialect(server_version: str, *, uri: str) -> Dialect:
             default_vector_index="FLAT",
             analyzer_params=params,
             flush_after_write=True,
+            consolidate=True,
         )
 
     # Unknown version strings get the most conservative feature set.

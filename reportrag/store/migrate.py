@@ -17,6 +17,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,30 +192,32 @@ def _run(
     report.target_index = target.vector_index
     report.target_bm25 = target.capabilities.bm25  # of the collection, or of a new one
 
-    reservoir = _Reservoir(sample, seed)
-    for number, (chunks, vectors) in enumerate(source.scan_with_vectors(batch), 1):
-        reservoir.offer(c.chunk_id for c in chunks)
-        held = _held(target, chunks) if exists or not dry_run else {}
-        write: list[int] = []
-        for i, chunk in enumerate(chunks):
-            have = held.get(chunk.chunk_id)
-            if have is None:
-                report.added += 1
-                write.append(i)
-            elif have[0] != chunk or not np.allclose(have[1], vectors[i], atol=VECTOR_ATOL):
-                report.updated += 1
-                write.append(i)
-            else:
-                report.unchanged += 1
-        if write and not dry_run:
-            target.upsert([chunks[i] for i in write], vectors[write])
-        report.batches = number
-        if on_batch is not None:
-            on_batch(number, len(chunks))
+    # One batch of writes: on a Lite target flushed once and consolidated (BM25 statistics).
+    with nullcontext() if dry_run else target.batched_writes():
+        reservoir = _Reservoir(sample, seed)
+        for number, (chunks, vectors) in enumerate(source.scan_with_vectors(batch), 1):
+            reservoir.offer(c.chunk_id for c in chunks)
+            held = _held(target, chunks) if exists or not dry_run else {}
+            write: list[int] = []
+            for i, chunk in enumerate(chunks):
+                have = held.get(chunk.chunk_id)
+                if have is None:
+                    report.added += 1
+                    write.append(i)
+                elif have[0] != chunk or not np.allclose(have[1], vectors[i], atol=VECTOR_ATOL):
+                    report.updated += 1
+                    write.append(i)
+                else:
+                    report.unchanged += 1
+            if write and not dry_run:
+                target.upsert([chunks[i] for i in write], vectors[write])
+            report.batches = number
+            if on_batch is not None:
+                on_batch(number, len(chunks))
 
-    if exists or not dry_run:
-        _extras(source, target, report, delete_extra and not dry_run)
-        report.target_rows = target.count()
+        if exists or not dry_run:
+            _extras(source, target, report, delete_extra and not dry_run)
+            report.target_rows = target.count()
     if not dry_run:
         _verify(source, target, report, reservoir.items)
 

@@ -7,10 +7,12 @@ The only place that knows Milvus field names and filter syntax. Works against Mi
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 UPSERT_BATCH = 256
 ID_BATCH = 512  # ids per `chunk_id in [...]` expression
 SCAN_PAGE = 4096  # rows per query page (the server caps offset + limit at 16384)
+CONSOLIDATE_PAGE = 1000  # rows (with vectors) read and rewritten at a time
 MAX_PAGE = 16384
 MAX_TOP_K = 16384
 # Reads that serve searches use Session consistency: this process sees its own writes at
@@ -55,6 +58,13 @@ FAST_READ = {"consistency_level": "Session"}
 
 
 DEFAULT_INDEX = IndexConfig()
+
+
+@dataclass
+class WriteBatch:
+    """What :meth:`MilvusStore.batched_writes` did at its end."""
+
+    consolidated: int = 0  # rows rewritten into one segment (Milvus Lite)
 
 
 class MilvusStore:
@@ -100,6 +110,10 @@ class MilvusStore:
         self._client: MilvusClient | None = None
         self._dialect: Dialect | None = None
         self._vector_index: str | None = None  # of the collection, once known
+        self._deferred = 0  # open batched_writes() blocks: Lite writes wait for one flush
+        self._flush_pending = False
+        self._unconsolidated = False  # this process wrote since its last consolidate()
+        self._mark_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MilvusStore({redact_uri(self._uri)!r}, {self._collection!r}, dim={self._dim})"
@@ -271,6 +285,7 @@ class MilvusStore:
                 properties={
                     sc.FINGERPRINT_PROPERTY: text,
                     sc.GENERATION_PROPERTY: uuid.uuid4().hex,
+                    sc.CONSOLIDATED_PROPERTY: "true",  # empty: one segment of nothing
                 },
                 timeout=self._timeout,
             )
@@ -379,12 +394,7 @@ class MilvusStore:
             return str(props[sc.GENERATION_PROPERTY])
         fresh = uuid.uuid4().hex
         try:
-            with self._op("alter_collection_properties"):
-                self._c().alter_collection_properties(
-                    self._collection,
-                    properties={sc.GENERATION_PROPERTY: fresh},
-                    timeout=self._timeout,
-                )
+            self._set_property(sc.GENERATION_PROPERTY, fresh)
         except StoreError as exc:
             log.info("collection %s: no generation recorded (%s)", self._collection, exc.message)
             return None
@@ -431,6 +441,7 @@ class MilvusStore:
     def _write_rows(self, rows: list[dict[str, Any]], op: str) -> None:
         if not rows:
             return
+        self._mark_unconsolidated()
         started = time.monotonic()
         with self._op(op):
             for i in range(0, len(rows), UPSERT_BATCH):
@@ -448,14 +459,22 @@ class MilvusStore:
 
     def _after_write(self) -> None:
         if self._require_dialect().flush_after_write:
-            with self._op("flush"):
-                self._c().flush(self._collection, timeout=self._timeout)
+            if self._deferred:
+                self._flush_pending = True
+            else:
+                self._flush()
+
+    def _flush(self) -> None:
+        with self._op("flush"):
+            self._c().flush(self._collection, timeout=self._timeout)
+        self._flush_pending = False
 
     def delete(self, chunk_ids: list[str]) -> int:
         """Delete these chunks; returns how many of them existed."""
         existing = [r["chunk_id"] for r in self._rows_by_ids(chunk_ids, ["chunk_id"])]
         if not existing:
             return 0
+        self._mark_unconsolidated()
         with self._op("delete"):
             for i in range(0, len(existing), ID_BATCH):
                 expr, params = ids_filter(
@@ -481,6 +500,85 @@ class MilvusStore:
                 "set_counterparts: %d of %d chunks do not exist; skipped", missing, len(updates)
             )
         self._write_rows(rows, "set_counterparts")
+
+    # -- Lite: the rows in one segment after a batch of writes ----------------------------
+    #
+    # Milvus Lite 3.x scores BM25 with each segment's own statistics (document count, mean
+    # length, document frequencies), counting superseded row versions too, and every flush
+    # writes a segment. Rows written in a small segment of their own (a document added
+    # later, a batch flushed alone) or beside many stale versions are then ranked with other
+    # term weights than the rest: in a store re-ingested in parts, the Chinese article's
+    # chunks scored half of what the same terms scored in the report. So a batch of writes
+    # is flushed once and the live rows are then rewritten into one new segment (its older
+    # segments hold stale versions only, which Lite's compaction drops later). A collection
+    # property records that writes happened since, so a killed run's successor still does it.
+
+    @contextmanager
+    def batched_writes(self) -> Iterator[WriteBatch]:
+        """Lite: writes inside wait for one flush, at the end (also when the block fails).
+
+        When the outermost block succeeds it ends with :meth:`consolidate`, leaving one
+        segment of live rows; the batch it yields then holds the rows rewritten.
+        """
+        batch = WriteBatch()
+        self._deferred += 1
+        try:
+            yield batch
+        except BaseException:
+            self._deferred -= 1
+            if not self._deferred and self._flush_pending and self._client is not None:
+                try:  # keep what was written; the next batch consolidates
+                    self._flush()
+                except StoreError as exc:
+                    log.warning("flush after a failed batch of writes: %s", exc.message)
+            raise
+        self._deferred -= 1
+        if not self._deferred:
+            batch.consolidated = self.consolidate()
+            if self._flush_pending:
+                self._flush()
+
+    def consolidate(self) -> int:
+        """Rewrite a Lite collection's live rows into one new segment; the rows rewritten.
+
+        Does nothing (0) unless rows were written or deleted since the last consolidation,
+        and on a server, whose BM25 statistics are the collection's.
+        """
+        if not self._require_dialect().consolidate or not self.has_collection():
+            return 0
+        props = self._describe().get("properties") or {}
+        if props.get(sc.CONSOLIDATED_PROPERTY) == "true" and not self._unconsolidated:
+            return 0
+        started = time.monotonic()
+        rows = 0
+        fields = [*sc.CHUNK_FIELDS, sc.VECTOR]
+        for page in self._scan_pages(("", {}), fields, CONSOLIDATE_PAGE):
+            for row in page:
+                row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
+            with self._op("consolidate"):
+                self._c().upsert(self._collection, page, timeout=self._timeout)
+            rows += len(page)
+        self._flush()
+        self._set_property(sc.CONSOLIDATED_PROPERTY, "true")
+        self._unconsolidated = False
+        log.info("consolidated %d rows of %s into one segment in %.2fs", rows,
+                 self._collection, time.monotonic() - started)
+        return rows
+
+    def _mark_unconsolidated(self) -> None:
+        """Before a write on Lite: record (once per consolidation) that one is due."""
+        if self._unconsolidated or not self._require_dialect().consolidate:
+            return
+        with self._mark_lock:
+            if not self._unconsolidated:
+                self._set_property(sc.CONSOLIDATED_PROPERTY, "false")
+                self._unconsolidated = True
+
+    def _set_property(self, key: str, value: str) -> None:
+        with self._op("alter_collection_properties"):
+            self._c().alter_collection_properties(
+                self._collection, properties={key: value}, timeout=self._timeout
+            )
 
     # -- reads ------------------------------------------------------------------------
 

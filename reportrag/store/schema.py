@@ -22,6 +22,8 @@ SPARSE = "sparse"
 FINGERPRINT_PROPERTY = "reportrag.fingerprint"
 # A random id per created collection: tells a re-created collection from the old one.
 GENERATION_PROPERTY = "reportrag.generation"
+# "false" from the first write after a consolidation until the next one (Milvus Lite).
+CONSOLIDATED_PROPERTY = "reportrag.consolidated"
 BM25_FUNCTION = "text_bm25"
 
 # VARCHAR limits are bytes of UTF-8 on the server; Chinese text is 3 bytes a character.
