@@ -14,6 +14,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
+VARIANT_SETTINGS = ("REPORTRAG_QUERY_PRECISION", "REPORTRAG_MODEL_ENGINE", "REPORTRAG_PRECISION",
+                    "REPORTRAG_LITE_PROCESS", "REPORTRAG_WORKERS")
 
 
 def machine() -> dict[str, Any]:
@@ -48,6 +50,8 @@ def machine() -> dict[str, Any]:
         "commit": commit + ("+dirty" if dirty else ""),
         "loadavg_1m": round(os.getloadavg()[0], 2),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        # the variant a run measured (query precision, engine, Lite process), where set
+        "settings": {k: os.environ[k] for k in VARIANT_SETTINGS if k in os.environ},
     }
 
 

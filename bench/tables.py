@@ -106,7 +106,7 @@ def soak(d: dict[str, Any]) -> list[str]:
                  f"{rss['start_mb']} → {rss['end_mb']} ({rss['max_mb']})")]
 
 
-SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-int8": http,
+SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32": http,
             "http-inline": http, "http-server": http,
             "baseline": baseline, "soak": soak}
 

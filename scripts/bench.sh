@@ -8,7 +8,7 @@
 #       ingest      whole-corpus ingestion: cold, unchanged re-run, --full re-run
 #       embedding   engines and precisions: passages/s, single-query latency
 #       http        HTTP latency at concurrency 1/4/16 and max QPS (Milvus Lite)
-#       http-int8   the Lite run with the int8 query encoder (REPORTRAG_QUERY_PRECISION=int8)
+#       http-fp32   the Lite run with the fp32 query encoder (REPORTRAG_QUERY_PRECISION=fp32)
 #       http-inline the Lite run with Lite inside the API process (REPORTRAG_LITE_PROCESS=false)
 #       http-server the same against a Milvus server started here, 2 workers
 #       baseline    the LangChain pipeline side by side (installs .venv-baseline)
@@ -52,8 +52,8 @@ for name in "${names[@]}"; do
         ingest) $PY -m bench.ingest ;;
         embedding) $PY -m bench.embedding --json bench/results/embedding.json ;;
         http) ensure_ingested; $PY -m bench.http_latency ;;
-        http-int8) ensure_ingested
-            REPORTRAG_QUERY_PRECISION=int8 $PY -m bench.http_latency --name http-int8 ;;
+        http-fp32) ensure_ingested
+            REPORTRAG_QUERY_PRECISION=fp32 $PY -m bench.http_latency --name http-fp32 ;;
         http-inline) ensure_ingested
             REPORTRAG_LITE_PROCESS=false $PY -m bench.http_latency --name http-inline ;;
         http-server) with_server http_server ;;

