@@ -68,37 +68,50 @@ def recall_by_pair() -> Path | None:
     return _save(fig, "recall-by-pair.png")
 
 
+HTTP_RUNS = ("http", "http-fp32", "http-server")  # bench/results/<name>.json
+
+
+def _http_label(name: str, rep: dict) -> str:
+    milvus = str(rep.get("milvus", "lite"))
+    where = "Milvus server" if milvus.startswith("http") else milvus
+    settings = rep.get("machine", {}).get("settings", {})
+    queries = settings.get("REPORTRAG_QUERY_PRECISION", "default")
+    return (f"{name}: {where}, {rep.get('workers', 1)} worker(s), {queries} queries "
+            f"@ {rep.get('machine', {}).get('commit', '?')}")
+
+
 def http_latency() -> Path | None:
-    runs = {name: _load(name) for name in ("http", "http-server")}
+    runs = {name: _load(name) for name in HTTP_RUNS}
     runs = {k: v for k, v in runs.items() if v}
     if not runs:
         return None
     plt = _plt()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
-    offset = 0
-    for rep in runs.values():
-        label = f"{rep.get('milvus', 'lite')}, {rep.get('workers', 1)} worker(s)"
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
+    offset = 0.0
+    group = 1.6 * len(runs) + 0.6  # one group of bars per concurrency
+    for name, rep in runs.items():
+        label = _http_label(name, rep)
         cs = list(rep["closed"])
         for k, (stat, alpha) in enumerate((("p50_ms", 1.0), ("p95_ms", 0.6), ("p99_ms", 0.35))):
-            xs = [i * 3.5 + offset + k * 0.5 for i in range(len(cs))]
+            xs = [i * group + offset + k * 0.5 for i in range(len(cs))]
             left.bar(xs, [rep["closed"][c][stat] for c in cs], 0.5, alpha=alpha,
                      label=f"{label} {stat[:-3]}")
         offset += 1.6
         rates = [float(r) for r in rep["open"]]
         right.plot(rates, [rep["open"][r]["p99_ms"] for r in rep["open"]], marker="o", label=label)
     first = next(iter(runs.values()))
-    centre = 0.5 + (0.8 if len(runs) > 1 else 0)
-    left.set_xticks([i * 3.5 + centre for i in range(len(first["closed"]))],
+    centre = (offset - 1.6 + 1.0) / 2  # middle of a group's bars
+    left.set_xticks([i * group + centre for i in range(len(first["closed"]))],
                     [f"concurrency {c}" for c in first["closed"]])
     left.set_ylabel("ms")
     left.set_title("POST /v1/search latency, closed loop")
-    left.legend(fontsize=7)
+    left.legend(fontsize=6)
     right.axhline(250, color="grey", ls="--", lw=0.8)
     right.set_xlabel("offered requests/s (open loop)")
     right.set_ylabel("p99 ms")
     right.set_yscale("log")
     right.set_title("p99 against offered load (target < 250 ms)")
-    right.legend(fontsize=8)
+    right.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, "http-latency.png")
 
