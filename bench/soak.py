@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from bench import loadgen
+from bench.common import machine
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,14 +58,6 @@ def _start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(1)
     proc.kill()
     raise SystemExit("soak: server not ready after 300 s")
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
 
 
 def soak(url: str, pid: int, *, rate: float, duration: float, endpoint: str) -> dict[str, Any]:
@@ -117,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=60)
-    report["machine"] = {
-        "cpus": os.cpu_count(), "python": platform.python_version(),
-        "platform": platform.platform(), "commit": _commit(),
-    }
+    report["machine"] = {**machine(), "platform": platform.platform()}
     rss, lat = report["server_rss"], report["latency_ms"]
     print(f"soak {report['endpoint']} at {args.rate}/s for {args.duration:.0f} s: "
           f"{report['completed']}/{report['planned']} requests, {report['errors']} errors "
