@@ -135,4 +135,10 @@ def test_cli_writes_the_report_and_fails_on_errors(server: str, tmp_path: Path) 
     )
     report = json.loads(out.read_text())
     assert code == 1 and report["errors"] == 5 and report["server_rss"]["pid"] == os.getpid()
-    assert _Handler.seen[0]["body"] == {"query": "ok", "top_k": 5, "filters": {"lang": ["en"]}}
+    # Two clients race, so the bodies arrive in either order; each query file line becomes one
+    # body (an empty lang list means no filter), five times each.
+    bodies = [json.dumps(s["body"], sort_keys=True) for s in _Handler.seen]
+    want_ok = {"query": "ok", "top_k": 5, "filters": {"lang": ["en"]}}
+    want_fail = {"query": "fail", "top_k": 5}
+    assert sorted(bodies) == sorted([json.dumps(want_ok, sort_keys=True)] * 5
+                                    + [json.dumps(want_fail, sort_keys=True)] * 5)
