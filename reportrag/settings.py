@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         default="auto",
         pattern="^(auto|fp32|int8)$",
         description="query encoder precision; auto = int8 when the query engine is ONNX Runtime "
-        "(~1.5x faster queries, same recall: docs/embedding.md), fp32 otherwise",
+        "(~1.5x faster queries, same recall: docs/embedding.md), the engine's own otherwise",
     )
     device: str = "auto"
     threads: int = Field(default=0, ge=0, le=256, description="torch threads; 0 = all cores")

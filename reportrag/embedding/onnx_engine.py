@@ -8,12 +8,13 @@ precision. The export runs on first use (``torch.onnx.export``, ~10 s) into
 stale or unreadable export is made again. Mean pooling over the attention mask and L2
 normalisation follow, as in the sentence-transformers pipeline.
 
-With ``REPORTRAG_QUERY_PRECISION=int8`` the export is also quantized once (dynamic int8,
-per output channel, MatMul weights only) into ``<model dir>/onnx/model.int8.onnx`` for the
-query encoder: about twice as fast for one query on a CPU, at cosine >= 0.99 to the fp32
-query vectors, which moves a few rankings (docs/embedding.md; docs/benchmarks.md, "Embedding
-engines"). Passages are always embedded at full precision, so the stored vectors do not
-depend on this choice.
+For the query encoder (``REPORTRAG_QUERY_PRECISION=auto``, the default, or ``int8``) the
+export is also quantized once (dynamic int8, per output channel, MatMul weights only) into
+``<model dir>/onnx/model.int8.onnx``: about 1.5-2x as fast for one query on a CPU, at
+cosine >= 0.99 to the fp32 query vectors, with the same recall on our evaluation sets
+(docs/embedding.md; docs/benchmarks.md, "Embedding engines"); ``fp32`` keeps exact vectors.
+Passages are always embedded at full precision, so the stored vectors do not depend on this
+choice.
 """
 
 from __future__ import annotations
