@@ -26,9 +26,7 @@ from typing import Any
 import httpx
 
 from bench import loadgen
-from bench.common import machine
-
-REPO = Path(__file__).resolve().parent.parent
+from bench.common import REPO, machine
 
 
 def _free_port() -> int:
