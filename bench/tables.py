@@ -1,15 +1,22 @@
-"""The markdown tables of docs/benchmarks.md, printed from bench/results/*.json.
+"""The result tables of docs/benchmarks.md and docs/evaluation.md, from bench/results/*.json.
 
-    .venv/bin/python -m bench.tables [--results bench/results]
+    .venv/bin/python -m bench.tables [--results bench/results] [NAME...]   # print them
+    .venv/bin/python -m bench.tables --write     # after a benchmark run: update the docs
+    .venv/bin/python -m bench.tables --check     # exit 1 when a doc's table is stale
 
-Paste its output over the tables in docs/benchmarks.md after a benchmark run, so the doc
-shows what the committed results say (the scale tables come from ``bench.scale_report``).
+In a doc each table sits between ``<!-- bench.tables NAME -->`` and
+``<!-- /bench.tables -->`` lines (HTML comments, invisible when rendered; a blank line
+on either side of the table); ``--write`` replaces
+what is between them, so the docs show what the committed results say. The scale tables
+are ``bench.scale_report --markdown``'s. ``tests/test_docs_tables.py`` runs the check.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,20 +113,129 @@ def soak(d: dict[str, Any]) -> list[str]:
                  f"{rss['start_mb']} → {rss['end_mb']} ({rss['max_mb']})")]
 
 
+def evaluation(d: dict[str, Any]) -> list[str]:
+    """Per pair: dense and hybrid R@1 / R@5, auto R@1 / R@5 / R@10 and MRR@10 (eval JSON)."""
+    summary = d["summary"]
+
+    def f(x: float) -> str:
+        return f"{x:.3f}"
+
+    out = _head("pair", "n:", "dense R@1 / R@5", "hybrid R@1 / R@5",
+                "**auto** R@1 / R@5 / R@10", "auto MRR@10:")
+    for key, auto in summary["auto"].items():
+        dense, hybrid = summary["dense"][key], summary["hybrid"][key]
+        at = f"{f(auto['recall@1'])} / {f(auto['recall@5'])} / {f(auto['recall@10'])}"
+        overall = key == "overall"
+        out.append(_row("**overall**" if overall else key, auto["n"],
+                        f"{f(dense['recall@1'])} / {f(dense['recall@5'])}",
+                        f"{f(hybrid['recall@1'])} / {f(hybrid['recall@5'])}",
+                        f"**{at}**" if overall else at, f(auto["mrr@10"])))
+    return out
+
+
+def scale(results: Path) -> str | None:
+    """The scale tables (several result files), as ``bench.scale_report --markdown`` prints."""
+    from bench import scale_report
+
+    runs = scale_report.load_results(results)
+    if not runs:
+        return None
+    return scale_report.markdown(runs, scale_report.load_results(results, variants=True)).strip()
+
+
 SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32": http,
             "http-inline": http, "http-server": http,
-            "baseline": baseline, "soak": soak}
+            "baseline": baseline, "soak": soak,
+            "eval-dev": evaluation, "eval-extended": evaluation}
+# The doc each table belongs in (``scale`` is rendered from every scale-*.json).
+DOCS = {**{name: "docs/evaluation.md" if name.startswith("eval-") else "docs/benchmarks.md"
+           for name in SECTIONS}, "scale": "docs/benchmarks.md"}
+# A table in a doc sits between these two lines; --write replaces what is between them.
+BLOCK = re.compile(r"^<!-- bench\.tables (\S+) -->\n\n(.*?)\n\n<!-- /bench\.tables -->$",
+                   re.S | re.M)
+
+
+def render(results: Path, name: str) -> str | None:
+    """The markdown of one table, or None when its result file is missing."""
+    if name == "scale":
+        return scale(results)
+    data = _load(results, name)
+    return "\n".join(SECTIONS[name](data)) if data else None
+
+
+def blocks(text: str) -> dict[str, str]:
+    """The marked tables of a doc: name -> the markdown between its markers."""
+    found: dict[str, str] = {}
+    for m in BLOCK.finditer(text):
+        if m.group(1) in found:
+            raise ValueError(f"table {m.group(1)!r} is marked twice")
+        found[m.group(1)] = m.group(2)
+    return found
+
+
+def update(root: Path, results: Path, *, write: bool) -> list[str]:
+    """Every marked table whose doc text differs from its render; with ``write``, fix them.
+
+    Also lists tables that have a result but no block in their doc, and blocks of unknown
+    names or without a result (neither can be fixed by writing).
+    """
+    problems: list[str] = []
+    for doc in sorted(set(DOCS.values())):
+        path = root / doc
+        text = path.read_text(encoding="utf-8")
+        marked = blocks(text)
+        for name in marked:
+            if DOCS.get(name) != doc:
+                problems.append(f"{doc}: block {name!r} is not a table of this doc")
+        fresh: dict[str, str] = {}
+        for name in (n for n, d in DOCS.items() if d == doc):
+            rendered = render(results, name)
+            if rendered is None:
+                if name in marked:
+                    problems.append(f"{doc}: {name} has a block but no result file")
+                continue
+            if name not in marked:
+                problems.append(f"{doc}: no block for {name} (its result file exists)")
+            elif marked[name] != rendered:
+                problems.append(f"{doc}: {name} is stale")
+                fresh[name] = rendered
+        if write and fresh:
+            def sub(m: re.Match[str], fresh: dict[str, str] = fresh) -> str:
+                body = fresh.get(m.group(1), m.group(2))
+                return f"<!-- bench.tables {m.group(1)} -->\n\n{body}\n\n<!-- /bench.tables -->"
+
+            path.write_text(BLOCK.sub(sub, text), encoding="utf-8")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, default=Path("bench/results"))
+    ap.add_argument("--root", type=Path, default=Path("."), help="where docs/ is")
+    what = ap.add_mutually_exclusive_group()
+    what.add_argument("--write", action="store_true",
+                      help="replace the marked tables in docs/ with fresh ones")
+    what.add_argument("--check", action="store_true",
+                      help="exit 1 when a marked table in docs/ differs from its results")
+    ap.add_argument("names", nargs="*", metavar="NAME",
+                    help=f"tables to print (default: all): {', '.join(DOCS)}")
     args = ap.parse_args(argv)
-    for name, render in SECTIONS.items():
-        data = _load(args.results, name)
-        print(f"<!-- {name} -->")
-        print("\n".join(render(data)) if data else f"(no bench/results/{name}.json)")
-        print()
+    if args.write or args.check:
+        if args.names:
+            ap.error("--write and --check work on every table; name none")
+        problems = update(args.root, args.results, write=args.write)
+        fixed = [p for p in problems if p.endswith(" is stale")] if args.write else []
+        for p in problems:
+            print(p.replace(" is stale", " rewritten") if p in fixed else p, file=sys.stderr)
+        return 1 if len(problems) > len(fixed) else 0
+    unknown = [n for n in args.names if n not in DOCS]
+    if unknown:
+        ap.error(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(DOCS)}")
+    for name in args.names or DOCS:
+        text = render(args.results, name)
+        print(f"<!-- bench.tables {name} -->\n")
+        print(text if text is not None else f"(no result file for {name} in {args.results})")
+        print("\n<!-- /bench.tables -->\n")
     return 0
 
 

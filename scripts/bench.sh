@@ -2,7 +2,7 @@
 # The benchmarks behind docs/benchmarks.md and docs/evaluation.md, run on this machine and
 # written to bench/results/*.json, then the plots in docs/img/. Run it on an idle machine.
 #
-#   scripts/bench.sh                 eval ingest embedding http baseline plots
+#   scripts/bench.sh                 eval ingest embedding http baseline plots tables
 #   scripts/bench.sh NAME...         only these, in this order; NAME is one of
 #       eval        reportrag eval on the dev and extended query sets (every mode)
 #       ingest      whole-corpus ingestion: cold, unchanged re-run, --full re-run
@@ -15,6 +15,8 @@
 #       soak        5 minutes at a steady rate: errors, RSS at start and end
 #       scale       1M synthetic vectors on a Milvus server started here (long)
 #       plots       docs/img/*.png from the results
+#       tables      the result tables in docs/benchmarks.md and docs/evaluation.md, rewritten
+#                   from the results (python -m bench.tables --write)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -22,7 +24,7 @@ scripts/setup.sh
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PY=.venv/bin/python
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(eval ingest embedding http baseline plots)
+[ ${#names[@]} -gt 0 ] || names=(eval ingest embedding http baseline plots tables)
 
 ensure_ingested() { .venv/bin/reportrag ingest --no-progress >/dev/null; }
 
@@ -65,6 +67,7 @@ for name in "${names[@]}"; do
                 --nprobes 8,16,32,64,128 --json bench/results/scale-1m.json' "$PY"
             $PY -m bench.scale_report --out docs/img ;;
         plots) $PY -m bench.plots ;;
+        tables) $PY -m bench.tables --write ;;
         *) echo "bench.sh: unknown benchmark $name" >&2; exit 2 ;;
     esac
 done
