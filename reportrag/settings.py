@@ -71,7 +71,10 @@ class Settings(BaseSettings):
         "(~1.5x faster queries, same recall: docs/embedding.md), the engine's own otherwise",
     )
     device: str = "auto"
-    threads: int = Field(default=0, ge=0, le=256, description="torch threads; 0 = all cores")
+    threads: int = Field(
+        default=0, ge=0, le=256,
+        description="threads of each model engine; 0 = all cores (1 for the int8 query encoder)",
+    )
     chunk_tokens: int = Field(default=320, ge=32, le=8192)
     chunk_overlap_tokens: int = Field(default=48, ge=0, le=1024)
     embed_batch_size: int = Field(

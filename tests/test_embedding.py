@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -146,6 +147,19 @@ def test_int8_query_encoder_stays_close_to_fp32_and_is_made_once(embedder, corpu
     again = OnnxEngine(path, threads=2, precision="int8").encode(queries[:1])
     assert made.stat().st_mtime_ns == stamp  # reused, not made again
     np.testing.assert_allclose(again, one, atol=1e-6)
+
+
+def test_onnx_threads_default_per_precision(embedder) -> None:
+    """0 threads: one for the int8 query encoder (faster on one query), every core for fp32."""
+    path = Path(embedder.spec.path)
+
+    def intra_op(engine: OnnxEngine) -> int:
+        engine.encode(["query: open source"])
+        return engine._session.get_session_options().intra_op_num_threads
+
+    assert intra_op(OnnxEngine(path, precision="int8")) == 1
+    assert intra_op(OnnxEngine(path, precision="fp32")) == (os.cpu_count() or 1)
+    assert intra_op(OnnxEngine(path, threads=2, precision="int8")) == 2  # a setting wins
 
 
 def test_query_precision_is_checked_and_reported(models_dir: Path) -> None:

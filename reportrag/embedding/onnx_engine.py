@@ -175,10 +175,23 @@ def _export(model_dir: Path, out_dir: Path, record: dict[str, object]) -> None:
     logger.info("exported %s to ONNX in %.1fs", model_dir.name, time.monotonic() - started)
 
 
+def auto_threads(precision: str) -> int:
+    """Intra-op threads when none are configured: 1 for int8, every core for fp32.
+
+    Measured on one query at a time (bench/embedding.py, docs/benchmarks.md): the int8 encoder
+    is faster on one thread than on two (6.6 against 9.1 ms p50, and 6.9 against 8.2 ms on
+    the other CPU this project ran on), as its matrix products are too small to pay for the
+    hand-over to a second thread, while fp32 gains from two (15.0 against 18.5 ms).
+    """
+    return 1 if precision == "int8" else (os.cpu_count() or 1)
+
+
 class OnnxEngine:
     """Runs the exported encoder with ONNX Runtime on the CPU (prompts applied by the caller).
 
     ``precision`` ``int8`` runs the quantized export (for queries), ``fp32`` the export itself.
+    ``threads`` 0 picks the intra-op threads per precision (:func:`auto_threads`). Calls are
+    not serialised: concurrent requests run their encodes side by side on one session.
     """
 
     name = "onnxruntime"
@@ -210,7 +223,7 @@ class OnnxEngine:
             # Requests embed concurrently from many threads and share the cores with Milvus
             # Lite: idle pool threads must sleep, not spin, or they steal the CPU the other
             # requests need (bench/embedding.py measures both settings).
-            opts.intra_op_num_threads = self.threads or (os.cpu_count() or 1)
+            opts.intra_op_num_threads = self.threads or auto_threads(self.precision)
             opts.inter_op_num_threads = 1
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
