@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from reportrag.errors import ReportragError, StoreError, StoreUnavailableError
 from reportrag.settings import Settings
 from reportrag.wiring import embedder_from_settings, open_collection
-from search.service import SearchService, search_executor
+from search.service import SearchService, search_executor, service_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +81,8 @@ class Runtime:
             logger.warning("Milvus not ready: %s", exc.message)
             return
         self.store, self.store_error = store, ""
-        self.service = SearchService(
-            self.embedder,
-            store,
-            candidates=self.settings.search_candidates,
-            executor=self._executor,
-        )
+        self.service = service_from_settings(self.embedder, store, self.settings,
+                                             executor=self._executor)
 
     def ready_service(self) -> SearchService:
         """The search service, reconnecting to Milvus first if needed."""

@@ -28,12 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     from reportrag.settings import get_settings
     from reportrag.wiring import embedder_from_settings, open_collection
     from search.filters import build_filters
-    from search.service import SearchService
+    from search.service import service_from_settings
 
     settings = get_settings()
     embedder = embedder_from_settings(settings)
     store = open_collection(settings, embedder)
-    service = SearchService(embedder, store, candidates=settings.search_candidates)
+    service = service_from_settings(embedder, store, settings)
     service.search("warm up 预热", top_k=1)
     queries = [json.loads(x) for x in args.queries.read_text(encoding="utf-8").splitlines() if x]
     out = []

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     search_candidates: int = Field(
         default=40, ge=1, le=1000, description="hits each ranking contributes before fusion"
     )
+    search_keyword_weight: float = Field(
+        default=1.25, ge=0, le=10,
+        description="weight of the BM25 ranking in the fusion, against the dense ranking's 1",
+    )
     ingest_batch: int = Field(
         default=256, ge=1, le=65536, description="chunks per embedding call during ingestion"
     )

@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from reportrag.errors import CapabilityError, InputError
+from reportrag.settings import Settings
 from reportrag.types import Chunk, Counterpart, Filters, Ranked
 from search.crosslingual import (
     PIVOT_SOURCE_CANDIDATES,
+    PIVOT_SOURCE_HITS,
     detect_query_lang,
     fuse_with_pivot,
     interleave,
@@ -81,6 +83,38 @@ class SearchResult:
                 "took_ms": round(self.took_ms, 2), "query_lang": self.query_lang}
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """The ranking knobs below ``candidates``, with the defaults docs/evaluation.md measured.
+
+    ``pivot_hits``: query-language hits carried across the alignment; ``pivot_candidates``:
+    candidates per list of the query-language ranking they come from; ``keyword_weight`` and
+    ``pivot_weight``: RRF weights of the BM25 list (against the dense list's 1) and of the
+    pivoted list (against the direct ranking's 1). ``bench/tuning.py`` sweeps them.
+    """
+
+    pivot_hits: int = PIVOT_SOURCE_HITS
+    pivot_candidates: int = PIVOT_SOURCE_CANDIDATES
+    # 1.25 since BM25 is scored on one segment (bench/tuning.py, docs/evaluation.md); the
+    # setting REPORTRAG_SEARCH_KEYWORD_WEIGHT has the same default.
+    keyword_weight: float = 1.25
+    pivot_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.pivot_hits < 0 or self.pivot_candidates < 1:
+            raise InputError("pivot_hits must be >= 0 and pivot_candidates >= 1")
+        if self.keyword_weight < 0 or self.pivot_weight < 0:
+            raise InputError("fusion weights must be >= 0")
+
+
+def service_from_settings(embedder, store, settings: Settings, *,  # noqa: ANN001
+                          executor: ThreadPoolExecutor | None = None) -> SearchService:
+    """The search service with the ranking settings (REPORTRAG_SEARCH_*) applied."""
+    return SearchService(embedder, store, candidates=settings.search_candidates,
+                         executor=executor,
+                         tuning=Tuning(keyword_weight=settings.search_keyword_weight))
+
+
 def search_executor(threads: int = 4) -> ThreadPoolExecutor:
     """The thread pool the searches of a request run on (shared by concurrent requests)."""
     return ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="reportrag-search")
@@ -98,10 +132,12 @@ class SearchService:
 
     def __init__(self, embedder, store, *, candidates: int = 40,  # noqa: ANN001
                  detect_lang: Callable[[str], str] | None = None,
-                 executor: ThreadPoolExecutor | None = None) -> None:
+                 executor: ThreadPoolExecutor | None = None,
+                 tuning: Tuning | None = None) -> None:
         self.embedder = embedder
         self.store = store
         self.candidates = candidates
+        self.tuning = tuning or Tuning()
         if detect_lang is None:
             from reportrag.langid import default_detector
 
@@ -238,7 +274,8 @@ class SearchService:
         # The source ranking is pivoted through its hits' counterparts: read them with it.
         # Only its best few hits are carried across, so it needs few candidates.
         source = self._retrieval(query, source_filters(filters, qlang), hybrid,
-                                 min(k, PIVOT_SOURCE_CANDIDATES), counterparts=True, rows=rows)
+                                 min(k, self.tuning.pivot_candidates), counterparts=True,
+                                 rows=rows)
         return _Plan(direct, source)
 
     def _retrieval(self, query: str, filters: Filters, hybrid: bool, k: int, *,
@@ -253,7 +290,7 @@ class SearchService:
             return _ranked(direct)
         source = plan.source.merged()
         filters = plan.direct.filters
-        pivot = pivot_ranking(_ranked(source), filters)
+        pivot = pivot_ranking(_ranked(source), filters, limit=self.tuning.pivot_hits)
         direct_ids = [c.chunk_id for c in _ranked(direct)]
         by_id = dict(direct)
         missing = [cid for cid, _, _ in pivot if cid not in by_id]
@@ -273,7 +310,7 @@ class SearchService:
             if "pivot" not in cand.found_via:
                 cand.found_via.append("pivot")
             pivot_ids.append(cid)
-        fused = fuse_with_pivot(direct_ids, pivot_ids)
+        fused = fuse_with_pivot(direct_ids, pivot_ids, pivot_weight=self.tuning.pivot_weight)
         for cid, cand in by_id.items():
             cand.score = fused.get(cid, 0.0)
         return _ranked(by_id)
@@ -294,7 +331,8 @@ class SearchService:
             cand.keyword_score = h.score
             cand.found_via.append("keyword")
         if hybrid:
-            fused = rrf([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]])
+            fused = rrf([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]],
+                        weights=[1.0, self.tuning.keyword_weight])
             for i, cand in by_id.items():
                 cand.score = fused.get(i, 0.0)
         return by_id

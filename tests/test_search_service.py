@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reportrag.errors import InputError
 from reportrag.store import MilvusStore
 from reportrag.types import Chunk, Filters, content_hash
 from search.fusion import dedupe as dedupe_ids
-from search.service import DEDUPE_SLACK, SearchService
+from search.service import DEDUPE_SLACK, SearchService, Tuning, service_from_settings
 
 DUPLICATE = "Open source licences let anyone study, change and share the code of a project."
 OTHERS = [
@@ -103,6 +104,7 @@ def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,  #
         return [h for h in real(*args, **kwargs) if h.chunk_id != linux]
 
     monkeypatch.setattr(store, "rank_dense", dense_misses_linux)
+    svc.tuning = Tuning(keyword_weight=1.0)  # equal weights: the two first places tie
     res = svc.search(query, top_k=4, mode="hybrid", dedupe=False)
     by_id = {h.chunk.chunk_id: h for h in res.hits}
     assert by_id[linux].found_via == ["keyword"]
@@ -114,6 +116,11 @@ def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,  #
     assert [h.chunk.chunk_id for h in res.hits].index(linux) == 1
     assert res.hits[0].score == pytest.approx(by_id[linux].score)
     assert "dense" in res.hits[0].found_via
+    # The default weighs BM25 1.25: its first place now beats the dense list's.
+    svc.tuning = Tuning()
+    ranked = svc.search(query, top_k=4, mode="hybrid", dedupe=False).hits
+    assert ranked[0].chunk.chunk_id == linux
+    assert ranked[0].score == pytest.approx(1.25 / 61)
 
 
 def test_a_chunk_deleted_after_the_search_is_left_out(service, monkeypatch) -> None:  # noqa: ANN001
@@ -206,3 +213,18 @@ def test_a_short_dense_ranking_used_up_by_duplicates_is_searched_again_deeper(  
     assert top is not None
     res = svc.search(query, top_k=3, mode="dense", min_score=top - 1e-6)
     assert asked == [6] and len(res.hits) == 1
+
+
+def test_the_ranking_settings_reach_the_service(embedder) -> None:  # noqa: ANN001
+    """REPORTRAG_SEARCH_* configure the service; the setting and Tuning share one default."""
+    from reportrag.settings import Settings
+
+    assert Settings.model_fields["search_keyword_weight"].default == Tuning().keyword_weight
+    settings = Settings(search_candidates=12, search_keyword_weight=0.5)
+    svc = service_from_settings(embedder, object(), settings)
+    try:
+        assert svc.candidates == 12 and svc.tuning.keyword_weight == 0.5
+    finally:
+        svc.close()
+    with pytest.raises(InputError, match="weights"):
+        Tuning(keyword_weight=-1)

@@ -31,9 +31,9 @@ def _eval(args: argparse.Namespace) -> int:
     settings = get_settings()
     embedder = embedder_from_settings(settings)
     store = open_collection(settings, embedder)
-    from search.service import SearchService
+    from search.service import service_from_settings
 
-    service = SearchService(embedder, store, candidates=settings.search_candidates)
+    service = service_from_settings(embedder, store, settings)
     default_modes = [*(m for m in service.modes() if m != "auto"), "auto"]
     modes = [m for m in args.modes.split(",") if m] or default_modes
     report = evaluate_modes(service, queries, modes)

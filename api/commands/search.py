@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _search(args: argparse.Namespace) -> int:
     from search.filters import build_filters
-    from search.service import SearchService
+    from search.service import service_from_settings
 
     if not 1 <= args.top_k <= 100:
         from reportrag.errors import InputError
@@ -37,7 +37,7 @@ def _search(args: argparse.Namespace) -> int:
     )
     embedder = embedder_from_settings(settings)
     store = open_collection(settings, embedder)
-    service = SearchService(embedder, store, candidates=settings.search_candidates)
+    service = service_from_settings(embedder, store, settings)
     result = service.search(
         args.query, top_k=args.top_k, filters=filters, mode=args.mode, min_score=args.min_score
     )
