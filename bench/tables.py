@@ -133,6 +133,22 @@ def evaluation(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def tuning(d: dict[str, Any]) -> list[str]:
+    """The knob sweep of bench/tuning.py: each setting against the default, both sets."""
+    out = [_machine(d) + f"; mode `{d['mode']}`", "",
+           *_head("setting", "dev R@1 / R@5 / MRR@10", "extended R@1 / R@5 / R@10 / MRR@10",
+                  "extended better / worse")]
+    for r in d["rows"]:
+        dev, ext = r["dev"]["summary"], r["extended"]["summary"]
+        label = "**default**" if r["setting"] == "default" else f"`{r['setting']}`"
+        out.append(_row(label,
+                        f"{dev['recall@1']:.3f} / {dev['recall@5']:.3f} / {dev['mrr@10']:.3f}",
+                        f"{ext['recall@1']:.3f} / {ext['recall@5']:.3f} / "
+                        f"{ext['recall@10']:.3f} / {ext['mrr@10']:.3f}",
+                        f"{r['extended']['better']} / {r['extended']['worse']}"))
+    return out
+
+
 def scale(results: Path) -> str | None:
     """The scale tables (several result files), as ``bench.scale_report --markdown`` prints."""
     from bench import scale_report
@@ -146,10 +162,10 @@ def scale(results: Path) -> str | None:
 SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32": http,
             "http-inline": http, "http-server": http,
             "baseline": baseline, "soak": soak,
-            "eval-dev": evaluation, "eval-extended": evaluation}
+            "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).
-DOCS = {**{name: "docs/evaluation.md" if name.startswith("eval-") else "docs/benchmarks.md"
-           for name in SECTIONS}, "scale": "docs/benchmarks.md"}
+DOCS = {**{name: "docs/evaluation.md" if name.startswith("eval-") or name == "tuning"
+           else "docs/benchmarks.md" for name in SECTIONS}, "scale": "docs/benchmarks.md"}
 # A table in a doc sits between these two lines; --write replaces what is between them.
 BLOCK = re.compile(r"^<!-- bench\.tables (\S+) -->\n\n(.*?)\n\n<!-- /bench\.tables -->$",
                    re.S | re.M)

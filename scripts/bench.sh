@@ -2,9 +2,10 @@
 # The benchmarks behind docs/benchmarks.md and docs/evaluation.md, run on this machine and
 # written to bench/results/*.json, then the plots in docs/img/. Run it on an idle machine.
 #
-#   scripts/bench.sh                 eval ingest embedding http baseline plots tables
+#   scripts/bench.sh                 eval tuning ingest embedding http baseline plots tables
 #   scripts/bench.sh NAME...         only these, in this order; NAME is one of
 #       eval        reportrag eval on the dev and extended query sets (every mode)
+#       tuning      the ranking knobs swept on both query sets (quality only, bench/tuning.py)
 #       ingest      whole-corpus ingestion: cold, unchanged re-run, --full re-run
 #       embedding   engines and precisions: passages/s, single-query latency
 #       http        HTTP latency at concurrency 1/4/16 and max QPS (Milvus Lite)
@@ -24,7 +25,7 @@ scripts/setup.sh
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PY=.venv/bin/python
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(eval ingest embedding http baseline plots tables)
+[ ${#names[@]} -gt 0 ] || names=(eval tuning ingest embedding http baseline plots tables)
 
 ensure_ingested() { .venv/bin/reportrag ingest --no-progress >/dev/null; }
 
@@ -51,6 +52,7 @@ for name in "${names[@]}"; do
             .venv/bin/reportrag eval eval/dev_queries.jsonl --json bench/results/eval-dev.json
             .venv/bin/reportrag eval eval/queries_extended.jsonl --json bench/results/eval-extended.json
             $PY -m bench.alignment ;;
+        tuning) ensure_ingested; $PY -m bench.tuning --json bench/results/tuning.json ;;
         ingest) $PY -m bench.ingest ;;
         embedding) $PY -m bench.embedding --json bench/results/embedding.json ;;
         http) ensure_ingested; $PY -m bench.http_latency ;;

@@ -5,7 +5,9 @@ Scores (documented in docs/api.md):
 - ``keyword_score``: BM25 score of the passage for the query, ≥ 0, unbounded; None when the
   passage was not among the keyword hits.
 - ``score``: the ranking score. ``dense``: the dense score. ``hybrid`` and ``crosslingual``:
-  reciprocal-rank fusion Σ 1/(60 + rank) over the rankings that found the passage.
+  weighted reciprocal-rank fusion Σ w/(60 + rank) over the rankings that found the passage
+  (``Tuning``: BM25 weighs ``keyword_weight`` against the dense ranking's 1 in ``hybrid``;
+  the direct and the pivoted ranking of ``crosslingual`` weigh 1 and ``pivot_weight``).
 """
 
 from __future__ import annotations
