@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'ext better/worse':>17s}")
     try:
         for label, candidates, overrides in variants(settings.search_candidates):
-            tuning = replace(Tuning(keyword_weight=settings.search_keyword_weight), **overrides)
+            tuning = replace(Tuning.from_settings(settings), **overrides)
             service = SearchService(embedder, store, candidates=candidates, tuning=tuning)
             row: dict[str, Any] = {"setting": label, "candidates": candidates,
                                    "tuning": asdict(tuning)}

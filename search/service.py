@@ -17,12 +17,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reportrag.errors import CapabilityError, InputError
-from reportrag.settings import Settings
 from reportrag.types import Chunk, Counterpart, Filters, Ranked
 from search.crosslingual import (
     PIVOT_SOURCE_CANDIDATES,
@@ -36,6 +35,9 @@ from search.crosslingual import (
 )
 from search.fusion import dedupe as dedupe_ids
 from search.fusion import mmr, rrf
+
+if TYPE_CHECKING:
+    from reportrag.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -108,13 +110,18 @@ class Tuning:
         if self.keyword_weight < 0 or self.pivot_weight < 0:
             raise InputError("fusion weights must be >= 0")
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Tuning:
+        """The knobs the settings configure (REPORTRAG_SEARCH_KEYWORD_WEIGHT), defaults else."""
+        return cls(keyword_weight=settings.search_keyword_weight)
+
 
 def service_from_settings(embedder, store, settings: Settings, *,  # noqa: ANN001
                           executor: ThreadPoolExecutor | None = None) -> SearchService:
     """The search service with the ranking settings (REPORTRAG_SEARCH_*) applied."""
     return SearchService(embedder, store, candidates=settings.search_candidates,
                          executor=executor,
-                         tuning=Tuning(keyword_weight=settings.search_keyword_weight))
+                         tuning=Tuning.from_settings(settings))
 
 
 def search_executor(threads: int = 4) -> ThreadPoolExecutor:
