@@ -113,23 +113,23 @@ def soak(d: dict[str, Any]) -> list[str]:
                  f"{rss['start_mb']} → {rss['end_mb']} ({rss['max_mb']})")]
 
 
+def _metrics(m: dict[str, float], *keys: str) -> str:
+    """Metrics of one summary row, three decimals each: "0.812 / 1.000"."""
+    return " / ".join(f"{m[k]:.3f}" for k in keys)
+
+
 def evaluation(d: dict[str, Any]) -> list[str]:
     """Per pair: dense and hybrid R@1 / R@5, auto R@1 / R@5 / R@10 and MRR@10 (eval JSON)."""
     summary = d["summary"]
-
-    def f(x: float) -> str:
-        return f"{x:.3f}"
-
     out = _head("pair", "n:", "dense R@1 / R@5", "hybrid R@1 / R@5",
                 "**auto** R@1 / R@5 / R@10", "auto MRR@10:")
     for key, auto in summary["auto"].items():
-        dense, hybrid = summary["dense"][key], summary["hybrid"][key]
-        at = f"{f(auto['recall@1'])} / {f(auto['recall@5'])} / {f(auto['recall@10'])}"
+        at = _metrics(auto, "recall@1", "recall@5", "recall@10")
         overall = key == "overall"
         out.append(_row("**overall**" if overall else key, auto["n"],
-                        f"{f(dense['recall@1'])} / {f(dense['recall@5'])}",
-                        f"{f(hybrid['recall@1'])} / {f(hybrid['recall@5'])}",
-                        f"**{at}**" if overall else at, f(auto["mrr@10"])))
+                        _metrics(summary["dense"][key], "recall@1", "recall@5"),
+                        _metrics(summary["hybrid"][key], "recall@1", "recall@5"),
+                        f"**{at}**" if overall else at, _metrics(auto, "mrr@10")))
     return out
 
 
@@ -141,10 +141,8 @@ def tuning(d: dict[str, Any]) -> list[str]:
     for r in d["rows"]:
         dev, ext = r["dev"]["summary"], r["extended"]["summary"]
         label = "**default**" if r["setting"] == "default" else f"`{r['setting']}`"
-        out.append(_row(label,
-                        f"{dev['recall@1']:.3f} / {dev['recall@5']:.3f} / {dev['mrr@10']:.3f}",
-                        f"{ext['recall@1']:.3f} / {ext['recall@5']:.3f} / "
-                        f"{ext['recall@10']:.3f} / {ext['mrr@10']:.3f}",
+        out.append(_row(label, _metrics(dev, "recall@1", "recall@5", "mrr@10"),
+                        _metrics(ext, "recall@1", "recall@5", "recall@10", "mrr@10"),
                         f"{r['extended']['better']} / {r['extended']['worse']}"))
     return out
 
@@ -189,12 +187,12 @@ def blocks(text: str) -> dict[str, str]:
     return found
 
 
-def update(root: Path, results: Path, *, write: bool) -> list[str]:
-    """Every marked table whose doc text differs from its render; with ``write``, fix them.
-
-    Also lists tables that have a result but no block in their doc, and blocks of unknown
-    names or without a result (neither can be fixed by writing).
+def update(root: Path, results: Path, *, write: bool) -> tuple[list[str], list[str]]:
+    """(stale, problems): the marked tables ("doc: name") whose text differs from their
+    render, fixed in place with ``write``; and what writing cannot fix: tables that have a
+    result but no block in their doc, blocks of unknown names or without a result.
     """
+    stale: list[str] = []
     problems: list[str] = []
     for doc in sorted(set(DOCS.values())):
         path = root / doc
@@ -213,7 +211,7 @@ def update(root: Path, results: Path, *, write: bool) -> list[str]:
             if name not in marked:
                 problems.append(f"{doc}: no block for {name} (its result file exists)")
             elif marked[name] != rendered:
-                problems.append(f"{doc}: {name} is stale")
+                stale.append(f"{doc}: {name}")
                 fresh[name] = rendered
         if write and fresh:
             def sub(m: re.Match[str], fresh: dict[str, str] = fresh) -> str:
@@ -221,7 +219,7 @@ def update(root: Path, results: Path, *, write: bool) -> list[str]:
                 return f"<!-- bench.tables {m.group(1)} -->\n\n{body}\n\n<!-- /bench.tables -->"
 
             path.write_text(BLOCK.sub(sub, text), encoding="utf-8")
-    return problems
+    return stale, problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,11 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.write or args.check:
         if args.names:
             ap.error("--write and --check work on every table; name none")
-        problems = update(args.root, args.results, write=args.write)
-        fixed = [p for p in problems if p.endswith(" is stale")] if args.write else []
-        for p in problems:
-            print(p.replace(" is stale", " rewritten") if p in fixed else p, file=sys.stderr)
-        return 1 if len(problems) > len(fixed) else 0
+        stale, problems = update(args.root, args.results, write=args.write)
+        for table in stale:
+            print(f"{table} {'rewritten' if args.write else 'is stale'}", file=sys.stderr)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1 if problems or (stale and not args.write) else 0
     unknown = [n for n in args.names if n not in DOCS]
     if unknown:
         ap.error(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(DOCS)}")

@@ -30,7 +30,7 @@ def _copy(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_the_docs_hold_the_tables_of_the_committed_results() -> None:
-    assert tables.update(ROOT, RESULTS, write=False) == []
+    assert tables.update(ROOT, RESULTS, write=False) == ([], [])
 
 
 def test_every_table_with_a_result_is_marked_in_its_doc() -> None:
@@ -44,16 +44,16 @@ def test_every_table_with_a_result_is_marked_in_its_doc() -> None:
 
 def test_a_moved_figure_is_stale_until_written(tmp_path: Path) -> None:
     root, results = _copy(tmp_path)
-    stale = tables.update(root, results, write=False)  # [] unless the repo's docs are stale
+    stale, problems = tables.update(root, results, write=False)  # empty unless mid-update
     data = json.loads((results / "eval-dev.json").read_text(encoding="utf-8"))
     data["summary"]["auto"]["overall"]["recall@1"] = 0.5
     (results / "eval-dev.json").write_text(json.dumps(data), encoding="utf-8")
 
-    assert tables.update(root, results, write=False) == sorted(
-        [*stale, "docs/evaluation.md: eval-dev is stale"])
+    assert tables.update(root, results, write=False) == (
+        sorted([*stale, "docs/evaluation.md: eval-dev"]), problems)
     assert tables.main(["--root", str(root), "--results", str(results), "--check"]) == 1
     assert tables.main(["--root", str(root), "--results", str(results), "--write"]) == 0
-    assert tables.update(root, results, write=False) == []
+    assert tables.update(root, results, write=False) == ([], [])
     doc = (root / "docs" / "evaluation.md").read_text(encoding="utf-8")
     assert "| **overall** | 16 | 0.562 / 0.938 | 0.688 / 0.938 | **0.500 / 1.000 / 1.000** |" in doc
     # Only the marked block changed: the rest of the page is as it was.
@@ -71,8 +71,8 @@ def test_a_result_without_a_block_is_reported(tmp_path: Path) -> None:
     body = tables.blocks(text)["soak"]
     doc.write_text(text.replace(f"<!-- bench.tables soak -->\n\n{body}\n\n<!-- /bench.tables -->",
                                 body), encoding="utf-8")
-    problems = tables.update(root, results, write=True)
-    assert problems == ["docs/benchmarks.md: no block for soak (its result file exists)"]
+    assert tables.update(root, results, write=True) == (
+        [], ["docs/benchmarks.md: no block for soak (its result file exists)"])
     assert tables.main(["--root", str(root), "--results", str(results), "--write"]) == 1
 
 
