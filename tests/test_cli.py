@@ -114,6 +114,19 @@ def test_a_bad_query_precision_is_one_line_and_exit_2(env, capsys, monkeypatch, 
     assert len(lines[0]) < 300  # the bad value is not echoed back in full
 
 
+@pytest.mark.parametrize("value", ["", "abc", "-1", "10.5", "nan", "inf", "１.２５",
+                                   "1.25; rm -rf /", "9" * 5000])
+def test_a_bad_keyword_weight_is_one_line_and_exit_2(env, capsys, monkeypatch, value) -> None:  # noqa: ANN001
+    monkeypatch.setenv("REPORTRAG_SEARCH_KEYWORD_WEIGHT", value)
+    get_settings.cache_clear()
+    code, out, err = _run(capsys, "search", "open source")
+    lines = err.strip().splitlines()
+    assert code == 2 and out == ""
+    assert len(lines) == 1 and lines[0].startswith(
+        "reportrag: error: setting REPORTRAG_SEARCH_KEYWORD_WEIGHT:"), err
+    assert len(lines[0]) < 300  # the bad value is not echoed back in full
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("REPORTRAG_LITE_PROCESS", v) for v in ("", "maybe", "ｔｒｕｅ", "1; rm -rf /", "y" * 5000)]
