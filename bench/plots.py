@@ -68,7 +68,7 @@ def recall_by_pair() -> Path | None:
     return _save(fig, "recall-by-pair.png")
 
 
-HTTP_RUNS = ("http", "http-fp32", "http-server")  # bench/results/<name>.json
+HTTP_RUNS = ("http", "http-fp32", "http-server", "http-server-2w")  # bench/results/<name>.json
 
 
 def _http_label(name: str, rep: dict) -> str:

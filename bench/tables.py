@@ -147,6 +147,24 @@ def tuning(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def chunking(d: dict[str, Any]) -> list[str]:
+    """The chunk-size sweep of bench/chunking.py: one fresh ingestion per size, both sets."""
+    out = [_machine(d) + f"; mode `{d['mode']}`", "",
+           *_head("tokens / overlap", "chunks:", "ingest s:", "dev R@1 / R@5 / MRR@10",
+                  "extended R@1 / R@5 / R@10 / MRR@10", "extended better / worse")]
+    for r in d["rows"]:
+        dev, ext = r["dev"]["summary"], r["extended"]["summary"]
+        label = f"{r['tokens']} / {r['overlap']}"
+        if [r["tokens"], r["overlap"]] == list(d["default"]):
+            label = f"**{label} (default)**"
+        out.append(_row(label, r["chunks"], r["ingest_wall_s"],
+                        _metrics(dev, "recall@1", "recall@5", "mrr@10"),
+                        _metrics(ext, "recall@1", "recall@5", "recall@10", "mrr@10"),
+                        "—" if r["extended"]["better"] is None
+                        else f"{r['extended']['better']} / {r['extended']['worse']}"))
+    return out
+
+
 def scale(results: Path) -> str | None:
     """The scale tables (several result files), as ``bench.scale_report --markdown`` prints."""
     from bench import scale_report
@@ -158,11 +176,12 @@ def scale(results: Path) -> str | None:
 
 
 SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32": http,
-            "http-inline": http, "http-server": http,
+            "http-inline": http, "http-server": http, "http-server-2w": http,
             "baseline": baseline, "soak": soak,
-            "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning}
+            "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning,
+            "chunking": chunking}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).
-DOCS = {**{name: "docs/evaluation.md" if name.startswith("eval-") or name == "tuning"
+DOCS = {**{name: "docs/evaluation.md" if name.startswith("eval-") or name in ("tuning", "chunking")
            else "docs/benchmarks.md" for name in SECTIONS}, "scale": "docs/benchmarks.md"}
 # A table in a doc sits between these two lines; --write replaces what is between them.
 BLOCK = re.compile(r"^<!-- bench\.tables (\S+) -->\n\n(.*?)\n\n<!-- /bench\.tables -->$",

@@ -7,7 +7,7 @@ and runs both query sets through ``SearchService`` for each setting: the default
 knob moved at a time (``Tuning``: pivot hits, pivot candidates, BM25 and pivot weights in
 the fusion; and ``candidates`` per ranking). Prints R@1 / R@5 / MRR@10 per set and how many
 queries ranked better or worse than with the default; quality only, nothing here is timed.
-Chunk size is not swept: it needs a re-ingestion (docs/evaluation.md says how).
+Chunk size is not swept here: it needs a re-ingestion per size (bench/chunking.py).
 """
 
 from __future__ import annotations

@@ -11,10 +11,12 @@
 #       http        HTTP latency at concurrency 1/4/16 and max QPS (Milvus Lite)
 #       http-fp32   the Lite run with the fp32 query encoder (REPORTRAG_QUERY_PRECISION=fp32)
 #       http-inline the Lite run with Lite inside the API process (REPORTRAG_LITE_PROCESS=false)
-#       http-server the same against a Milvus server started here, 2 workers
+#       http-server the same against a Milvus server started here, 1 worker (serve's default)
+#       http-server-2w  the same with 2 workers (they split keep-alive connections unevenly)
 #       baseline    the LangChain pipeline side by side (installs .venv-baseline)
 #       soak        5 minutes at a steady rate: errors, RSS at start and end
 #       scale       1M synthetic vectors on a Milvus server started here (long)
+#       chunking    chunk size swept: a fresh ingestion and both evaluations per size (quality)
 #       plots       docs/img/*.png from the results
 #       tables      the result tables in docs/benchmarks.md and docs/evaluation.md, rewritten
 #                   from the results (python -m bench.tables --write)
@@ -37,11 +39,11 @@ with_server() {  # run "$@" with REPORTRAG_BENCH_MILVUS_URI set to a fresh Milvu
     REPORTRAG_BENCH_MILVUS_URI="$uri" REPORTRAG_BENCH_MILVUS_DIR="$dir" "$@"
 }
 
-http_server() {
+http_server() {  # http_server WORKERS NAME
     REPORTRAG_MILVUS_URI="$REPORTRAG_BENCH_MILVUS_URI" REPORTRAG_COLLECTION=bench_http \
         .venv/bin/reportrag ingest --no-progress >/dev/null
     REPORTRAG_COLLECTION=bench_http $PY -m bench.http_latency --milvus-uri "$REPORTRAG_BENCH_MILVUS_URI" \
-        --workers 2 --name http-server
+        --workers "$1" --name "$2"
 }
 
 for name in "${names[@]}"; do
@@ -60,7 +62,8 @@ for name in "${names[@]}"; do
             REPORTRAG_QUERY_PRECISION=fp32 $PY -m bench.http_latency --name http-fp32 ;;
         http-inline) ensure_ingested
             REPORTRAG_LITE_PROCESS=false $PY -m bench.http_latency --name http-inline ;;
-        http-server) with_server http_server ;;
+        http-server) with_server http_server 1 http-server ;;
+        http-server-2w) with_server http_server 2 http-server-2w ;;
         baseline) $PY -m bench.baseline ;;
         soak) ensure_ingested; $PY -m bench.soak --json bench/results/soak.json ;;
         scale)  # the 1M run of docs/benchmarks.md (about 45 min); the other runs are listed there
@@ -68,6 +71,7 @@ for name in "${names[@]}"; do
                 --milvus-dir "$REPORTRAG_BENCH_MILVUS_DIR" --n 1000000 --efs 16,32,64,128,256,512 \
                 --nprobes 8,16,32,64,128 --json bench/results/scale-1m.json' "$PY"
             $PY -m bench.scale_report --out docs/img ;;
+        chunking) $PY -m bench.chunking --json bench/results/chunking.json ;;
         plots) $PY -m bench.plots ;;
         tables) $PY -m bench.tables --write ;;
         *) echo "bench.sh: unknown benchmark $name" >&2; exit 2 ;;
