@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, machine, model_path, run_measured
-from bench.tuning import SETS, compare
+from bench.tuning import SETS, compare, quality_cells
 
 DEFAULT_SIZES = "200:32,256:40,320:48,400:64,512:80"
 
@@ -117,11 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         rows.append(row)
-        d, e = row["dev"]["summary"], row["extended"]["summary"]
         print(f"{tokens:>9d}:{overlap:<5d} {row['chunks']:>6d} {row['ingest_wall_s']:>8.1f} "
-              f"{d['recall@1']:6.3f}/{d['recall@5']:.3f}/{d['mrr@10']:.3f} "
-              f"{e['recall@1']:9.3f}/{e['recall@5']:.3f}/{e['recall@10']:.3f}/{e['mrr@10']:.3f}",
-              flush=True)
+              f"{quality_cells(row)}", flush=True)
     add_comparison(rows, default)
     if args.json:
         data = {"machine": machine(), "mode": args.mode, "default": list(default), "rows": rows}

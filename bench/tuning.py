@@ -50,6 +50,13 @@ def compare(base: dict[str, int | None], other: dict[str, int | None]) -> tuple[
     return better, worse
 
 
+def quality_cells(row: dict[str, Any]) -> str:
+    """A row's dev R@1/R@5/MRR and extended R@1/R@5/R@10/MRR, as the printed tables show them."""
+    d, e = row["dev"]["summary"], row["extended"]["summary"]
+    return (f"{d['recall@1']:6.3f}/{d['recall@5']:.3f}/{d['mrr@10']:.3f} "
+            f"{e['recall@1']:9.3f}/{e['recall@5']:.3f}/{e['recall@10']:.3f}/{e['mrr@10']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=None)
@@ -88,11 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 service.close()
             rows.append(row)
-            d, e = row["dev"]["summary"], row["extended"]["summary"]
-            print(f"{label:22s} {d['recall@1']:6.3f}/{d['recall@5']:.3f}/{d['mrr@10']:.3f} "
-                  f"{e['recall@1']:9.3f}/{e['recall@5']:.3f}/{e['recall@10']:.3f}/"
-                  f"{e['mrr@10']:.3f} {row['extended']['better']:>8d}/{row['extended']['worse']}",
-                  flush=True)
+            print(f"{label:22s} {quality_cells(row)} "
+                  f"{row['extended']['better']:>8d}/{row['extended']['worse']}", flush=True)
     finally:
         store.close()
     if args.json:
