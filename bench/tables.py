@@ -8,7 +8,8 @@ In a doc each table sits between ``<!-- bench.tables NAME -->`` and
 ``<!-- /bench.tables -->`` lines (HTML comments, invisible when rendered; a blank line
 on either side of the table); ``--write`` replaces
 what is between them, so the docs show what the committed results say. The scale tables
-are ``bench.scale_report --markdown``'s. ``tests/test_docs_tables.py`` runs the check.
+are ``bench.scale_report --markdown``'s, the summary of targets ``bench.targets``'.
+``tests/test_docs_tables.py`` runs the check.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.common import cpu_label
+
 
 def _load(results: Path, name: str) -> dict[str, Any] | None:
     path = results / f"{name}.json"
@@ -28,7 +31,8 @@ def _load(results: Path, name: str) -> dict[str, Any] | None:
 
 def _machine(d: dict[str, Any]) -> str:
     m = d["machine"]
-    return f"_commit `{m['commit']}`, {m['date']}, load average {m['loadavg_1m']} at start_"
+    cpu = f", {cpu_label(m)}" if m.get("cpu") else ""
+    return f"_commit `{m['commit']}`, {m['date']}{cpu}, load average {m['loadavg_1m']} at start_"
 
 
 def _row(*cells: object) -> str:
@@ -113,6 +117,22 @@ def soak(d: dict[str, Any]) -> list[str]:
                  f"{rss['start_mb']} → {rss['end_mb']} ({rss['max_mb']})")]
 
 
+def stages(d: dict[str, Any]) -> list[str]:
+    """bench/stages.py: per mode that ran, the request and every store and embedder call."""
+    out = [_machine(d) + f"; Milvus: {d['milvus']}; {d['queries']} queries × {d['rounds']} "
+           f"rounds, top_k {d['top_k']}, one at a time", "",
+           *_head("asked → ran", "requests:", "request p50 / p95 ms", "call",
+                  "calls a request:", "p50 ms a call:")]
+    for asked, modes in d["modes"].items():
+        for ran, m in modes.items():
+            head = [f"{asked} → {ran}", m["requests"],
+                    f"{m['request']['p50_ms']} / {m['request']['p95_ms']}"]
+            for name, c in m["calls"].items():
+                out.append(_row(*head, f"`{name}`", c["per_request"], c["p50_ms"]))
+                head = ["", "", ""]
+    return out
+
+
 def _metrics(m: dict[str, float], *keys: str) -> str:
     """Metrics of one summary row, three decimals each: "0.812 / 1.000"."""
     return " / ".join(f"{m[k]:.3f}" for k in keys)
@@ -165,6 +185,23 @@ def chunking(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def targets(results: Path, variant: str = "") -> str | None:
+    """The targets of issue #6 against the results (bench/targets.py), or None with none.
+
+    With a ``variant`` (``avx2``: the runs on a CPU without AVX-512), the results named
+    ``NAME-variant.json``, and only the targets those runs measure.
+    """
+    from bench import targets as t
+
+    rows = t.checks(results, variant)
+    if variant:
+        rows = [c for c in rows if c.met != "no result"]
+    if all(c.met == "no result" for c in rows):
+        return None
+    return "\n".join([*_head("target (2-core CPU machine)", "measured", "met?"),
+                      *(_row(c.target, c.measured, c.met) for c in rows)])
+
+
 def scale(results: Path) -> str | None:
     """The scale tables (several result files), as ``bench.scale_report --markdown`` prints."""
     from bench import scale_report
@@ -177,12 +214,15 @@ def scale(results: Path) -> str | None:
 
 SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32": http,
             "http-inline": http, "http-server": http, "http-server-2w": http,
-            "baseline": baseline, "soak": soak,
+            "baseline": baseline, "soak": soak, "stages": stages,
+            # the same runs on a CPU without AVX-512 (docs/benchmarks.md)
+            "ingest-avx2": ingest, "http-avx2": http, "baseline-avx2": baseline,
             "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning,
             "chunking": chunking}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).
 DOCS = {**{name: "docs/evaluation.md" if name.startswith("eval-") or name in ("tuning", "chunking")
-           else "docs/benchmarks.md" for name in SECTIONS}, "scale": "docs/benchmarks.md"}
+           else "docs/benchmarks.md" for name in SECTIONS}, "scale": "docs/benchmarks.md",
+        "targets": "docs/benchmarks.md", "targets-avx2": "docs/benchmarks.md"}
 # A table in a doc sits between these two lines; --write replaces what is between them.
 BLOCK = re.compile(r"^<!-- bench\.tables (\S+) -->\n\n(.*?)\n\n<!-- /bench\.tables -->$",
                    re.S | re.M)
@@ -192,6 +232,8 @@ def render(results: Path, name: str) -> str | None:
     """The markdown of one table, or None when its result file is missing."""
     if name == "scale":
         return scale(results)
+    if name.startswith("targets"):
+        return targets(results, name.removeprefix("targets").removeprefix("-"))
     data = _load(results, name)
     return "\n".join(SECTIONS[name](data)) if data else None
 

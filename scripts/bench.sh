@@ -8,6 +8,7 @@
 #       tuning      the ranking knobs swept on both query sets (quality only, bench/tuning.py)
 #       ingest      whole-corpus ingestion: cold, unchanged re-run, --full re-run
 #       embedding   engines and precisions: passages/s, single-query latency
+#       stages      where a search request's time goes: each store and embedder call, in-process
 #       http        HTTP latency at concurrency 1/4/16 and max QPS (Milvus Lite)
 #       http-fp32   the Lite run with the fp32 query encoder (REPORTRAG_QUERY_PRECISION=fp32)
 #       http-inline the Lite run with Lite inside the API process (REPORTRAG_LITE_PROCESS=false)
@@ -57,6 +58,7 @@ for name in "${names[@]}"; do
         tuning) ensure_ingested; $PY -m bench.tuning --json bench/results/tuning.json ;;
         ingest) $PY -m bench.ingest ;;
         embedding) $PY -m bench.embedding --json bench/results/embedding.json ;;
+        stages) ensure_ingested; $PY -m bench.stages --json bench/results/stages.json ;;
         http) ensure_ingested; $PY -m bench.http_latency ;;
         http-fp32) ensure_ingested
             REPORTRAG_QUERY_PRECISION=fp32 $PY -m bench.http_latency --name http-fp32 ;;

@@ -49,8 +49,10 @@ def test_a_moved_figure_is_stale_until_written(tmp_path: Path) -> None:
     data["summary"]["auto"]["overall"]["recall@1"] = 0.5
     (results / "eval-dev.json").write_text(json.dumps(data), encoding="utf-8")
 
+    # The summary of targets reads the dev set's recall@1 too.
     assert tables.update(root, results, write=False) == (
-        sorted([*stale, "docs/evaluation.md: eval-dev"]), problems)
+        sorted([*stale, "docs/benchmarks.md: targets", "docs/evaluation.md: eval-dev"]),
+        problems)
     assert tables.main(["--root", str(root), "--results", str(results), "--check"]) == 1
     assert tables.main(["--root", str(root), "--results", str(results), "--write"]) == 0
     assert tables.update(root, results, write=False) == ([], [])

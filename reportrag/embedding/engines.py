@@ -87,6 +87,12 @@ class SentenceTransformerEngine:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # transformers draws a bar for loading the weights (well under a second here), which
+        # `reportrag ingest --no-progress` and the server logs should not show; ingestion
+        # draws its own bar.
+        hf_logging.disable_progress_bar()
 
         if self.threads:
             torch.set_num_threads(self.threads)
