@@ -217,6 +217,7 @@ SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32":
             "baseline": baseline, "soak": soak, "stages": stages,
             # the same runs on a CPU without AVX-512 (docs/benchmarks.md)
             "ingest-avx2": ingest, "http-avx2": http, "baseline-avx2": baseline,
+            "embedding-avx2": embedding,
             "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning,
             "chunking": chunking}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).

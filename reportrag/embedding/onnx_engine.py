@@ -13,6 +13,10 @@ export is also quantized once (dynamic int8, per output channel, MatMul weights 
 ``<model dir>/onnx/model.int8.onnx``: about 1.5-2x as fast for one query on a CPU, at
 cosine >= 0.99 to the fp32 query vectors, with the same recall on our evaluation sets
 (docs/embedding.md; docs/benchmarks.md, "Embedding engines"); ``fp32`` keeps exact vectors.
+On an x86 CPU without VNNI the weights are quantized to 7 bits instead
+(``model.int8-7bit.onnx``): ONNX Runtime's AVX2 int8 kernels add pairs of u8 × s8 products
+in 16 bits, which full-range weights can saturate (measured on an AVX2-only EPYC: cosine
+0.990 and 5 extended-set queries fewer at rank 1 with 8-bit weights, 0.994 and one with 7).
 Passages are always embedded at full precision, so the stored vectors do not depend on this
 choice.
 """
@@ -38,6 +42,10 @@ EXPORT_META = "export.json"
 EXPORT_VERSION = 1
 INT8_FILE = "model.int8.onnx"
 INT8_META = "int8.json"
+INT8_7BIT_FILE = "model.int8-7bit.onnx"  # reduce_range: for x86 CPUs without VNNI
+INT8_7BIT_META = "int8-7bit.json"
+# x86 flags of int8 dot-product instructions that add u8 × s8 products without saturating
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 INT8_VERSION = 1
 PRECISIONS = ("fp32", "int8")
 
@@ -78,20 +86,61 @@ def exported_model(model_dir: Path, *, fresh: bool = False) -> Path:
     return target
 
 
-def quantized_model(model_dir: Path, *, fresh: bool = False) -> Path:
-    """The int8 version of the export, made now (from a checked export) when needed."""
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (or the given text); None when unknown."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return None
+
+
+def int8_reduce_range(machine: str | None = None, flags: frozenset[str] | None = None) -> bool:
+    """Whether int8 query weights should be 7-bit here: on x86 CPUs known to lack VNNI.
+
+    Without VNNI, ONNX Runtime multiplies u8 activations by s8 weights with instructions that
+    add adjacent products in 16 bits, which 8-bit weights can overflow; 7-bit weights cannot.
+    Elsewhere (VNNI, ARM, or flags unknown) the full 8 bits are more exact.
+    """
+    import platform
+
+    machine = (machine or platform.machine()).lower()
+    if machine not in ("x86_64", "amd64", "x86", "i386", "i686"):
+        return False
+    flags = cpu_flags() if flags is None else flags
+    return flags is not None and not (flags & VNNI_FLAGS)
+
+
+def int8_files(reduce_range: bool) -> tuple[str, str]:
+    """(model file, its record) of the int8 export for 8-bit or 7-bit weights."""
+    return (INT8_7BIT_FILE, INT8_7BIT_META) if reduce_range else (INT8_FILE, INT8_META)
+
+
+def quantized_model(model_dir: Path, *, fresh: bool = False,
+                    reduce_range: bool | None = None) -> Path:
+    """The int8 version of the export, made now (from a checked export) when needed.
+
+    ``reduce_range`` None: 7-bit weights where :func:`int8_reduce_range` says so.
+    """
+    if reduce_range is None:
+        reduce_range = int8_reduce_range()
     source = exported_model(model_dir, fresh=fresh)
-    target, meta = source.parent / INT8_FILE, source.parent / INT8_META
+    name, record = int8_files(reduce_range)
+    target, meta = source.parent / name, source.parent / record
     st = source.stat()
     want = {"version": INT8_VERSION, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns}
     if not fresh and _up_to_date(target, meta, want):
         return target
-    _quantize(source, target)
+    _quantize(source, target, reduce_range=reduce_range)
     _record(target, meta, want)
     return target
 
 
-def _quantize(source: Path, target: Path) -> None:
+def _quantize(source: Path, target: Path, *, reduce_range: bool) -> None:
     import time
 
     try:
@@ -99,7 +148,8 @@ def _quantize(source: Path, target: Path) -> None:
     except ImportError as exc:
         raise ModelError(f"quantizing the query encoder needs onnxruntime and onnx: {exc}") from exc
     started = time.monotonic()
-    logger.info("quantizing %s to int8 for queries (once, ~10 s)", source)
+    logger.info("quantizing %s to int8 for queries (once, ~10 s)%s", source,
+                ", 7-bit weights (no VNNI on this CPU)" if reduce_range else "")
     tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
     try:
         quant_log = logging.getLogger()  # the quantizer advises pre-processing on the root logger
@@ -110,7 +160,7 @@ def _quantize(source: Path, target: Path) -> None:
             # stays fp32); activations are quantized per call. Measured: cosine >= 0.994 to
             # fp32 on the evaluation queries; per-tensor scales gave 0.983.
             quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"],
+                             reduce_range=reduce_range, op_types_to_quantize=["MatMul"],
                              extra_options={"MatMulConstBOnly": True})
         finally:
             quant_log.setLevel(level)
