@@ -217,15 +217,19 @@ SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32":
             "baseline": baseline, "soak": soak, "stages": stages,
             # the same runs on a CPU without AVX-512 (docs/benchmarks.md)
             "ingest-avx2": ingest, "http-avx2": http, "baseline-avx2": baseline,
-            "embedding-avx2": embedding,
+            "embedding-avx2": embedding, "stages-avx2": stages,
             "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning,
             "chunking": chunking}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).
 DOCS = {**{name: "docs/evaluation.md" if name.startswith("eval-") or name in ("tuning", "chunking")
            else "docs/benchmarks.md" for name in SECTIONS}, "scale": "docs/benchmarks.md",
         "targets": "docs/benchmarks.md", "targets-avx2": "docs/benchmarks.md"}
-# A table in a doc sits between these two lines; --write replaces what is between them.
-BLOCK = re.compile(r"^<!-- bench\.tables (\S+) -->\n\n(.*?)\n\n<!-- /bench\.tables -->$",
+# A table in a doc sits between these two lines; --write replaces what is between them. The
+# body never spans another marker, so an empty block (the two lines and a blank line between
+# them: how a new table is placed) or a begin line without its end cannot swallow the tables
+# after it.
+BLOCK = re.compile(r"^<!-- bench\.tables (\S+) -->\n\n"
+                   r"(?:((?:(?!<!-- /?bench\.tables).)*?)\n\n)?<!-- /bench\.tables -->$",
                    re.S | re.M)
 
 
@@ -245,7 +249,7 @@ def blocks(text: str) -> dict[str, str]:
     for m in BLOCK.finditer(text):
         if m.group(1) in found:
             raise ValueError(f"table {m.group(1)!r} is marked twice")
-        found[m.group(1)] = m.group(2)
+        found[m.group(1)] = m.group(2) or ""
     return found
 
 
@@ -277,8 +281,9 @@ def update(root: Path, results: Path, *, write: bool) -> tuple[list[str], list[s
                 fresh[name] = rendered
         if write and fresh:
             def sub(m: re.Match[str], fresh: dict[str, str] = fresh) -> str:
-                body = fresh.get(m.group(1), m.group(2))
-                return f"<!-- bench.tables {m.group(1)} -->\n\n{body}\n\n<!-- /bench.tables -->"
+                body = fresh.get(m.group(1), m.group(2) or "")
+                inner = f"{body}\n\n" if body else ""
+                return f"<!-- bench.tables {m.group(1)} -->\n\n{inner}<!-- /bench.tables -->"
 
             path.write_text(BLOCK.sub(sub, text), encoding="utf-8")
     return stale, problems

@@ -78,6 +78,27 @@ def test_a_result_without_a_block_is_reported(tmp_path: Path) -> None:
     assert tables.main(["--root", str(root), "--results", str(results), "--write"]) == 1
 
 
+def test_an_empty_block_is_filled_and_nothing_after_it_is_touched(tmp_path: Path) -> None:
+    root, results = _copy(tmp_path)
+    tables.update(root, results, write=True)  # the repo's docs may be mid-update
+    doc = root / "docs" / "benchmarks.md"
+    before = doc.read_text(encoding="utf-8")
+    body = tables.blocks(before)["stages"]
+    doc.write_text(before.replace(body + "\n\n<!-- /bench.tables -->", "<!-- /bench.tables -->"),
+                   encoding="utf-8")
+    emptied = doc.read_text(encoding="utf-8")
+    assert tables.blocks(emptied)["stages"] == ""
+    assert tables.blocks(emptied).keys() == tables.blocks(before).keys()
+    assert tables.update(root, results, write=True) == (["docs/benchmarks.md: stages"], [])
+    assert doc.read_text(encoding="utf-8") == before
+
+
+def test_a_begin_marker_without_its_end_swallows_nothing() -> None:
+    text = ("<!-- bench.tables soak -->\n\nleft open\n\n"
+            "<!-- bench.tables http -->\n\nthe http table\n\n<!-- /bench.tables -->\n")
+    assert tables.blocks(text) == {"http": "the http table"}
+
+
 def test_a_block_marked_twice_is_an_error() -> None:
     one = "<!-- bench.tables soak -->\n\nx\n\n<!-- /bench.tables -->\n"
     with pytest.raises(ValueError, match="marked twice"):
