@@ -129,16 +129,17 @@ def baseline() -> Path | None:
     color = {"ours": "#1f6f9f", "ours_dense": "#6fa8cf", "baseline": "#b0b0b0"}
     # Both modes search the same ingestion, so the ingest panel has one bar for us.
     ingest_sides = [s for s in sides if s != "ours_dense"]
+    ingest_label = {**label, "ours": "reportrag"}
     panels = [
-        ("ingest, whole corpus (s)", ingest_sides,
+        ("ingest, whole corpus (s)", ingest_sides, ingest_label,
          [rep["ingest"][s]["wall_s"] for s in ingest_sides]),
-        ("query p50 in-process (ms)", sides, [rep["latency"][s]["p50_ms"] for s in sides]),
-        ("recall@5, extended set", sides,
+        ("query p50 in-process (ms)", sides, label,
+         [rep["latency"][s]["p50_ms"] for s in sides]),
+        ("recall@5, extended set", sides, label,
          [rep["quality"][s]["extended"]["overall"]["recall@5"] for s in sides]),
     ]
-    for ax, (title, shown, values) in zip(axes, panels, strict=True):
-        names = [label[s] if shown is sides or s != "ours" else "reportrag" for s in shown]
-        ax.bar(names, values, color=[color[s] for s in shown])
+    for ax, (title, shown, names, values) in zip(axes, panels, strict=True):
+        ax.bar([names[s] for s in shown], values, color=[color[s] for s in shown])
         for i, v in enumerate(values):
             ax.text(i, v, f"{v:.3f}" if v < 1 else f"{v:.2f}", ha="center", va="bottom",
                     fontsize=9)

@@ -29,6 +29,14 @@ def _copy(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path, results
 
 
+def _written_benchmarks(tmp_path: Path) -> tuple[Path, Path, Path, str]:
+    """A scratch copy with fresh tables; its docs/benchmarks.md path and text."""
+    root, results = _copy(tmp_path)
+    tables.update(root, results, write=True)  # the repo's docs may be mid-update
+    doc = root / "docs" / "benchmarks.md"
+    return root, results, doc, doc.read_text(encoding="utf-8")
+
+
 def test_the_docs_hold_the_tables_of_the_committed_results() -> None:
     assert tables.update(ROOT, RESULTS, write=False) == ([], [])
 
@@ -66,10 +74,7 @@ def test_a_moved_figure_is_stale_until_written(tmp_path: Path) -> None:
 
 
 def test_a_result_without_a_block_is_reported(tmp_path: Path) -> None:
-    root, results = _copy(tmp_path)
-    tables.update(root, results, write=True)  # the repo's docs may be mid-update
-    doc = root / "docs" / "benchmarks.md"
-    text = doc.read_text(encoding="utf-8")
+    root, results, doc, text = _written_benchmarks(tmp_path)
     body = tables.blocks(text)["soak"]
     doc.write_text(text.replace(f"<!-- bench.tables soak -->\n\n{body}\n\n<!-- /bench.tables -->",
                                 body), encoding="utf-8")
@@ -79,10 +84,7 @@ def test_a_result_without_a_block_is_reported(tmp_path: Path) -> None:
 
 
 def test_an_empty_block_is_filled_and_nothing_after_it_is_touched(tmp_path: Path) -> None:
-    root, results = _copy(tmp_path)
-    tables.update(root, results, write=True)  # the repo's docs may be mid-update
-    doc = root / "docs" / "benchmarks.md"
-    before = doc.read_text(encoding="utf-8")
+    root, results, doc, before = _written_benchmarks(tmp_path)
     body = tables.blocks(before)["stages"]
     doc.write_text(before.replace(body + "\n\n<!-- /bench.tables -->", "<!-- /bench.tables -->"),
                    encoding="utf-8")
