@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 from ingest.checkpoint import Checkpoint, checkpoint_path, forget_document
-from ingest.corpus import discover
+from ingest.corpus import find_documents
 from ingest.pipeline import IngestSummary, ingest_lock, run_ingest
 from reportrag.embedding import TextEmbedder
 from reportrag.langid import LanguageDetector
@@ -38,7 +39,7 @@ def ingest_from_settings(
 
     ``full`` ignores the checkpoint: every document is chunked and compared with Milvus.
     """
-    docs = discover(settings.corpus_dir, paths or None)
+    found = find_documents(settings.corpus_dir, paths or None)
     with ingest_lock(settings.data_dir):
         exists = store.has_collection()
         if not dry_run or exists:
@@ -46,8 +47,8 @@ def ingest_from_settings(
             store.ensure_collection(embedder.fingerprint())
             exists = True
         checkpoint = open_checkpoint(settings, store) if exists and not full else None
-        return run_ingest(
-            docs,
+        summary = run_ingest(
+            found.documents,
             embedder=embedder,
             store=store,
             detector=LanguageDetector(),
@@ -59,6 +60,8 @@ def ingest_from_settings(
             embed_batch=settings.ingest_batch,
             checkpoint=checkpoint,
         )
+    summary.refused = [asdict(r) for r in found.refused]
+    return summary
 
 
 def forget_from_checkpoint(settings: Settings, doc_id: str) -> None:

@@ -2,27 +2,131 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import re
+import stat
 import tomllib
-from dataclasses import fields
+import unicodedata
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from reportrag.errors import DocumentError, ManifestError
+from reportrag.langid import is_cjk_char
 from reportrag.types import DocumentMeta
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
 DOC_SUFFIXES = {".txt", ".md", ".markdown"}
-_SKIP_NAMES = {"README.md", "readme.md", "README.txt"}
 _KEYS = {"file", "doc_id", "title", "lang", "kind", "date", "translation_of", "source"}
 _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LANG = re.compile(r"[a-z]{2,3}")
+_MAX_ID = 128
+_SUFFIX_LEN = 6  # hex digits of the file name's hash that tell colliding ids apart
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A file in a corpus folder that is not ingested, and why."""
+
+    file: str
+    reason: str
+
+
+@dataclass
+class Discovery:
+    """The documents of a run, and the folder entries that were refused."""
+
+    documents: list[DocumentMeta] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+
+
+def not_a_document(path: Path) -> str | None:
+    """Why a file is never a document (by its name), or None."""
+    name = path.name
+    if name == MANIFEST_NAME:
+        return "the corpus manifest, not a document"
+    if name.lower().startswith("readme."):
+        return "a README describes the folder; it is not ingested"
+    if name.startswith("."):
+        return "a hidden file"
+    if path.suffix.lower() not in DOC_SUFFIXES:
+        return f"not a supported document type (supported: {', '.join(sorted(DOC_SUFFIXES))})"
+    return None
+
+
+def slug(text: str) -> str:
+    """Lower-case ASCII words joined by '-': letters of any script transliterated.
+
+    Each Han, Kana or Hangul character is a word of its own ("开源报告" → "kai-yuan-bao-gao"),
+    accents are dropped ("Über Ölpreise" → "uber-olpreise"), anything else separates words.
+    """
+    from anyascii import anyascii
+
+    words: list[str] = []
+    current: list[str] = []
+    for ch in unicodedata.normalize("NFC", text):
+        if ch.isascii():
+            ascii_ = ch
+        elif is_cjk_char(ch):
+            words.append("".join(current))
+            current = []
+            words.append(anyascii(ch))
+            continue
+        else:
+            ascii_ = anyascii(ch)
+        for c in ascii_:
+            if c.isalnum() or c in "._":
+                current.append(c)
+            else:
+                words.append("".join(current))
+                current = []
+    words.append("".join(current))
+    joined = "-".join(w.strip("._").lower() for w in words if w.strip("._"))
+    return joined[:_MAX_ID].rstrip("-._")
 
 
 def default_doc_id(path: Path) -> str:
-    """A doc id from a file name: lower-case, safe characters only."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-._").lower()
-    return (stem or "doc")[:128]
+    """A readable doc id from a file name (``doc`` when nothing readable is left)."""
+    return slug(path.stem) or "doc"
+
+
+def _suffixed(path: Path) -> str:
+    digest = hashlib.sha256(path.name.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{default_doc_id(path)[: _MAX_ID - _SUFFIX_LEN - 1]}-{digest[:_SUFFIX_LEN]}"
+
+
+def assign_doc_ids(files: list[Path], manifest: dict[str, dict[str, str]]) -> dict[Path, str]:
+    """The doc id of every file of one folder: the manifest's, else one from the file name.
+
+    Ids depend only on the folder's listing, never on which of its files a run names, so a
+    run over one file gives it the id a whole-folder run gives it. File names that would
+    share an id (``a.txt`` and ``a.md``, or names that transliterate alike) each get a short
+    hash of their own name appended; an id still shared is an error naming both files.
+    """
+    explicit = {
+        f: manifest[f.name]["doc_id"] for f in files if manifest.get(f.name, {}).get("doc_id")
+    }
+    defaults = {f: default_doc_id(f) for f in files if f not in explicit}
+    taken: dict[str, int] = {}
+    for doc_id in [*explicit.values(), *defaults.values()]:
+        taken[doc_id] = taken.get(doc_id, 0) + 1
+    ids = dict(explicit)
+    for f, doc_id in defaults.items():
+        ids[f] = _suffixed(f) if taken[doc_id] > 1 else doc_id
+    owner: dict[str, Path] = {}
+    for f, doc_id in ids.items():
+        if doc_id in owner:
+            raise DocumentError(
+                f"{f.name} and {owner[doc_id].name} would both be document {doc_id!r}: "
+                "rename one, or give each a doc_id in manifest.toml",
+                details={"files": [owner[doc_id].name, f.name], "doc_id": doc_id},
+            )
+        owner[doc_id] = f
+    return ids
 
 
 def _validate_entry(entry: object, where: str) -> dict[str, str]:
@@ -72,42 +176,125 @@ def load_manifest(corpus_dir: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def discover(corpus_dir: Path, paths: list[Path] | None = None) -> list[DocumentMeta]:
-    """The documents to ingest: ``paths`` (files or folders) or every text file of the corpus."""
-    if not corpus_dir.is_dir() and not paths:
-        raise DocumentError(f"corpus folder {corpus_dir} does not exist (REPORTRAG_CORPUS_DIR)")
-    manifest = load_manifest(corpus_dir) if corpus_dir.is_dir() else {}
+def _entry_problem(entry: Path, root: Path) -> str | None:
+    """Why a folder entry with a document's name cannot be read as one, or None."""
+    if entry.is_symlink():
+        target = entry.resolve()
+        if target != root and root not in target.parents:
+            return "a symbolic link to a file outside the corpus folder"
+    try:
+        mode = os.stat(entry).st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return None
+
+
+def list_folder(folder: Path) -> tuple[list[Path], list[Refused]]:
+    """The document files of one folder (not its subfolders), and the entries refused.
+
+    A corpus is the set of regular files inside its folder: a symbolic link is followed only
+    when it stays inside, and pipes, devices and sockets are never opened. Names that are not
+    documents (the manifest, README files, hidden files, other types) are left out silently.
+    """
+    root = folder.resolve()
     files: list[Path] = []
-    for p in paths or [corpus_dir]:
-        if p.is_dir():
-            files += sorted(
-                f
-                for f in p.iterdir()
-                if f.suffix.lower() in DOC_SUFFIXES and f.name not in _SKIP_NAMES
+    refused: list[Refused] = []
+    for entry in sorted(folder.iterdir()):
+        if not_a_document(entry) is not None or entry.is_dir():
+            continue
+        problem = _entry_problem(entry, root)
+        if problem is None:
+            files.append(entry)
+        else:
+            refused.append(Refused(entry.name, problem))
+            log.warning("not ingesting %s: %s", entry.name, problem)
+    return files, refused
+
+
+def _meta(f: Path, doc_id: str, entry: dict[str, str]) -> DocumentMeta:
+    return DocumentMeta(
+        doc_id=doc_id,
+        path=str(f),
+        title=entry.get("title", ""),
+        lang=entry.get("lang", ""),
+        kind=entry.get("kind", "article"),
+        date=entry.get("date", ""),
+        translation_of=entry.get("translation_of", ""),
+        source=entry.get("source", ""),
+    )
+
+
+class _Folder:
+    """One folder's listing, manifest and doc ids, read once per run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.manifest = load_manifest(folder)
+        self.files, self.refused = list_folder(folder)
+        self.ids = assign_doc_ids(self.files, self.manifest)
+
+    def meta(self, f: Path) -> DocumentMeta:
+        return _meta(f, self.ids[f], self.manifest.get(f.name, {}))
+
+
+def find_documents(corpus_dir: Path, paths: list[Path] | None = None) -> Discovery:
+    """The documents of a run: ``paths`` (files or folders) or every document of the corpus.
+
+    A folder brings its own ``manifest.toml``; a file is described by the manifest of the
+    folder it is in and gets the doc id a run over that whole folder would give it. A file
+    named explicitly that is not a document (the manifest, a README, another type, a pipe)
+    is an error, never ingested.
+    """
+    if not paths:
+        if not corpus_dir.is_dir():
+            raise DocumentError(
+                f"corpus folder {corpus_dir} does not exist (REPORTRAG_CORPUS_DIR)"
             )
-        elif p.is_file():
-            files.append(p)
+        paths = [corpus_dir]
+    folders: dict[Path, _Folder] = {}
+
+    def folder_of(path: Path) -> _Folder:
+        key = path.resolve()
+        if key not in folders:
+            folders[key] = _Folder(path)
+        return folders[key]
+
+    out = Discovery()
+    seen: dict[str, Path] = {}
+    for p in paths:
+        if p.is_dir():
+            listing = folder_of(p)
+            chosen = listing.files
+            out.refused += listing.refused
+        elif p.exists() or p.is_symlink():
+            reason = not_a_document(p) or _entry_problem(p, p.resolve().parent)
+            if reason is not None:
+                raise DocumentError(f"{p.name}: {reason}", details={"file": p.name})
+            listing = folder_of(p.parent)
+            chosen = [f for f in listing.files if f.name == p.name]
+            if not chosen:  # listed by name, refused by the folder (e.g. a link that leaves it)
+                why = next((r.reason for r in listing.refused if r.file == p.name), "refused")
+                raise DocumentError(f"{p.name}: {why}", details={"file": p.name})
         else:
             raise DocumentError(f"{p}: no such file or folder")
-    docs: list[DocumentMeta] = []
-    seen: dict[str, Path] = {}
-    for f in files:
-        entry = manifest.get(f.name, {}) if f.parent.resolve() == corpus_dir.resolve() else {}
-        meta = DocumentMeta(
-            doc_id=entry.get("doc_id") or default_doc_id(f),
-            path=str(f),
-            title=entry.get("title", ""),
-            lang=entry.get("lang", ""),
-            kind=entry.get("kind", "article"),
-            date=entry.get("date", ""),
-            translation_of=entry.get("translation_of", ""),
-            source=entry.get("source", ""),
-        )
-        if meta.doc_id in seen:
-            raise DocumentError(f"{f}: doc_id {meta.doc_id!r} is also used by {seen[meta.doc_id]}")
-        seen[meta.doc_id] = f
-        docs.append(meta)
-    return docs
+        for f in chosen:
+            meta = listing.meta(f)
+            other = seen.get(meta.doc_id)
+            if other is not None and other.resolve() != f.resolve():
+                raise DocumentError(
+                    f"{f} and {other} would both be document {meta.doc_id!r}",
+                    details={"doc_id": meta.doc_id},
+                )
+            if other is None:
+                seen[meta.doc_id] = f
+                out.documents.append(meta)
+    return out
+
+
+def discover(corpus_dir: Path, paths: list[Path] | None = None) -> list[DocumentMeta]:
+    """The documents of :func:`find_documents` (refused entries are logged)."""
+    return find_documents(corpus_dir, paths).documents
 
 
 def with_defaults(meta: DocumentMeta, cleaned_text: str, detected_lang: str) -> DocumentMeta:

@@ -73,6 +73,7 @@ class IngestSummary:
     dry_run: bool = False
     per_document: list[dict[str, object]] = field(default_factory=list)
     alignments: list[dict[str, object]] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)  # folder entries not ingested
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -51,6 +51,24 @@ def dedupe(items: Sequence[tuple[str, str]], limit: int | None = None) -> list[s
     return kept
 
 
+def distinct(items: Sequence[tuple[str, str]], limit: int | None = None) -> list[str]:
+    """Ids of ``(id, key)`` pairs, keeping the first of each key (at most ``limit``).
+
+    Keyed by document and content hash, this drops one passage stored under two chunk ids:
+    while a document is re-ingested its text can be stored under the new ids before the old
+    ones are deleted.
+    """
+    kept: list[str] = []
+    seen: set[str] = set()
+    for item_id, key in items:
+        if limit is not None and len(kept) >= limit:
+            break
+        if key not in seen:
+            seen.add(key)
+            kept.append(item_id)
+    return kept
+
+
 def mmr(
     ids: Sequence[str],
     relevance: dict[str, float],

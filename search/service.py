@@ -34,7 +34,7 @@ from search.crosslingual import (
     source_filters,
 )
 from search.fusion import dedupe as dedupe_ids
-from search.fusion import mmr, rrf
+from search.fusion import distinct, mmr, rrf
 
 if TYPE_CHECKING:
     from reportrag.settings import Settings
@@ -389,8 +389,11 @@ class SearchService:
             read = self._read(cands[:n], qvec)
             if dedupe:
                 ids = dedupe_ids([(c.chunk_id, c.chunk.text) for c in read], want)  # type: ignore[union-attr]
-            else:
-                ids = [c.chunk_id for c in read[:want]]
+            else:  # the same passage under two chunk ids is one hit even so
+                ids = distinct(
+                    [(c.chunk_id, f"{c.chunk.doc_id}\x1f{c.chunk.content_hash}") for c in read],  # type: ignore[union-attr]
+                    want,
+                )
             # Short when duplicates (or chunks deleted since the search) used up the prefix.
             if len(ids) >= want or n >= len(cands):
                 keep = set(ids)

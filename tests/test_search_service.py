@@ -90,6 +90,22 @@ def test_without_dedupe_every_duplicate_is_returned(service) -> None:  # noqa: A
     assert sum(_key(h.chunk.text) == _key(DUPLICATE) for h in res.hits) >= 5
 
 
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_one_passage_under_an_old_and_a_new_chunk_id_is_one_hit(service, embedder,  # noqa: ANN001
+                                                                 mode: str) -> None:
+    # Mid re-ingestion: a paragraph inserted above moved this passage to a new ordinal (a new
+    # chunk id) and the new row is stored before the old one is deleted.
+    svc, store, chunks = service
+    old = chunks[7]
+    moved = Chunk(**{**old.__dict__, "chunk_id": "doc:107", "ordinal": 107})
+    store.upsert([moved], embedder.embed_documents([moved.text]))
+    hits = svc.search("venture capital funding for startups", top_k=3, mode=mode,
+                      dedupe=False).hits
+    texts = [h.chunk.text for h in hits]
+    assert texts.count(old.text) == 1
+    assert len(hits) == 3
+
+
 def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,  # noqa: ANN001
                                                            monkeypatch) -> None:
     svc, store, chunks = service

@@ -80,6 +80,8 @@ def _ingest(args: argparse.Namespace) -> int:
                 f"  {d['doc_id']}: +{d.get('added', 0)} ~{d.get('updated', 0)} "
                 f"={d.get('unchanged', 0)} -{d.get('deleted', 0)}"
             )
+    for r in out["refused"]:
+        print(f"reportrag: not ingested: {r['file']}: {r['reason']}", file=sys.stderr)
     for a in out["alignments"]:
         print(
             f"aligned {a['src_doc']} ↔ {a['tgt_doc']}: {a['links']} links, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -25,16 +24,17 @@ def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
     if body.paths:
         paths = []
         for name in body.paths:
-            p = (corpus / name).resolve()
-            if corpus not in p.parents:  # a symlink out of the folder (names are checked)
+            p = settings.corpus_dir / name
+            resolved = p.resolve()
+            if corpus not in resolved.parents:  # ".." or a symbolic link out of the folder
                 raise InputError(
                     f"{name!r} is not a file inside the corpus folder", details={"path": name}
                 )
-            if not p.is_file():
+            if not (p.is_file() or p.is_symlink()):
                 raise NotFoundError(
                     f"no file {name!r} in the corpus folder", details={"path": name}
                 )
-            paths.append(FsPath(p))
+            paths.append(p)  # unresolved: its folder's manifest and listing give its doc id
     summary = ingest_from_settings(
         settings,
         embedder=service.embedder,
