@@ -15,6 +15,7 @@ from reportrag import errors as E
 logger = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[E.ReportragError], int]] = [
+    (E.IngestIncompleteError, 500),  # written, then failed: not the 503 of "nothing happened"
     (E.StoreUnavailableError, 503),
     (E.FingerprintMismatchError, 409),
     (E.CapabilityError, 400),

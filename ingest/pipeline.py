@@ -8,8 +8,10 @@ stores them with back-pressure while the next batch is embedded.
 
 Re-running changes nothing: chunk ids are content hashes, vectors of text already stored are
 reused (never re-embedded), and rows are only written when something differs. A document's
-new rows are written before its stale ones are deleted, so a run killed at any point leaves a
-collection that the next run converges from (same ids, same count as an uninterrupted run).
+new rows are written hidden (``visible=False``), published once all of them are stored, and
+only then are its stale rows deleted: searches never see half a document, and a run killed
+at any point leaves a collection that the next run converges from (same ids, same count as
+an uninterrupted run; rows it left hidden are published or removed then).
 With a :class:`~ingest.checkpoint.Checkpoint`, documents finished by an earlier run (same
 bytes, metadata, settings, model and code) are skipped without being read into chunks.
 """
@@ -25,9 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.cancel import LOCK_NAME, CancelToken
 from ingest.checkpoint import Checkpoint, document_key, pair_key, run_digest
 from ingest.plan import (
     MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_CHUNKS,
     DocumentPlan,
     Embedder,
     plan_document,
@@ -35,12 +39,19 @@ from ingest.plan import (
     read_document,
 )
 from ingest.writer import Writer
-from reportrag.errors import ConflictError
+from reportrag.errors import (
+    CancelledError,
+    ConflictError,
+    IngestIncompleteError,
+    InputError,
+    ReportragError,
+)
 from reportrag.langid import LanguageDetector
 from reportrag.types import Chunk, DocumentMeta
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
+    "MAX_DOCUMENT_CHUNKS",
     "IngestSummary",
     "ingest_lock",
     "prepare_document",
@@ -103,7 +114,7 @@ def ingest_lock(data_dir: Path) -> Iterator[None]:
     import fcntl
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "ingest.lock"
+    path = data_dir / LOCK_NAME
     with path.open("w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -134,6 +145,8 @@ class _Run:
         embed_batch: int,
         write_batch: int,
         on_document: Callable[[DocumentPlan], None] | None,
+        cancel: CancelToken | None,
+        track: _Tracker,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -142,12 +155,18 @@ class _Run:
         self.embed_batch = max(1, embed_batch)
         self.write_batch = max(1, write_batch)
         self.on_document = on_document
+        self.cancel = cancel
         self.writer = Writer(store, depth=WRITE_DEPTH)
         self.buffer: list[Chunk] = []
         self.pending: list[tuple[DocumentPlan, str]] = []
+        self.unfinished: dict[str, DocumentPlan] = {}  # queued, not yet published
+        self.track = track
 
     def add(self, plan: DocumentPlan, key: str) -> None:
         """Queue a planned document: rewrites now, new chunks into the embedding buffer."""
+        self.unfinished[plan.meta.doc_id] = plan
+        if plan.to_rewrite:
+            self.track.wrote = True
         _write_rewrites(plan, self.store)
         self.buffer.extend(plan.to_embed)
         self.pending.append((plan, key))
@@ -164,12 +183,15 @@ class _Run:
         finishes.reverse()  # popped from the end, in document order
         step = self.write_batch
         for i in range(0, len(self.buffer), self.embed_batch):
+            if self.cancel is not None:
+                self.cancel.check()
             part = self.buffer[i : i + self.embed_batch]
             started = time.perf_counter()
             vectors = self.embedder.embed_documents([c.text for c in part])
             self.summary.embed_seconds += time.perf_counter() - started
             for j in range(0, len(part), step):
-                self.writer.upsert(part[j : j + step], vectors[j : j + step])
+                self.track.wrote = True
+                self.writer.upsert(part[j : j + step], vectors[j : j + step], visible=False)
                 written = i + min(j + step, len(part))
                 while finishes and finishes[-1][0] <= written:
                     self._queue_finish(*finishes.pop()[1:])
@@ -182,11 +204,18 @@ class _Run:
         self.writer.then(lambda: self._finish(plan, key))
 
     def _finish(self, plan: DocumentPlan, key: str) -> None:
-        # On the writer thread, after every row of the document is stored.
+        # On the writer thread, after every row of the document is stored: show them all at
+        # once, then remove the old version (searches drop a passage seen under both ids).
+        hidden = plan.hidden_ids()
+        if hidden:
+            self.store.publish(hidden)
+        self.unfinished.pop(plan.meta.doc_id, None)
         if plan.stale_ids:
+            self.track.wrote = True
             self.store.delete(plan.stale_ids)
         if self.checkpoint is not None:
             self.checkpoint.mark_done(plan.meta.doc_id, key, len(plan.chunks))
+        self.track.done += 1
         if self.on_document is not None:
             self.on_document(plan)
 
@@ -194,6 +223,15 @@ class _Run:
         self.flush()
         self.writer.close()
         self.summary.write_wait_seconds = round(self.writer.waited_s, 3)
+
+    def discard_unfinished(self) -> None:
+        """After a cancel: remove the hidden rows of documents that were not published."""
+        ids = [i for plan in self.unfinished.values() for i in plan.hidden_ids()]
+        if ids:
+            self.store.delete(ids)
+            log_ids = sorted(self.unfinished)
+            logger.info("cancelled: removed %d hidden rows of %s", len(ids), ", ".join(log_ids))
+        self.unfinished.clear()
 
 
 def run_ingest(
@@ -212,13 +250,75 @@ def run_ingest(
     align: bool = True,
     checkpoint: Checkpoint | None = None,
     on_document: Callable[[DocumentPlan], None] | None = None,
+    max_chunks: int = MAX_DOCUMENT_CHUNKS,
+    cancel: CancelToken | None = None,
 ) -> IngestSummary:
     """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus.
 
     A run's writes are one batch: on Milvus Lite they are flushed once, at the end, and the
     collection is then consolidated into one segment (``MilvusStore.consolidate``), so BM25
     weighs every chunk with the same statistics however the run wrote them.
+
+    A failure after something was written is an :class:`IngestIncompleteError` that says
+    so (never the "nothing happened" of a store error); ``cancel`` stops the run between
+    batches with a CancelledError, after removing the hidden rows of unfinished documents.
     """
+    track = _Tracker()
+    try:
+        return _ingest(
+            docs, embedder=embedder, store=store, detector=detector,
+            chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens, dry_run=dry_run,
+            prune_doc_ids=prune_doc_ids, progress=progress, embed_batch=embed_batch,
+            write_batch=write_batch, align=align, checkpoint=checkpoint,
+            on_document=on_document, max_chunks=max_chunks, cancel=cancel, track=track,
+        )
+    except (InputError, CancelledError):
+        raise  # nothing half-done is visible: the input is refused, or the run stopped
+    except (ReportragError, OSError) as exc:
+        if not track.wrote:
+            raise
+        reason = exc.message if isinstance(exc, ReportragError) else _os_reason(exc)
+        raise IngestIncompleteError(
+            f"ingestion stopped after writing to Milvus: {reason}. The {track.done} "
+            "document(s) finished before that are stored and searchable, the others not; "
+            "fix the cause and run the ingestion again: it finishes the rest",
+            details={"written": True, "documents_done": track.done, "reason": reason[:500]},
+        ) from exc
+
+
+@dataclass
+class _Tracker:
+    """How far a run got: whether it wrote anything, how many documents it published."""
+
+    wrote: bool = False
+    done: int = 0
+
+
+def _os_reason(exc: OSError) -> str:
+    # No file names: the message may reach an HTTP client.
+    return exc.strerror or type(exc).__name__
+
+
+def _ingest(
+    docs: list[DocumentMeta],
+    *,
+    embedder: Embedder,
+    store,  # noqa: ANN001
+    detector: LanguageDetector,
+    chunk_tokens: int,
+    overlap_tokens: int,
+    dry_run: bool,
+    prune_doc_ids: bool,
+    progress: bool,
+    embed_batch: int,
+    write_batch: int,
+    align: bool,
+    checkpoint: Checkpoint | None,
+    on_document: Callable[[DocumentPlan], None] | None,
+    max_chunks: int,
+    cancel: CancelToken | None,
+    track: _Tracker,
+) -> IngestSummary:
     with nullcontext() if dry_run else store.batched_writes() as batch:
         start = time.perf_counter()
         summary = IngestSummary(dry_run=dry_run, documents=len(docs))
@@ -243,10 +343,14 @@ def run_ingest(
                 embed_batch=embed_batch,
                 write_batch=write_batch,
                 on_document=on_document,
+                cancel=cancel,
+                track=track,
             )
         bar = _progress(docs, desc="ingesting", unit="doc", disable=not progress)
         try:
             for meta in bar:
+                if cancel is not None:
+                    cancel.check()
                 data = read_document(meta)
                 key = keys[meta.doc_id] = document_key(meta, data, run)
                 done = checkpoint.done_chunks(meta.doc_id, key) if checkpoint else None
@@ -265,6 +369,7 @@ def run_ingest(
                     detector=detector,
                     chunk_tokens=chunk_tokens,
                     overlap_tokens=overlap_tokens,
+                    max_chunks=max_chunks,
                     data=data,
                 )
                 metas.append(meta)
@@ -275,18 +380,21 @@ def run_ingest(
                     bar.set_postfix(embedded=summary.embedded, refresh=False)
             if state is not None:
                 state.close()
-        except BaseException:
+        except BaseException as exc:
             if state is not None:
                 state.writer.abort()  # stop writing; what is stored stays consistent
+                if isinstance(exc, CancelledError):
+                    state.discard_unfinished()
             raise
         finally:
             bar.close()
         summary.skipped_documents = len(skipped)
 
         if prune_doc_ids and existing is not None:
-            _prune(store, {m.doc_id for m in metas}, summary, checkpoint, dry_run=dry_run)
+            _prune(store, {m.doc_id for m in metas}, summary, checkpoint, dry_run=dry_run,
+                   track=track)
         if align and not dry_run:
-            summary.alignments = _align(metas, store, keys, skipped, checkpoint)
+            summary.alignments = _align(metas, store, keys, skipped, checkpoint, track)
         if checkpoint is not None and not dry_run:
             checkpoint.compact()
         summary.embed_seconds = round(summary.embed_seconds, 3)
@@ -313,6 +421,7 @@ def _prune(
     checkpoint: Checkpoint | None,
     *,
     dry_run: bool,
+    track: _Tracker,
 ) -> None:
     """Delete (or, dry, count) the documents that are no longer in the corpus."""
     for doc_id in (d for d in store.all_doc_ids() if d not in keep):
@@ -322,6 +431,7 @@ def _prune(
             {"doc_id": doc_id, "chunks": 0, "deleted": len(ids), "removed": True}
         )
         if not dry_run:
+            track.wrote = True
             store.delete(ids)
             if checkpoint is not None:
                 checkpoint.forget(doc_id)
@@ -333,6 +443,7 @@ def _align(
     keys: dict[str, str],
     skipped: set[str],
     checkpoint: Checkpoint | None,
+    track: _Tracker,
 ) -> list[dict[str, object]]:
     """Align the declared translation pairs whose alignment is not known to be current."""
     from ingest.translations import align_translations, translation_pairs
@@ -349,6 +460,7 @@ def _align(
             stale |= {a, b}
     # Cheap (~0.1 s a pair) and it rewrites only chunks whose counterparts changed; a pair
     # with no record of a finished alignment is aligned again, so a lost alignment heals.
+    track.wrote = track.wrote or bool(stale)
     reports = align_translations(metas, store=store, changed_doc_ids=stale)
     if checkpoint is not None:
         for r in reports:
@@ -369,5 +481,8 @@ def _write_rewrites(plan: DocumentPlan, store) -> None:  # noqa: ANN001
             c for c, sid in zip(plan.to_rewrite, source_ids, strict=True) if sid not in vectors
         ]
         plan.to_embed.extend(missing)  # vector vanished meanwhile: embed after all
-    if rows:
-        store.upsert(rows, np.stack([vectors[owner[c.content_hash]] for c in rows]))
+    for visible in (True, False):  # metadata changes of shown rows stay in sight
+        part = [c for c in rows if (c.chunk_id in plan.shown_ids) is visible]
+        if part:
+            vecs = np.stack([vectors[owner[c.content_hash]] for c in part])
+            store.upsert(part, vecs, visible=visible)

@@ -19,6 +19,8 @@ from reportrag.langid import LanguageDetector
 from reportrag.types import Chunk, DocumentMeta
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+MAX_DOCUMENT_CHUNKS = 5000
+_TOKEN_SLICE = 100_000  # characters tokenized at a time when estimating a document's chunks
 
 
 class Embedder(Protocol):
@@ -44,6 +46,14 @@ class DocumentPlan:
     unchanged: int = 0
     stale_ids: list[str] = field(default_factory=list)
     hash_owner: dict[str, str] = field(default_factory=dict)  # stored hash -> a chunk id holding it
+    shown_ids: set[str] = field(default_factory=set)  # rewritten ids that are visible already
+
+    def hidden_ids(self) -> list[str]:
+        """The ids this plan writes out of sight, to be published once all are stored."""
+        return [
+            c.chunk_id for c in (*self.to_embed, *self.to_rewrite)
+            if c.chunk_id not in self.shown_ids
+        ]
 
 
 def _metadata_equal(a: Chunk, b: Chunk) -> bool:
@@ -58,8 +68,9 @@ def read_document(meta: DocumentMeta, *, max_bytes: int = MAX_DOCUMENT_BYTES) ->
         size = path.stat().st_size
         if size > max_bytes:
             raise DocumentError(
-                f"{path}: {size / 1e6:.1f} MB is larger than the "
-                f"{max_bytes / 1e6:.0f} MB limit for one document"
+                f"{path.name}: {size:,} bytes is more than the limit for one document, "
+                f"{max_bytes:,} bytes ({max_bytes / 2**20:g} MiB)",
+                details={"file": path.name, "bytes": size, "limit_bytes": max_bytes},
             )
         return path.read_bytes()
     except OSError as exc:
@@ -74,9 +85,14 @@ def prepare_document(
     chunk_tokens: int,
     overlap_tokens: int,
     max_bytes: int = MAX_DOCUMENT_BYTES,
+    max_chunks: int = MAX_DOCUMENT_CHUNKS,
     data: bytes | None = None,
 ) -> tuple[DocumentMeta, list[Chunk]]:
-    """Read (unless ``data`` is given), clean and chunk one document (no store access)."""
+    """Read (unless ``data`` is given), clean and chunk one document (no store access).
+
+    A document that needs more than ``max_chunks`` chunks is refused before it is chunked
+    (from a count of its tokens) or, at the latest, before anything of it is written.
+    """
     if data is None:
         data = read_document(meta, max_bytes=max_bytes)
     path = meta.path
@@ -86,6 +102,7 @@ def prepare_document(
         raise DocumentError(f"{path}: no text left after cleaning")
     meta = with_defaults(meta, cleaned.text, detector.detect(cleaned.text[:5000], default="und"))
     limit = min(chunk_tokens, embedder.max_tokens)
+    _check_chunk_budget(meta, _fewest_chunks(cleaned.text, embedder, limit), max_chunks)
     chunks = chunk_document(
         meta,
         cleaned,
@@ -94,27 +111,57 @@ def prepare_document(
         overlap_tokens=min(overlap_tokens, limit // 4),
         detector=detector,
     )
+    _check_chunk_budget(meta, len(chunks), max_chunks)
     return meta, chunks
 
 
+def _fewest_chunks(text: str, embedder: Embedder, limit: int) -> int:
+    """A lower bound on the chunks of ``text``: every chunk holds at most ``limit`` tokens."""
+    overhead = embedder.count_tokens("")  # the prompt and the start and end marks
+    tokens = 0
+    for i in range(0, len(text), _TOKEN_SLICE):
+        # A word cut at a slice's edge may count one token more than it has: hence the -1.
+        tokens += max(0, embedder.count_tokens(text[i : i + _TOKEN_SLICE]) - overhead - 1)
+    return -(-tokens // max(1, limit - overhead))
+
+
+def _check_chunk_budget(meta: DocumentMeta, chunks: int, max_chunks: int) -> None:
+    if chunks > max_chunks:
+        name = Path(meta.path).name
+        raise DocumentError(
+            f"{name}: {chunks:,} chunks or more, over the limit of {max_chunks:,} for one "
+            "document (REPORTRAG_MAX_DOCUMENT_CHUNKS): split it, or raise the limit",
+            details={"file": name, "chunks": chunks, "limit_chunks": max_chunks},
+        )
+
+
 def plan_document(meta: DocumentMeta, chunks: list[Chunk], store) -> DocumentPlan:  # noqa: ANN001
-    """Compare fresh chunks with what the store holds for this document."""
+    """Compare fresh chunks with what the store holds for this document.
+
+    Rows left hidden by an interrupted run count as stored text (their vectors are reused)
+    but not as shown: they are written again and published with the rest.
+    """
     plan = DocumentPlan(meta=meta, chunks=chunks)
-    stored = {c.chunk_id: c for c in store.chunks_of(meta.doc_id)} if store is not None else {}
-    stored_hashes = {c.content_hash for c in stored.values()}
+    shown: dict[str, Chunk] = {}
+    index: dict[str, str] = {}  # every stored row of the document, hidden ones too
+    if store is not None:
+        shown = {c.chunk_id: c for c in store.chunks_of(meta.doc_id)}
+        index = store.doc_index(meta.doc_id)
+    stored_hashes = set(index.values())
     for chunk in chunks:
-        old = stored.get(chunk.chunk_id)
+        old = shown.get(chunk.chunk_id)
         if old is not None:
             chunk.counterparts = old.counterparts
             if _metadata_equal(old, chunk):
                 plan.unchanged += 1
             else:
-                plan.to_rewrite.append(chunk)
+                plan.to_rewrite.append(chunk)  # same passage, new metadata: stays in sight
+                plan.shown_ids.add(chunk.chunk_id)
         elif chunk.content_hash in stored_hashes:
             plan.to_rewrite.append(chunk)  # same text elsewhere in the doc: reuse its vector
         else:
             plan.to_embed.append(chunk)
     fresh = {c.chunk_id for c in chunks}
-    plan.stale_ids = sorted(set(stored) - fresh)
-    plan.hash_owner = {c.content_hash: cid for cid, c in stored.items()}
+    plan.stale_ids = sorted(set(index) - fresh)
+    plan.hash_owner = {h: cid for cid, h in index.items()}
     return plan

@@ -28,7 +28,8 @@ _STOP = object()
 
 
 class _Upserts(Protocol):
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray, *, visible: bool = True) -> None:
+        ...
 
 
 class Writer:
@@ -55,9 +56,9 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="reportrag-writer", daemon=True)
         self._thread.start()
 
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray, *, visible: bool = True) -> None:
         """Queue one batch (blocks while ``depth`` batches are waiting)."""
-        self._put(("upsert", chunks, vectors))
+        self._put(("upsert", chunks, vectors, visible))
 
     def then(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the writer thread once everything queued before it is stored."""
@@ -118,10 +119,10 @@ class Writer:
         if kind == "call":
             args[0]()
             return
-        chunks, vectors = args
+        chunks, vectors, visible = args
         for attempt in range(self._retries + 1):
             try:
-                self._store.upsert(chunks, vectors)
+                self._store.upsert(chunks, vectors, visible=visible)
                 break
             except StoreUnavailableError as exc:
                 if attempt == self._retries:

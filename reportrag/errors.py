@@ -13,9 +13,12 @@ ReportragError
 ├── StoreError               Milvus said no                                (CLI 4)
 │   ├── StoreUnavailableError  Milvus cannot be reached; safe to retry     (HTTP 503)
 │   ├── FingerprintMismatchError  the index was built with another model   (HTTP 409)
+│   │   └── OutdatedCollectionError  built by an older schema: rebuild it   (HTTP 409)
 │   └── CapabilityError      the store lacks a feature (e.g. BM25)         (HTTP 400)
+├── IngestIncompleteError    an ingestion failed after writing: re-run it  (CLI 4, HTTP 500)
 ├── NotFoundError            a document / chunk id does not exist          (HTTP 404)
 └── ConflictError            e.g. an ingestion already running             (HTTP 409)
+    └── CancelledError       the ingestion was cancelled on request        (HTTP 409)
 """
 
 from __future__ import annotations
@@ -90,8 +93,22 @@ class FingerprintMismatchError(StoreError):
     code = "fingerprint_mismatch"
 
 
+class OutdatedCollectionError(FingerprintMismatchError):
+    code = "collection_outdated"
+
+
 class CapabilityError(StoreError):
     code = "unsupported"
+
+
+class IngestIncompleteError(ReportragError):
+    """An ingestion failed after it had written: not "nothing happened" (that is a 503).
+
+    What it finished is stored and searchable; re-running it converges (it is idempotent).
+    """
+
+    code = "ingest_incomplete"
+    exit_code = 4
 
 
 class NotFoundError(ReportragError):
@@ -102,3 +119,9 @@ class NotFoundError(ReportragError):
 class ConflictError(ReportragError):
     code = "conflict"
     exit_code = 6
+
+
+class CancelledError(ConflictError):
+    """An ingestion stopped on request; what it finished stays, the rest is not visible."""
+
+    code = "cancelled"

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     ingest_batch: int = Field(
         default=256, ge=1, le=65536, description="chunks per embedding call during ingestion"
     )
+    max_document_chunks: int = Field(
+        default=5000, ge=1, le=10_000_000,
+        description="chunks one document may have; a larger one is refused before it is written",
+    )
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
     read_api_key: SecretStr | None = None

@@ -193,11 +193,11 @@ def test_milvus_killed_during_ingestion_converges_after_restart(
     crash.connect()
     real_upsert, calls = crash.upsert, []
 
-    def upsert(chunks, vectors) -> None:  # noqa: ANN001
+    def upsert(chunks, vectors, **kw) -> None:  # noqa: ANN001, ANN003
         calls.append(len(chunks))
         if len(calls) == 3:  # SIGKILL, from another thread, while this write is in flight
             threading.Thread(target=milvus.kill).start()
-        real_upsert(chunks, vectors)
+        real_upsert(chunks, vectors, **kw)
 
     crash.upsert = upsert  # type: ignore[method-assign]
     with pytest.raises(StoreError):  # small batches: embedding and writing interleave

@@ -15,8 +15,10 @@ import pytest
 from api.cli import main as cli_main
 from ingest.corpus import discover
 from ingest.pipeline import prepare_document, run_ingest
+from reportrag.errors import DocumentError
 from reportrag.langid import LanguageDetector
 from reportrag.store import MilvusStore
+from reportrag.types import Filters
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +57,14 @@ def _ingest(corpus: Path, store: MilvusStore, embedder, **kw):  # noqa: ANN001, 
 
 def _snapshot(store: MilvusStore) -> dict[str, str]:
     return {cid: h for d in store.all_doc_ids() for cid, h in store.doc_index(d).items()}
+
+
+def _doc_sizes(snapshot: dict[str, str]) -> dict[str, list[str]]:
+    """chunk ids of a snapshot by document (ids start with their doc id and a colon)."""
+    out: dict[str, list[str]] = {}
+    for cid in snapshot:
+        out.setdefault(cid.rsplit(":", 2)[0], []).append(cid)
+    return out
 
 
 def test_second_run_embeds_and_changes_nothing(small_corpus, tmp_path, embedder) -> None:
@@ -106,8 +116,8 @@ _CRASHER = textwrap.dedent("""
     store.connect()
     store.ensure_collection(emb.fingerprint())
     real_upsert, calls = store.upsert, []
-    def upsert(chunks, vectors):
-        real_upsert(chunks, vectors)
+    def upsert(chunks, vectors, **kw):
+        real_upsert(chunks, vectors, **kw)
         calls.append(1)
         if len(calls) == 3:  # die hard in the middle of the second document
             os.kill(os.getpid(), signal.SIGKILL)
@@ -150,6 +160,14 @@ def test_killed_run_converges_to_the_same_collection(
     crashed.ensure_collection(embedder.fingerprint())  # reopened: loads the collection
     partial = _snapshot(crashed)
     assert 0 < len(partial) < len(expected)
+    # What searches see of each document is all of it or nothing: the one being written
+    # when the process died stays out of sight.
+    per_doc = {d: len(clean_ids) for d, clean_ids in _doc_sizes(expected).items()}
+    shown = {d: len(crashed.chunks_of(d)) for d in per_doc}
+    assert all(shown[d] in (0, per_doc[d]) for d in per_doc), (shown, per_doc)
+    assert 0 < sum(shown.values()) < len(expected)
+    assert {h.chunk.doc_id for h in crashed.search_dense(
+        embedder.embed_query("open source"), Filters(), 200)} == {d for d in shown if shown[d]}
     summary = _ingest(small_corpus, crashed, embedder)
     assert summary.embedded == len(expected) - len(partial)
     assert _snapshot(crashed) == expected
@@ -219,7 +237,35 @@ def test_huge_file_is_refused(tmp_path, monkeypatch, capsys, models_dir) -> None
     monkeypatch.setenv("REPORTRAG_MODEL", str(next(models_dir.glob("multilingual-e5-small-*"))))
     code = _cli(["ingest", str(corpus / "huge.txt")], monkeypatch, tmp_path, corpus)
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "huge.txt" in err and "larger than" in err
+    assert code == 2 and "huge.txt" in err and "more than the limit" in err
+    assert "52,428,825 bytes" in err and "20,971,520 bytes (20 MiB)" in err  # exact, not "21 MB"
+
+
+def test_a_document_over_the_chunk_budget_is_refused_before_it_is_chunked(
+    small_corpus, tmp_path, embedder, monkeypatch
+) -> None:
+    import ingest.plan as plan_module
+
+    big = small_corpus / "zz-big.txt"
+    big.write_text("Open source licences, funding rounds and community growth. " * 20000)
+    store = _store(tmp_path)
+    store.ensure_collection(embedder.fingerprint())
+    chunked: list[str] = []
+    real = plan_module.chunk_document
+
+    def chunk_document(meta, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        chunked.append(Path(meta.path).name)
+        return real(meta, *a, **kw)
+
+    monkeypatch.setattr(plan_module, "chunk_document", chunk_document)
+    with pytest.raises(DocumentError, match=r"zz-big\.txt: .* over the limit of 300 ") as err:
+        _ingest(small_corpus, store, embedder, max_chunks=300)
+    assert err.value.details["limit_chunks"] == 300 and err.value.details["chunks"] > 300
+    assert "zz-big.txt" not in chunked  # refused from its token count, not after chunking
+    assert "zz-big" not in store.all_doc_ids()  # nothing of it was written
+    # The documents under the budget before it were stored, whole and searchable.
+    assert all(len(store.chunks_of(d)) == len(store.doc_index(d)) for d in store.all_doc_ids())
+    store.close()
 
 
 @pytest.mark.parametrize(

@@ -174,8 +174,8 @@ _CRASHER = textwrap.dedent("""
     store = store_from_settings(settings, emb.dim)
     store.connect()
     real_upsert, calls = store.upsert, []
-    def upsert(chunks, vectors):
-        real_upsert(chunks, vectors)
+    def upsert(chunks, vectors, **kw):
+        real_upsert(chunks, vectors, **kw)
         calls.append(1)
         if len(calls) == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)

@@ -30,7 +30,7 @@ class RecordingStore:
         self.gate.set()
         self.calls = 0
 
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray, *, visible: bool = True) -> None:
         self.gate.wait(10)
         self.calls += 1
         if self.fail_times:

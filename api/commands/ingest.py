@@ -31,6 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="ignore the checkpoint: chunk every document and compare it with Milvus",
     )
+    ing.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop the collection and ingest the corpus folder afresh (after an upgrade that "
+        "changed the schema, or another model); documents from elsewhere are not re-added",
+    )
+    ing.add_argument(
+        "--cancel",
+        action="store_true",
+        help="ask the ingestion running on this data directory to stop, and exit",
+    )
     ing.set_defaults(func=_ingest)
 
     ch = sub.add_parser("chunks", help="show the chunks of DOC (a doc id or a file) as JSON lines")
@@ -44,9 +55,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from api.ingesting import ingest_from_settings
+    from api.ingesting import cancel_ingestion, ingest_from_settings
 
     settings = get_settings()
+    if args.cancel:
+        if not cancel_ingestion(settings):
+            raise NotFoundError(f"no ingestion is running on {settings.data_dir}")
+        print("asked the running ingestion to stop", file=sys.stderr)
+        return 0
     embedder = embedder_from_settings(settings)
     store = store_from_settings(settings, embedder.dim)
     store.connect()
@@ -58,6 +74,7 @@ def _ingest(args: argparse.Namespace) -> int:
             paths=list(args.paths) or None,
             dry_run=args.dry_run,
             full=args.full,
+            rebuild=args.rebuild,
             progress=not args.no_progress and sys.stderr.isatty(),
         )
     finally:

@@ -46,6 +46,20 @@ def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
     return summary.to_dict()
 
 
+@router.delete(
+    "/ingest",
+    status_code=202,
+    responses=_ERRORS,
+    summary="Cancel the running ingestion (it stops at its next batch)",
+)
+def cancel_ingest(runtime: RuntimeDep) -> dict:
+    from api.ingesting import cancel_ingestion
+
+    if not cancel_ingestion(runtime.settings):
+        raise NotFoundError("no ingestion is running")
+    return {"cancelling": True}
+
+
 @router.delete("/documents/{doc_id}", responses=_ERRORS, summary="Delete a document's chunks")
 def delete_document(
     doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],

@@ -189,11 +189,17 @@ def _date_cover(expr: Expr, date_from: str, date_to: str) -> str:
     return _any_of(parts)
 
 
+# The clause that keeps rows of documents still being written out of what users see.
+VISIBLE_ONLY = "visible == true"
+
+
 def compile_filters(
-    filters: Filters, *, templating: bool, like_prefixes: bool = False
+    filters: Filters, *, templating: bool, like_prefixes: bool = False, visible_only: bool = False
 ) -> tuple[str, dict[str, object]]:
     """(expression, filter_params) for ``filters``; ("", {}) when they are empty."""
     expr = Expr(templating=templating)
+    if visible_only:
+        expr.add(VISIBLE_ONLY)
     for fld in ("lang", "doc_id", "kind", "chunk_id"):
         values = getattr(filters, fld)
         if isinstance(values, str):  # a bare string would otherwise iterate per character
@@ -224,10 +230,14 @@ def compile_filters(
     return expr.render(), expr.params
 
 
-def ids_filter(fld: str, ids: Sequence[str], *, templating: bool) -> tuple[str, dict[str, object]]:
+def ids_filter(
+    fld: str, ids: Sequence[str], *, templating: bool, visible_only: bool = False
+) -> tuple[str, dict[str, object]]:
     """(expression, filter_params) selecting rows whose ``fld`` is one of ``ids``."""
     expr = Expr(templating=templating)
     in_clause(expr, fld, _check_values(fld, ids))
+    if visible_only:
+        expr.add(VISIBLE_ONLY)
     return expr.render(), expr.params
 
 

@@ -24,6 +24,7 @@ from reportrag.errors import (
     ConfigError,
     FingerprintMismatchError,
     NotFoundError,
+    OutdatedCollectionError,
     ReportragError,
     StoreError,
     StoreUnavailableError,
@@ -38,7 +39,13 @@ from reportrag.store.capabilities import (
 )
 from reportrag.store.documents import DOCUMENT_FIELDS, summarize
 from reportrag.store.errors import describe, redact_uri, translated
-from reportrag.store.filters import Expr, compile_filters, eq_filter, ids_filter
+from reportrag.store.filters import (
+    VISIBLE_ONLY,
+    Expr,
+    compile_filters,
+    eq_filter,
+    ids_filter,
+)
 from reportrag.store.lite_process import LITE_LOCKED
 from reportrag.store.uris import check_uri
 from reportrag.types import Chunk, Counterpart, Filters, Ranked, StoreHit
@@ -114,6 +121,7 @@ class MilvusStore:
         self._flush_pending = False
         self._unconsolidated = False  # this process wrote since its last consolidate()
         self._mark_lock = threading.Lock()
+        self._schema = sc.SCHEMA_VERSION  # of the collection, once known
 
     def __repr__(self) -> str:
         return f"MilvusStore({redact_uri(self._uri)!r}, {self._collection!r}, dim={self._dim})"
@@ -286,6 +294,7 @@ class MilvusStore:
                     sc.FINGERPRINT_PROPERTY: text,
                     sc.GENERATION_PROPERTY: uuid.uuid4().hex,
                     sc.CONSOLIDATED_PROPERTY: "true",  # empty: one segment of nothing
+                    sc.SCHEMA_PROPERTY: str(sc.SCHEMA_VERSION),
                 },
                 timeout=self._timeout,
             )
@@ -302,6 +311,7 @@ class MilvusStore:
             self.drop()
             raise
         self._load()
+        self._schema = sc.SCHEMA_VERSION
         self._vector_index = sc.vector_index_kind(dialect, self._index)
         log.info(
             "created collection %s (dim %d, %s index, bm25=%s) in %.2fs",
@@ -326,6 +336,7 @@ class MilvusStore:
                 details={"collection": self._collection, "stored": stored, "wanted": wanted},
             )
         fields = {f["name"]: f for f in desc.get("fields", [])}
+        self._schema = sc.schema_version(desc)
         dim = sc.vector_dim(desc)
         if dim != self._dim:
             raise FingerprintMismatchError(
@@ -377,6 +388,25 @@ class MilvusStore:
             p.unlink()
         return bool(stale)
 
+    @property
+    def _visibility(self) -> bool:
+        """Whether the collection has the ``visible`` field (schema 2 and later)."""
+        return self._schema >= 2
+
+    def require_writable(self) -> None:
+        """OutdatedCollectionError when the collection's schema is older than this code's.
+
+        Reads of an older collection keep working; writes would miss fields it lacks.
+        """
+        if self._schema < sc.SCHEMA_VERSION:
+            raise OutdatedCollectionError(
+                f"collection {self._collection} was built by an older reportrag (schema "
+                f"{self._schema}; this version writes schema {sc.SCHEMA_VERSION}): rebuild it "
+                "with `reportrag ingest --rebuild`, or set REPORTRAG_COLLECTION to a new name",
+                details={"collection": self._collection, "schema": self._schema,
+                         "wanted_schema": sc.SCHEMA_VERSION},
+            )
+
     def fingerprint(self) -> dict[str, Any] | None:
         """The fingerprint stored with the collection; None if it has none (or is missing)."""
         if not self.has_collection():
@@ -416,10 +446,15 @@ class MilvusStore:
 
     # -- writes -----------------------------------------------------------------------
 
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Insert or replace ``chunks`` with their float32 ``vectors`` of shape (n, dim)."""
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray, *, visible: bool = True) -> None:
+        """Insert or replace ``chunks`` with their float32 ``vectors`` of shape (n, dim).
+
+        ``visible=False`` stores them out of sight of searches and reads until
+        :meth:`publish` (an ingestion shows a document once all of it is stored).
+        """
         if not chunks and np.size(vectors) == 0:
             return
+        self.require_writable()
         vecs = np.asarray(vectors, dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape != (len(chunks), self._dim):
             raise ValueError(
@@ -435,7 +470,7 @@ class MilvusStore:
                     f"chunk {chunk.chunk_id!r} cannot be stored: {problem}",
                     details={"chunk_id": str(chunk.chunk_id)[:200]},
                 )
-            rows[chunk.chunk_id] = sc.chunk_to_row(chunk, vec)  # a repeated id: last wins
+            rows[chunk.chunk_id] = sc.chunk_to_row(chunk, vec, visible=visible)  # last wins
         self._write_rows(list(rows.values()), "upsert")
 
     def _write_rows(self, rows: list[dict[str, Any]], op: str) -> None:
@@ -474,6 +509,7 @@ class MilvusStore:
         existing = [r["chunk_id"] for r in self._rows_by_ids(chunk_ids, ["chunk_id"])]
         if not existing:
             return 0
+        self.require_writable()
         self._mark_unconsolidated()
         with self._op("delete"):
             for i in range(0, len(existing), ID_BATCH):
@@ -489,7 +525,8 @@ class MilvusStore:
 
     def set_counterparts(self, updates: dict[str, list[Counterpart]]) -> None:
         """Rewrite the counterparts of these chunks, keeping everything else."""
-        fields = [*sc.CHUNK_FIELDS, sc.VECTOR]
+        self.require_writable()
+        fields = [*sc.CHUNK_FIELDS, sc.VISIBLE, sc.VECTOR]
         rows = self._rows_by_ids(list(updates), fields)
         for row in rows:
             row["counterparts"] = sc.counterparts_json(updates[row["chunk_id"]])
@@ -500,6 +537,20 @@ class MilvusStore:
                 "set_counterparts: %d of %d chunks do not exist; skipped", missing, len(updates)
             )
         self._write_rows(rows, "set_counterparts")
+
+    def publish(self, chunk_ids: list[str]) -> int:
+        """Make these chunks visible (stored with ``visible=False``); returns how many."""
+        self.require_writable()
+        rows = [
+            r
+            for r in self._rows_by_ids(chunk_ids, [*sc.CHUNK_FIELDS, sc.VISIBLE, sc.VECTOR])
+            if not r.get(sc.VISIBLE)
+        ]
+        for row in rows:
+            row[sc.VISIBLE] = True
+            row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
+        self._write_rows(rows, "publish")
+        return len(rows)
 
     # -- Lite: the rows in one segment after a batch of writes ----------------------------
     #
@@ -552,6 +603,8 @@ class MilvusStore:
         started = time.monotonic()
         rows = 0
         fields = [*sc.CHUNK_FIELDS, sc.VECTOR]
+        if self._visibility:
+            fields.append(sc.VISIBLE)
         for page in self._scan_pages(("", {}), fields, CONSOLIDATE_PAGE):
             for row in page:
                 row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
@@ -612,13 +665,15 @@ class MilvusStore:
             ]
 
     def _rows_by_ids(
-        self, chunk_ids: list[str], fields: list[str], fast: bool = False
+        self, chunk_ids: list[str], fields: list[str], fast: bool = False,
+        visible_only: bool = False,
     ) -> list[dict[str, Any]]:
         ids = list(dict.fromkeys(chunk_ids))
         found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(ids), ID_BATCH):
             expr, params = ids_filter(
-                "chunk_id", ids[i : i + ID_BATCH], templating=self._templating
+                "chunk_id", ids[i : i + ID_BATCH], templating=self._templating,
+                visible_only=visible_only and self._visibility,
             )
             for row in self._query(expr, params, fields, fast=fast):
                 found[row["chunk_id"]] = row
@@ -654,23 +709,27 @@ class MilvusStore:
                 return
             last = page[-1]["chunk_id"]
 
+    def _visible_base(self) -> tuple[str, dict[str, object]]:
+        return (VISIBLE_ONLY, {}) if self._visibility else ("", {})
+
     def doc_index(self, doc_id: str) -> dict[str, str]:
-        """chunk_id -> content_hash for every chunk of ``doc_id``."""
+        """chunk_id -> content_hash for every chunk of ``doc_id``, hidden ones included."""
         base = eq_filter("doc_id", doc_id, templating=self._templating)
         return {r["chunk_id"]: r["content_hash"] for r in self._scan(base, ["content_hash"])}
 
     def all_doc_ids(self) -> list[str]:
-        """Every doc_id that has at least one chunk, sorted."""
+        """Every doc_id that has at least one chunk (hidden ones included), sorted."""
         return sorted({r["doc_id"] for r in self._scan(("", {}), ["doc_id"])})
 
     def get(self, chunk_ids: list[str]) -> list[Chunk]:
-        """These chunks in the order asked; missing ones are skipped."""
-        rows = self._rows_by_ids(chunk_ids, sc.CHUNK_FIELDS, fast=True)
+        """These chunks in the order asked; missing (and hidden) ones are skipped."""
+        rows = self._rows_by_ids(chunk_ids, sc.CHUNK_FIELDS, fast=True, visible_only=True)
         return [sc.row_to_chunk(r) for r in rows]
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        """Every chunk of ``doc_id`` ordered by ordinal."""
-        base = eq_filter("doc_id", doc_id, templating=self._templating)
+        """Every visible chunk of ``doc_id`` ordered by ordinal."""
+        base = eq_filter("doc_id", doc_id, templating=self._templating,
+                         extra=self._visible_base()[0])
         chunks = [sc.row_to_chunk(r) for r in self._scan(base, sc.CHUNK_FIELDS)]
         return sorted(chunks, key=lambda c: c.ordinal)
 
@@ -679,6 +738,8 @@ class MilvusStore:
         if last < first:
             return []
         extra = f"ordinal >= {int(first)} and ordinal <= {int(last)}"
+        if self._visibility:
+            extra += f" and {VISIBLE_ONLY}"
         expr, params = eq_filter("doc_id", doc_id, templating=self._templating, extra=extra)
         # A window is small (ordinals are unique per document): one query, no paging.
         rows = self._query(expr, params, sc.CHUNK_FIELDS, fast=True)
@@ -691,19 +752,19 @@ class MilvusStore:
 
     def documents(self) -> list[dict[str, Any]]:
         """Per document: doc_id, title, kind, date, chunks, langs, sections (document order)."""
-        return summarize(self._scan(("", {}), DOCUMENT_FIELDS))
+        return summarize(self._scan(self._visible_base(), DOCUMENT_FIELDS))
 
     # -- bulk reads (copying a collection, checking one against another) -------------------
 
     def scan_with_vectors(self, page_size: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
-        """Every chunk with its vector: pages of up to ``page_size``, ascending chunk_id."""
+        """Every visible chunk with its vector: pages of up to ``page_size``, by chunk_id."""
         size = _page_size(page_size)
-        for page in self._scan_pages(("", {}), [*sc.CHUNK_FIELDS, sc.VECTOR], size):
+        for page in self._scan_pages(self._visible_base(), [*sc.CHUNK_FIELDS, sc.VECTOR], size):
             yield [sc.row_to_chunk(r) for r in page], self._vectors(page)
 
     def scan_ids(self, page_size: int = SCAN_PAGE) -> Iterator[list[str]]:
-        """Every chunk_id: pages of up to ``page_size``, ascending (code point) order."""
-        for page in self._scan_pages(("", {}), [], _page_size(page_size)):
+        """Every visible chunk_id: pages of up to ``page_size``, ascending (code point) order."""
+        for page in self._scan_pages(self._visible_base(), [], _page_size(page_size)):
             yield [str(r["chunk_id"]) for r in page]
 
     def get_with_vectors(self, chunk_ids: list[str]) -> tuple[list[Chunk], np.ndarray]:
@@ -799,7 +860,8 @@ class MilvusStore:
         """(row of ``fields``, score) per hit, best first."""
         dialect = self._require_dialect()
         expr, params = compile_filters(
-            filters, templating=self._templating, like_prefixes=dialect.like_prefixes
+            filters, templating=self._templating, like_prefixes=dialect.like_prefixes,
+            visible_only=self._visibility,
         )
         started = time.monotonic()
         with self._op("search"):

@@ -19,6 +19,12 @@ from reportrag.types import Chunk, Counterpart
 
 VECTOR = "vector"
 SPARSE = "sparse"
+# False while an ingestion writes a document's rows, True once all of them are stored:
+# searches and reads for users see visible rows only, so no half-written document is seen.
+VISIBLE = "visible"
+# What the collection's fields are: 1 before ``visible`` existed; a write path refuses older.
+SCHEMA_VERSION = 2
+SCHEMA_PROPERTY = "reportrag.schema"
 FINGERPRINT_PROPERTY = "reportrag.fingerprint"
 # A random id per created collection: tells a re-created collection from the old one.
 GENERATION_PROPERTY = "reportrag.generation"
@@ -64,6 +70,7 @@ def build_schema(dim: int, dialect: Dialect, description: str) -> Any:
     for name in INT_FIELDS:
         schema.add_field(name, DataType.INT64)
     schema.add_field("counterparts", DataType.JSON)
+    schema.add_field(VISIBLE, DataType.BOOL)
     schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=dim)
     if bm25:
         schema.add_field(SPARSE, DataType.SPARSE_FLOAT_VECTOR)
@@ -116,13 +123,22 @@ def field_problem(chunk: Chunk) -> str | None:
     return None
 
 
-def chunk_to_row(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
+def chunk_to_row(chunk: Chunk, vector: np.ndarray, *, visible: bool = True) -> dict[str, Any]:
     """The row for ``chunk``; JSON fields must be objects on Milvus 2.3, hence ``items``."""
     row: dict[str, Any] = {name: getattr(chunk, name) for name in VARCHAR_FIELDS}
     row.update({name: int(getattr(chunk, name)) for name in INT_FIELDS})
     row["counterparts"] = counterparts_json(chunk.counterparts)
+    row[VISIBLE] = bool(visible)
     row[VECTOR] = vector.tolist()
     return row
+
+
+def schema_version(desc: dict[str, Any]) -> int:
+    """The schema version of a described collection (1 for collections made before 2)."""
+    recorded = (desc.get("properties") or {}).get(SCHEMA_PROPERTY)
+    if recorded is not None and str(recorded).isdigit():
+        return int(recorded)
+    return 2 if any(f.get("name") == VISIBLE for f in desc.get("fields", [])) else 1
 
 
 def counterparts_json(counterparts: list[Counterpart]) -> dict[str, Any]:
