@@ -4,18 +4,21 @@ They are ``async def`` because none of them waits on anything in the common case
 runs a plain ``def`` dependency on its thread pool, one thread hop (and GIL hand-over) per
 dependency per request, which under load cost more event-loop time than the route itself
 (py-spy, docs/benchmarks.md). Only a reconnect to Milvus blocks; that one goes to a thread.
+The service is leased for the request (api/runtime.py): a connection that another request
+found broken is closed only once this one is done with it.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
-from api.runtime import Runtime
+from api.runtime import Runtime, Writer
 from reportrag.settings import Settings
 from search.service import SearchService
 
@@ -34,15 +37,30 @@ async def get_settings_dep(runtime: RuntimeDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def get_service(runtime: RuntimeDep) -> SearchService:
-    service = runtime.service
-    if service is not None and runtime.embedder is not None:
-        return service
-    # Not connected (or the model failed): reconnecting blocks up to the Milvus timeout.
-    return await run_in_threadpool(runtime.ready_service)
+async def get_service(runtime: RuntimeDep) -> AsyncIterator[SearchService]:
+    conn = runtime.lease_open()
+    if conn is None:
+        # Not connected (or the model failed): reconnecting blocks up to the Milvus timeout.
+        conn = await run_in_threadpool(runtime.lease_ready)
+    try:
+        yield conn.service
+    finally:
+        runtime.release(conn)
 
 
 ServiceDep = Annotated[SearchService, Depends(get_service)]
+
+
+async def get_writer(runtime: RuntimeDep) -> AsyncIterator[Writer]:
+    """The embedder and a Milvus connection of the ingestion's own; no collection needed."""
+    writer = await run_in_threadpool(runtime.open_writer)
+    try:
+        yield writer
+    finally:
+        await run_in_threadpool(writer.close)
+
+
+WriterDep = Annotated[Writer, Depends(get_writer)]
 
 
 def _key_matches(given: str | None, expected: str) -> bool:

@@ -72,14 +72,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(E.ReportragError)
     async def _ours(request: Request, exc: E.ReportragError) -> JSONResponse:
         status = status_for(exc)
-        headers = {"Retry-After": "5"} if status == 503 else None
         if status == 503 and isinstance(exc, E.StoreError):
             runtime = getattr(request.app.state, "runtime", None)
             if runtime is not None:
                 runtime.mark_store_down(exc.message)
         details = dict(exc.details)
         if status == 503:
-            details.setdefault("retry_after_s", 5)
+            details.setdefault("retry_after_s", 5)  # set: the real wait (a Lite restart's)
+        headers = {"Retry-After": str(details["retry_after_s"])} if status == 503 else None
         return error_response(status, exc.code, exc.message, details, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -238,3 +238,27 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+class StoreHealthOut(BaseModel):
+    """The store as ``/healthz`` sees it, without calling Milvus."""
+
+    supervised: bool = Field(
+        description="a Milvus Lite process that `reportrag serve` started and restarts"
+    )
+    state: str = Field(
+        description="supervised: up, restarting (waiting for the next start), starting or "
+        "failed (no longer restarted); otherwise connected or disconnected"
+    )
+    pid: int | None = Field(default=None, description="the Milvus Lite process, while up")
+    attempt: int | None = Field(default=None, description="restart attempt under way or due")
+    restarts: int | None = Field(default=None, description="Lite processes started since")
+    next_start_in_s: float | None = Field(default=None, description="while restarting")
+    reason: str = Field(default="", description="why the store is down")
+
+
+class HealthOut(BaseModel):
+    """``GET /healthz``: the process is up and nothing has given up on its store."""
+
+    status: Literal["ok"]
+    store: StoreHealthOut

@@ -12,6 +12,7 @@ ReportragError
 │   └── TokenLimitError      an input exceeds the model's token limit
 ├── StoreError               Milvus said no                                (CLI 4)
 │   ├── StoreUnavailableError  Milvus cannot be reached; safe to retry     (HTTP 503)
+│   ├── CollectionMissingError  nothing ingested yet: no collection      (HTTP 503 not_ready)
 │   ├── FingerprintMismatchError  the index was built with another model   (HTTP 409)
 │   │   └── OutdatedCollectionError  built by an older schema: rebuild it   (HTTP 409)
 │   └── CapabilityError      the store lacks a feature (e.g. BM25)         (HTTP 400)
@@ -87,6 +88,12 @@ class StoreUnavailableError(StoreError):
 
     code = "store_unavailable"
     retryable = True
+
+
+class CollectionMissingError(StoreError):
+    """The collection does not exist yet: an ingestion creates it (retrying alone does not)."""
+
+    code = "not_ready"
 
 
 class FingerprintMismatchError(StoreError):

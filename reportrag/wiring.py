@@ -70,17 +70,19 @@ def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusS
 def open_collection(settings: Settings, embedder: TextEmbedder):  # noqa: ANN201 - MilvusStore
     """Connect to Milvus and open the existing, loaded collection for reading.
 
-    Raises StoreError when it does not exist yet (with the command that creates it) and
+    Raises CollectionMissingError when it does not exist yet (with what creates it) and
     FingerprintMismatchError when it was built with another model.
     """
-    from reportrag.errors import ReportragError, StoreError
+    from reportrag.errors import CollectionMissingError, ReportragError
 
     store = store_from_settings(settings, embedder.dim)
     try:
         store.connect()
         if not store.has_collection():
-            raise StoreError(
-                f"collection {settings.collection!r} does not exist yet: run `reportrag ingest`"
+            raise CollectionMissingError(
+                f"collection {settings.collection!r} does not exist yet: ingest first "
+                "(`reportrag ingest`, or POST /v1/ingest on the API)",
+                details={"collection": settings.collection},
             )
         store.ensure_collection(embedder.fingerprint())
     except ReportragError:

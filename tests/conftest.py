@@ -26,6 +26,14 @@ def models_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def model_path(models_dir: Path) -> str:
+    """The default model's directory (built on first use), for servers that load it themselves."""
+    from reportrag.embedding.resolve import resolve_model
+
+    return str(resolve_model("intfloat/multilingual-e5-small", models_dir).path)
+
+
+@pytest.fixture(scope="session")
 def embedder(models_dir: Path):  # noqa: ANN201
     """The default embedder (torch for documents, ONNX Runtime int8 for queries), warm."""
     from reportrag.embedding import load_embedder

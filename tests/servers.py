@@ -71,8 +71,10 @@ def copy_lite(src_data_dir: Path, dst_data_dir: Path) -> Path:
 class ApiServer:
     """`reportrag serve` in its own process (its own session, so signals reach only it)."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], port: int | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
+        self.args = args  # more `reportrag serve` flags, e.g. ("--workers", "2")
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         self.log = workdir / f"serve-{self.port}.log"
@@ -89,7 +91,8 @@ class ApiServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port),
+                 *self.args],
                 cwd=self.workdir,  # no stray .env from the repo
                 env=self.env,
                 stdout=log,

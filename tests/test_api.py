@@ -45,7 +45,9 @@ def _error(r) -> dict:  # noqa: ANN001
 
 
 def test_health_and_readiness(client) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert health["store"]["supervised"] is False and health["store"]["state"] == "connected"
     r = client.get("/readyz")
     assert r.status_code == 200
     body = r.json()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import AdminAuth, RuntimeDep, ServiceDep
+from api.deps import AdminAuth, RuntimeDep, ServiceDep, WriterDep
 from api.schemas import ErrorOut, IngestIn
 from reportrag.errors import InputError, NotFoundError
 
@@ -15,7 +15,7 @@ _ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 422, 5
 
 
 @router.post("/ingest", responses=_ERRORS, summary="Ingest the corpus folder (idempotent)")
-def ingest(body: IngestIn, runtime: RuntimeDep, service: ServiceDep) -> dict:
+def ingest(body: IngestIn, runtime: RuntimeDep, service: WriterDep) -> dict:
     from api.ingesting import ingest_from_settings
 
     settings = runtime.settings

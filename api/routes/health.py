@@ -1,4 +1,13 @@
-"""``/healthz`` (process up) and ``/readyz`` (model loaded, Milvus reachable, collection loaded)."""
+"""``/healthz`` (the process is up, its store not given up on) and ``/readyz`` (ready to search).
+
+``/healthz`` is for liveness: 200 while the process runs and its store is either usable or
+being brought back (a Milvus Lite process that `reportrag serve` is restarting), with the
+store's state in the body; 503 only when the Lite process will not come back without a
+restart of the service (its supervisor failed or is gone). It makes no call to Milvus.
+``/readyz`` is for load balancers: 200 only when the model is loaded and Milvus answers with
+a loaded collection; 503 with the reason otherwise, and ``Retry-After`` set to the real
+wait while the Lite process restarts.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +17,52 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
+from api.schemas import ErrorOut, HealthOut
 
 router = APIRouter(tags=["health"])
+RETRY_AFTER_S = 5  # when the wait is not known
 
 
-@router.get("/healthz", summary="The process is up (X-Worker-Pid: which worker answered)")
-def healthz(response: Response) -> dict[str, str]:
-    response.headers["X-Worker-Pid"] = str(os.getpid())
-    return {"status": "ok"}
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    responses={503: {"model": ErrorOut, "description": "the store will not come back by itself"}},
+    summary="The process is up and its store is usable or being restarted "
+    "(X-Worker-Pid: which worker answered)",
+)
+def healthz(runtime: RuntimeDep, response: Response) -> HealthOut | JSONResponse:
+    pid = str(os.getpid())
+    healthy, store = runtime.health()
+    if healthy:
+        response.headers["X-Worker-Pid"] = pid
+        return HealthOut(status="ok", store=store)
+    return JSONResponse(
+        status_code=503,
+        headers={"X-Worker-Pid": pid},
+        content={"error": {"code": "unhealthy",
+                           "message": f"Milvus Lite process is down for good: {store['reason']}",
+                           "details": {"store": store}}},
+    )
 
 
-@router.get("/readyz", summary="Ready to serve searches (503 with the reason otherwise)")
+@router.get(
+    "/readyz",
+    responses={503: {"model": ErrorOut, "description": "not ready: the reason, and when to retry"}},
+    summary="Ready to serve searches (503 with the reason otherwise)",
+)
 def readyz(runtime: RuntimeDep) -> JSONResponse:
     ok, report = runtime.readiness()
     if ok:
         return JSONResponse({"status": "ready", **report})
+    retry = report.pop("retry_after_s", RETRY_AFTER_S)
     return JSONResponse(
         status_code=503,
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(retry)},
         content={
             "error": {
                 "code": "not_ready",
-                "message": "not ready",
-                "details": {**report, "retry_after_s": 5},
+                "message": f"not ready: {report.get('milvus') or report['model']}",
+                "details": {**report, "retry_after_s": retry},
             }
         },
     )

@@ -8,14 +8,21 @@ goes from 25 to ~40 requests/s (docs/benchmarks.md), and several API workers can
 Lite database (Lite allows one process per database).
 
 The child is ``python -m reportrag.store.lite_server`` on a 127.0.0.1 port the kernel picks
-(kept across restarts, so the address the workers were given stays right). It is
-restarted when it dies while in use (a few times a minute at most), it gets SIGTERM when
-this process dies however it dies (Linux ``PR_SET_PDEATHSIG``), and :meth:`LiteProcess.stop`
-closes it cleanly (SIGTERM, then SIGKILL after ``stop_timeout``).
+(kept across restarts, so the address the workers were given stays right). It gets SIGTERM
+when this process dies however it dies (Linux ``PR_SET_PDEATHSIG``), and
+:meth:`LiteProcess.stop` closes it cleanly (SIGTERM, then SIGKILL after ``stop_timeout``).
 
-While it runs, ``<db>.address`` next to the database names its address and pid, so that the
-other commands (``reportrag ingest``, ``search``, ``eval``) reach the database through it
-instead of failing on Lite's one-process lock (:func:`running_address`).
+A :class:`Supervisor` restarts it for as long as this process runs: whenever it exits
+without being asked to, it is started again after a capped exponential backoff
+(:class:`Backoff`: 0.5 s doubling to 10 s, from 0.5 s again once a child has stayed up 30 s),
+and a start that fails is retried on the same schedule. It is never left down.
+
+While it runs, ``<db>.address`` next to the database names its address, its pid and the
+supervisor's state (up, or restarting: which attempt, when the next start is due, why it is
+down). The other commands (``reportrag ingest``, ``search``, ``eval``) reach the database
+through that address instead of failing on Lite's one-process lock (:func:`running_address`);
+the API workers read the state (:func:`read_status`) so that ``/readyz`` and ``/healthz``
+say what is going on instead of waiting for a connection timeout.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import math
 import os
 import select
 import signal
@@ -30,19 +38,25 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 from reportrag.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
-# Restarts allowed within RESTART_WINDOW_S before the child is left down (and the API 503s).
-MAX_RESTARTS = 5
-RESTART_WINDOW_S = 60.0
 # Why a Lite database cannot be opened while another process holds it, and what to do.
 LITE_LOCKED = ("the database is open in another process (Milvus Lite allows one: stop it, or "
                "ingest through the running API's POST /v1/ingest)")
+
+# The supervisor's states, as published in <db>.address.
+UP = "up"  # the child serves
+RESTARTING = "restarting"  # the child is down; the next start is due at next_start_at
+STARTING = "starting"  # a restart is under way
+FAILED = "failed"  # nobody restarts the child any more (the supervisor broke or is gone)
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -53,21 +67,208 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """Delays before restarts: ``initial`` seconds, times ``factor`` each attempt, at most ``cap``.
+
+    There is no last attempt. A child that stayed up ``reset_after`` seconds starts the
+    schedule over, so a crash after hours of service is not delayed by the crashes before it.
+    """
+
+    initial: float = 0.5
+    factor: float = 2.0
+    cap: float = 10.0
+    reset_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.initial <= self.cap and self.factor >= 1 and self.reset_after > 0):
+            raise ValueError(f"not a restart backoff: {self}")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before restart ``attempt`` (1, 2, …)."""
+        if attempt < 1:
+            raise ValueError(f"attempts count from 1, not {attempt}")
+        # The exponent is bounded: attempts grow without end, a float power does not.
+        return min(self.cap, self.initial * self.factor ** min(attempt - 1, 64))
+
+
+@dataclass(frozen=True)
+class ChildStatus:
+    """What the supervisor knows about its child: what ``/readyz`` and ``/healthz`` report."""
+
+    state: str  # UP, RESTARTING, STARTING or FAILED
+    pid: int | None = None  # the child's, while it is up
+    attempt: int = 0  # the restart attempt under way or due (0 while up)
+    restarts: int = 0  # children started after the first one
+    next_start_at: float | None = None  # time.time() when the next start is due (RESTARTING)
+    reason: str = ""  # why the child is down: its exit, or why the last start failed
+
+    def next_start_in(self, now: float) -> float | None:
+        """Seconds until the next start (0 when it is due or under way); None unless down."""
+        if self.state == STARTING:
+            return 0.0
+        if self.state != RESTARTING or self.next_start_at is None:
+            return None
+        return max(0.0, self.next_start_at - now)
+
+    def describe(self, now: float) -> str:
+        """One line for people: the state and, while it restarts, when it will be back."""
+        if self.state == UP:
+            return f"Milvus Lite process {self.pid} is up"
+        if self.state == STARTING:
+            return f"Milvus Lite process restarting (attempt {self.attempt}, starting now)"
+        if self.state == RESTARTING:
+            due = self.next_start_in(now) or 0.0
+            return f"Milvus Lite process restarting (attempt {self.attempt}, next in {due:.1f} s)"
+        return f"Milvus Lite process is down and no longer restarted: {self.reason}"
+
+    def retry_after_s(self, now: float) -> int | None:
+        """Whole seconds until a retry can find the child up; None when no restart is coming."""
+        due = self.next_start_in(now)
+        return None if due is None else max(1, math.ceil(due))
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        """The status for a JSON body (times relative to ``now``)."""
+        due = self.next_start_in(now)
+        return {
+            "state": self.state,
+            "pid": self.pid,
+            "attempt": self.attempt,
+            "restarts": self.restarts,
+            "next_start_in_s": None if due is None else round(due, 1),
+            "reason": self.reason,
+        }
+
+
+class Child(Protocol):
+    """A started child process, as the supervisor uses it (``subprocess.Popen`` is one)."""
+
+    pid: int
+
+    def wait(self) -> int: ...
+
+
+class Supervisor:
+    """Keeps a child running: whenever it exits, starts another after :class:`Backoff`, forever.
+
+    ``start()`` starts a child and returns it once it serves, returns None when a stop came
+    meanwhile, and raises when the child cannot start (that attempt failed; the next one
+    follows on the schedule). ``publish(status)`` hears every change of state.
+    ``sleep(seconds)`` returns True when :meth:`stop` ended the wait early. ``clock`` times
+    how long a child stayed up, ``wall`` dates the next start for other processes.
+    """
+
+    def __init__(
+        self,
+        start: Callable[[], Child | None],
+        *,
+        backoff: Backoff | None = None,
+        publish: Callable[[ChildStatus], None] = lambda status: None,
+        sleep: Callable[[float], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.backoff = backoff or Backoff()
+        self._start = start
+        self._publish = publish
+        self._stopping = threading.Event()
+        self._sleep = sleep or self._stopping.wait
+        self._clock = clock
+        self._wall = wall
+        self._child: Child | None = None
+        self.status = ChildStatus(STARTING)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        """Supervise no more (the caller stops the child, which ends :meth:`run`'s wait)."""
+        self._stopping.set()
+
+    def adopt(self, child: Child) -> None:
+        """The first child, started (and serving) before :meth:`run`: published as up."""
+        self._child = child
+        self._set(ChildStatus(UP, pid=child.pid))
+
+    def run(self) -> None:
+        """Restart the adopted child whenever it exits, until :meth:`stop`."""
+        try:
+            self._supervise()
+        except Exception as exc:  # noqa: BLE001 - a bug here must show in /healthz, not vanish
+            log.exception("the Milvus Lite supervisor failed: the process is not restarted")
+            self._set(ChildStatus(FAILED, restarts=self.status.restarts,
+                                  reason=f"the supervisor failed: {type(exc).__name__}: {exc}"))
+
+    def _supervise(self) -> None:
+        child = self._child
+        if child is None:
+            raise RuntimeError("Supervisor.run() before adopt()")
+        failures = 0  # restart attempts since a child last stayed up backoff.reset_after
+        while True:
+            up_since = self._clock()
+            code = child.wait()
+            if self.stopping:
+                return
+            if self._clock() - up_since >= self.backoff.reset_after:
+                failures = 0
+            reason = _exit_reason(code)
+            while True:
+                failures += 1
+                delay = self.backoff.delay(failures)
+                log.error("Milvus Lite process %s: starting it again in %.1fs (attempt %d)",
+                          reason, delay, failures)
+                self._set(ChildStatus(RESTARTING, attempt=failures,
+                                      restarts=self.status.restarts,
+                                      next_start_at=self._wall() + delay, reason=reason))
+                if self._sleep(delay) or self.stopping:
+                    return
+                self._set(replace(self.status, state=STARTING, next_start_at=None))
+                try:
+                    started = self._start()
+                except Exception as exc:  # noqa: BLE001 - any failure to start is retried
+                    reason = f"did not start: {_message(exc)}"
+                    continue
+                if started is None:  # stop() came while it started
+                    return
+                break
+            child = self._child = started
+            log.warning("Milvus Lite process %s serving again (restart attempt %d)",
+                        child.pid, failures)
+            self._set(ChildStatus(UP, pid=child.pid, restarts=self.status.restarts + 1))
+
+    def _set(self, status: ChildStatus) -> None:
+        self.status = status
+        self._publish(status)
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with status {code}"
+
+
+def _message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+
+
 class LiteProcess:
-    """One Milvus Lite database served from a child process; :meth:`start` gives its address."""
+    """One Milvus Lite database served from a supervised child; :meth:`start` gives its address."""
 
     def __init__(self, db: Path, *, port: int = 0, start_timeout: float = 120.0,
-                 stop_timeout: float = 15.0) -> None:
+                 stop_timeout: float = 15.0, backoff: Backoff | None = None) -> None:
         self.db = Path(db).resolve()
         self.port = port
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
-        self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
-        self._restart_times: list[float] = []
+        self._supervisor = Supervisor(self._spawn, backoff=backoff, publish=self._publish)
 
     @property
     def address(self) -> str:
@@ -78,12 +279,31 @@ class LiteProcess:
         proc = self._proc
         return None if proc is None else proc.pid
 
+    @property
+    def status(self) -> ChildStatus:
+        """The supervisor's state of the child."""
+        return self._supervisor.status
+
+    @property
+    def restarts(self) -> int:
+        """Children started after the first one."""
+        return self._supervisor.status.restarts
+
     def start(self) -> str:
-        """Start the child and wait until it accepts connections; StoreError when it cannot."""
+        """Start the child and wait until it accepts connections; StoreError when it cannot.
+
+        Only this first start fails for good (``serve`` exits with the reason): once it has
+        served, the child is restarted whatever happens to it.
+        """
         self.db.parent.mkdir(parents=True, exist_ok=True)
-        self._spawn()
-        self._watcher = threading.Thread(target=self._watch, name="lite-process-watch",
-                                         daemon=True)
+        proc = self._spawn()
+        if proc is None:
+            raise StoreError(f"Milvus Lite process for {self.db}: stopped while starting")
+        self._supervisor.adopt(proc)
+        # The supervisor spawns every later child from this thread, and it lives as long as
+        # they may: PR_SET_PDEATHSIG fires when the *thread* that forked the child ends.
+        self._watcher = threading.Thread(target=self._supervisor.run,
+                                         name="lite-process-supervisor", daemon=True)
         self._watcher.start()
         log.info("Milvus Lite %s serving from process %s at %s", self.db, self.pid, self.address)
         return self.address
@@ -93,7 +313,8 @@ class LiteProcess:
         """The child's stderr (Milvus Lite's warnings and errors), next to the database."""
         return self.db.with_name(self.db.name + ".log")
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> subprocess.Popen[bytes] | None:
+        """A child serving the database, or None when :meth:`stop` came meanwhile."""
         cmd = [sys.executable, "-u", "-m", "reportrag.store.lite_server",  # -u: lines now
                "--data-dir", str(self.db), "--port", str(self.port)]
         with self.log_path.open("ab") as err:
@@ -129,19 +350,28 @@ class LiteProcess:
                                  details={"db": str(self.db), "log": str(self.log_path)})
         self.port = port
         with self._lock:
-            if self._stopping.is_set():  # stop() ran while this (re)start was under way
+            if self._supervisor.stopping:  # stop() ran while this (re)start was under way
                 _terminate(proc, self.stop_timeout)
-                return
-            self._proc = proc
-            self._publish(proc.pid)
+                return None
+            dead, self._proc = self._proc, proc
+        if dead is not None:  # the child this one replaces: its pipe, or restarts leak fds
+            _close(dead)
+        return proc
 
-    def _publish(self, pid: int) -> None:
-        """Write ``<db>.address`` (atomically) for the other commands to find this process."""
+    def _publish(self, status: ChildStatus) -> None:
+        """Write ``<db>.address`` (atomically) for the other commands and the API workers."""
+        info = {"address": self.address, "db": str(self.db), "supervisor_pid": os.getpid(),
+                **asdict(status)}
         path = address_file(self.db)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"address": self.address, "pid": pid, "db": str(self.db)}),
-                       encoding="utf-8")
-        tmp.replace(path)
+        with self._lock:  # never after stop() removed it
+            if self._supervisor.stopping:
+                return
+            try:
+                tmp.write_text(json.dumps(info), encoding="utf-8")
+                tmp.replace(path)
+            except OSError as exc:  # a full disk must not stop the supervision
+                log.warning("cannot write %s: %s", path, exc)
 
     def _unpublish(self) -> None:
         path = address_file(self.db)
@@ -164,35 +394,9 @@ class LiteProcess:
             reason = LITE_LOCKED
         return reason
 
-    def _watch(self) -> None:
-        """Restart the child when it exits without being asked to (a bounded number of times)."""
-        while not self._stopping.is_set():
-            proc = self._proc
-            if proc is None:
-                return
-            code = proc.wait()
-            if self._stopping.is_set():
-                return
-            now = time.monotonic()
-            self._restart_times = [t for t in self._restart_times if now - t < RESTART_WINDOW_S]
-            if len(self._restart_times) >= MAX_RESTARTS:
-                log.error("Milvus Lite process exited (status %s) %d times within %gs: "
-                          "leaving it down", code, MAX_RESTARTS, RESTART_WINDOW_S)
-                return
-            self._restart_times.append(now)
-            log.error("Milvus Lite process %s exited (status %s): starting it again",
-                      proc.pid, code)
-            time.sleep(0.5)
-            try:
-                self._spawn()
-                self.restarts += 1
-            except StoreError as exc:
-                log.error("%s", exc.message)
-                return
-
     def stop(self) -> None:
         """Close the child cleanly (its database lock is released when this returns)."""
-        self._stopping.set()
+        self._supervisor.stop()
         with self._lock:
             proc, self._proc = self._proc, None
         self._unpublish()
@@ -234,6 +438,50 @@ def running_address(db: Path) -> str | None:
     if info.get("db") != str(db) or not address.startswith("http://127.0.0.1:"):
         return None
     return address
+
+
+def read_status(db: Path, address: str) -> ChildStatus | None:
+    """What the supervisor serving ``db`` at ``address`` last published about its child.
+
+    None when no supervisor of ours publishes that (no file, or one for another address: a
+    server started by hand, or ``serve`` stopping). A supervisor whose process is gone reads
+    as FAILED: nobody will restart the child.
+    """
+    path = address_file(db)
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        if str(info["address"]).rstrip("/") != address.rstrip("/"):
+            return None
+        supervisor = int(info["supervisor_pid"])
+        status = ChildStatus(
+            state=str(info["state"]),
+            pid=None if info.get("pid") is None else int(info["pid"]),
+            attempt=int(info.get("attempt") or 0),
+            restarts=int(info.get("restarts") or 0),
+            next_start_at=(None if info.get("next_start_at") is None
+                           else float(info["next_start_at"])),
+            reason=str(info.get("reason") or ""),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if status.state != FAILED and not _alive(supervisor):
+        return ChildStatus(FAILED, restarts=status.restarts,
+                           reason=f"the supervising process {supervisor} is gone")
+    return status
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: it exists
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _ready_port(said: bytes) -> int | None:
