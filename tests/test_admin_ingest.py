@@ -17,6 +17,7 @@ from ingest.cancel import request_cancel
 from ingest.pipeline import ingest_lock
 from reportrag.errors import StoreError
 from reportrag.settings import Settings
+from reportrag.store import MilvusStore
 from reportrag.wiring import store_from_settings
 
 pytestmark = pytest.mark.slow
@@ -155,20 +156,20 @@ def test_a_cancelled_ingestion_leaves_no_part_of_a_document_visible(setup, embed
 def test_a_failure_after_the_write_says_so_and_the_retry_finishes(setup, monkeypatch) -> None:  # noqa: ANN001
     client, _, corpus = setup
     (corpus / "more.md").write_text("# More\n\n" + _essay("Security notes", 2), encoding="utf-8")
-    store = client.app.state.runtime.store
-    real = store.consolidate
+    real = MilvusStore.consolidate
 
-    def disk_full() -> int:
+    def disk_full(self) -> int:  # noqa: ANN001
         raise StoreError("Milvus said: No space left on device")
 
-    monkeypatch.setattr(store, "consolidate", disk_full)
+    # The admin ingestion opens a connection of its own: fail every store's last step.
+    monkeypatch.setattr(MilvusStore, "consolidate", disk_full)
     r = client.post("/v1/ingest", json={}, headers=ADMIN)
     assert r.status_code == 500, r.text
     err = r.json()["error"]
     assert err["code"] == "ingest_incomplete" and "Retry-After" not in r.headers
     assert err["details"]["written"] is True and "No space left" in err["details"]["reason"]
     assert "more" in _docs(client)  # written and published before the failure
-    monkeypatch.setattr(store, "consolidate", real)
+    monkeypatch.setattr(MilvusStore, "consolidate", real)
     r = client.post("/v1/ingest", json={}, headers=ADMIN)
     assert r.status_code == 200, r.text
     assert r.json()["consolidated"] > 0  # the step that failed is done by the retry
