@@ -1,0 +1,47 @@
+"""The document model every format is parsed into: cleaned text, its blocks, its title.
+
+A parser turns a file's decoded text into a :class:`ParsedDocument`: the text a reader sees
+(markup removed, Unicode and whitespace normalised) with the exact raw offset of every
+character (:class:`~ingest.clean.CleanedText`), cut into :class:`Block` s that say what each
+part is. Chunking follows the blocks (headings open sections, code stays code) and language
+identification reads only the prose blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ingest.clean import CleanedText
+
+BlockKind = Literal["heading", "paragraph", "list_item", "table_row", "code", "quote"]
+PROSE_KINDS: frozenset[str] = frozenset({"heading", "paragraph", "list_item", "quote"})
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of a parsed document: ``[start, end)`` in the cleaned text."""
+
+    kind: BlockKind
+    start: int
+    end: int
+    level: int = 0  # heading level (1-6); nesting depth of a list item (0 = top level)
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A document as a reader sees it, with where each part came from.
+
+    ``blocks`` are in text order and do not overlap; every non-blank character of the text
+    lies in exactly one block. A plain-text document may have no blocks at all: its headings
+    are then found in the text itself (``ingest.chunking.find_sections``).
+    """
+
+    cleaned: CleanedText
+    blocks: tuple[Block, ...] = ()
+    title: str = ""  # the document's own title (first heading, front matter), plain text
+    format: Literal["text", "markdown", "html"] = "text"
+
+    @property
+    def text(self) -> str:
+        return self.cleaned.text
