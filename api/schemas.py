@@ -113,7 +113,8 @@ class HitOut(BaseModel):
     chunk_id: str
     doc_id: str
     title: str
-    lang: str
+    lang: str = Field(description="the language of this passage's own text")
+    doc_lang: str = Field(default="", description="its document's language (filters.lang)")
     section: str
     text: str
     score: float
@@ -201,6 +202,7 @@ class ChunkWithNeighborsOut(BaseModel):
 class DocumentOut(BaseModel):
     doc_id: str
     title: str
+    lang: str = Field(default="", description="the document's language (what filters.lang matches)")
     kind: str
     date: str
     chunks: int

@@ -8,12 +8,11 @@ import os
 import re
 import stat
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from reportrag.errors import DocumentError, ManifestError
-from reportrag.langid import is_cjk_char
+from reportrag.ids import MAX_ID, default_doc_id
 from reportrag.types import DocumentMeta
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,6 @@ _KEYS = {"file", "doc_id", "title", "lang", "kind", "date", "translation_of", "s
 _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LANG = re.compile(r"[a-z]{2,3}")
-_MAX_ID = 128
 _SUFFIX_LEN = 6  # hex digits of the file name's hash that tell colliding ids apart
 
 
@@ -58,45 +56,9 @@ def not_a_document(path: Path) -> str | None:
     return None
 
 
-def slug(text: str) -> str:
-    """Lower-case ASCII words joined by '-': letters of any script transliterated.
-
-    Each Han, Kana or Hangul character is a word of its own ("开源报告" → "kai-yuan-bao-gao"),
-    accents are dropped ("Über Ölpreise" → "uber-olpreise"), anything else separates words.
-    """
-    from anyascii import anyascii
-
-    words: list[str] = []
-    current: list[str] = []
-    for ch in unicodedata.normalize("NFC", text):
-        if ch.isascii():
-            ascii_ = ch
-        elif is_cjk_char(ch):
-            words.append("".join(current))
-            current = []
-            words.append(anyascii(ch))
-            continue
-        else:
-            ascii_ = anyascii(ch)
-        for c in ascii_:
-            if c.isalnum() or c in "._":
-                current.append(c)
-            else:
-                words.append("".join(current))
-                current = []
-    words.append("".join(current))
-    joined = "-".join(w.strip("._").lower() for w in words if w.strip("._"))
-    return joined[:_MAX_ID].rstrip("-._")
-
-
-def default_doc_id(path: Path) -> str:
-    """A readable doc id from a file name (``doc`` when nothing readable is left)."""
-    return slug(path.stem) or "doc"
-
-
 def _suffixed(path: Path) -> str:
     digest = hashlib.sha256(path.name.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{default_doc_id(path)[: _MAX_ID - _SUFFIX_LEN - 1]}-{digest[:_SUFFIX_LEN]}"
+    return f"{default_doc_id(path)[: MAX_ID - _SUFFIX_LEN - 1]}-{digest[:_SUFFIX_LEN]}"
 
 
 def assign_doc_ids(files: list[Path], manifest: dict[str, dict[str, str]]) -> dict[Path, str]:

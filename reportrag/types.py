@@ -10,8 +10,13 @@ SECTION_SEP = " › "  # joins the headings of a section path: "2.3 … › 2.3.
 
 
 def content_hash(text: str) -> str:
-    """A stable hex digest of a chunk's text (sha256, first 32 hex chars)."""
+    """A stable hex digest of what a chunk's vector is computed from (sha256, 32 hex chars)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def contextual(context: str, text: str) -> str:
+    """A passage with its context line first (the text alone when there is none)."""
+    return f"{context}\n\n{text}" if context else text
 
 
 def make_chunk_id(doc_id: str, ordinal: int, text_hash: str) -> str:
@@ -67,6 +72,13 @@ class Chunk:
     prev_id: str = ""
     next_id: str = ""
     counterparts: list[Counterpart] = field(default_factory=list)
+    doc_lang: str = ""  # the document's language (``lang`` is this chunk's own)
+    context: str = ""  # "title › section" the chunk is embedded and keyword-indexed with
+
+    @property
+    def indexed_text(self) -> str:
+        """What the vector and BM25 see: the chunk's context, then its own text."""
+        return contextual(self.context, self.text)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (counterparts as plain dicts)."""

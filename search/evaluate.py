@@ -1,6 +1,7 @@
 """Retrieval evaluation: recall@1/5/10 and MRR@10 per language pair and mode.
 
-A returned chunk is relevant when it is in the gold language and contains a gold substring,
+A returned chunk is relevant when it is in the gold language (and, with ``gold.doc``, in that
+file's document) and contains a gold substring,
 comparing after Unicode NFKC and removing all whitespace (so chunking and spacing do not
 matter). A gold text split across two chunks counts for a chunk that holds at least half of
 it at its edge, with the neighbouring chunk completing it.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reportrag.errors import InputError
+from reportrag.ids import default_doc_id
 from reportrag.types import Chunk
 
 CUTOFFS = (1, 5, 10)
@@ -104,12 +106,19 @@ class QueryResult:
 def first_relevant_rank(
     query: Query, chunks: list[Chunk], neighbours: Callable[[Chunk], tuple[str, str]]
 ) -> int | None:
-    """1-based rank of the first relevant chunk, or None."""
+    """1-based rank of the first relevant chunk, or None.
+
+    With ``gold.doc`` (a file name), only chunks of that file's document count: the same
+    command or identifier often appears in the document's translation too.
+    """
+    doc = query.gold.get("doc")
+    doc_id = default_doc_id(Path(str(doc))) if doc else None
     for rank, c in enumerate(chunks, 1):
-        if c.lang != query.gold["lang"]:
+        lang = c.doc_lang or c.lang  # the document's language, where the store records it
+        if lang != query.gold["lang"] or (doc_id is not None and c.doc_id != doc_id):
             continue
         prev_text, next_text = neighbours(c)
-        if is_relevant(c.text, c.lang, query.gold, prev_text=prev_text, next_text=next_text):
+        if is_relevant(c.text, lang, query.gold, prev_text=prev_text, next_text=next_text):
             return rank
     return None
 

@@ -62,6 +62,7 @@ class Hit:
         c = self.chunk
         out: dict[str, Any] = {
             "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "lang": c.lang,
+            "doc_lang": c.doc_lang or c.lang,
             "section": c.section, "text": c.text, "score": round(self.score, 6),
             "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
             "keyword_score": None if self.keyword_score is None else round(self.keyword_score, 6),

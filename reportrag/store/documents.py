@@ -17,17 +17,23 @@ class _Doc:
     chunks: int = 0
     langs: dict[str, int] = field(default_factory=dict)
     first: tuple[int, str, str, str] | None = None  # (ordinal, title, kind, date)
+    lang: str = ""  # the document's language (rows of schema 2 carry it)
     sections: dict[str, int] = field(default_factory=dict)  # top-level section -> min ordinal
 
 
 def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """doc_id, title, kind, date, chunks, langs, sections (document order) per document."""
+    """doc_id, title, lang, kind, date, chunks, langs (of its chunks), sections per document.
+
+    ``lang`` is the document's language; a collection of schema 1 does not record it, and the
+    most frequent chunk language stands in.
+    """
     docs: dict[str, _Doc] = {}
     for r in rows:
         d = docs.setdefault(str(r["doc_id"]), _Doc())
         d.chunks += 1
         lang = str(r["lang"])
         d.langs[lang] = d.langs.get(lang, 0) + 1
+        d.lang = d.lang or str(r.get("doc_lang") or "")
         ordinal = int(r["ordinal"])
         if d.first is None or ordinal < d.first[0]:
             d.first = (ordinal, str(r["title"]), str(r["kind"]), str(r["date"]))
@@ -43,6 +49,7 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "doc_id": doc_id,
                 "title": title,
+                "lang": d.lang or max(d.langs, key=lambda k: d.langs[k], default=""),
                 "kind": kind,
                 "date": date,
                 "chunks": d.chunks,

@@ -194,18 +194,28 @@ VISIBLE_ONLY = "visible == true"
 
 
 def compile_filters(
-    filters: Filters, *, templating: bool, like_prefixes: bool = False, visible_only: bool = False
+    filters: Filters,
+    *,
+    templating: bool,
+    like_prefixes: bool = False,
+    visible_only: bool = False,
+    lang_field: str = "lang",
 ) -> tuple[str, dict[str, object]]:
-    """(expression, filter_params) for ``filters``; ("", {}) when they are empty."""
+    """(expression, filter_params) for ``filters``; ("", {}) when they are empty.
+
+    ``filters.lang`` matches ``lang_field``: the document's language where the collection
+    stores it (a user asking for Chinese passages means "from the Chinese documents").
+    """
     expr = Expr(templating=templating)
     if visible_only:
         expr.add(VISIBLE_ONLY)
-    for fld in ("lang", "doc_id", "kind", "chunk_id"):
-        values = getattr(filters, fld)
+    for name, fld in (("lang", lang_field), ("doc_id", "doc_id"), ("kind", "kind"),
+                      ("chunk_id", "chunk_id")):
+        values = getattr(filters, name)
         if isinstance(values, str):  # a bare string would otherwise iterate per character
             values = (values,)
         if values:
-            in_clause(expr, fld, _check_values(fld, values))
+            in_clause(expr, fld, _check_values(name, values))
     if filters.section:
         prefix = _check_values("section", [filters.section])[0]
         if like_prefixes and _PLAIN_PREFIX.fullmatch(prefix):

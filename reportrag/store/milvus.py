@@ -348,7 +348,8 @@ class MilvusStore:
                 },
             )
         # A collection made without the BM25 field stays without it, whatever the server.
-        text_params = fields.get("text", {}).get("params") or {}
+        analyzed = sc.INDEX_TEXT if sc.INDEX_TEXT in fields else "text"  # schema 1: text
+        text_params = fields.get(analyzed, {}).get("params") or {}
         self._dialect = self._require_dialect().for_collection(
             sc.SPARSE in fields, sc.analyzer_name(text_params.get("analyzer_params"))
         )
@@ -387,6 +388,11 @@ class MilvusStore:
         for p in stale:
             p.unlink()
         return bool(stale)
+
+    @property
+    def _lang_field(self) -> str:
+        """What ``filters.lang`` matches: the document's language (schema 1: the chunk's)."""
+        return "doc_lang" if self._schema >= 2 else "lang"
 
     @property
     def _visibility(self) -> bool:
@@ -752,7 +758,8 @@ class MilvusStore:
 
     def documents(self) -> list[dict[str, Any]]:
         """Per document: doc_id, title, kind, date, chunks, langs, sections (document order)."""
-        return summarize(self._scan(self._visible_base(), DOCUMENT_FIELDS))
+        fields = DOCUMENT_FIELDS + (["doc_lang"] if self._schema >= 2 else [])
+        return summarize(self._scan(self._visible_base(), fields))
 
     # -- bulk reads (copying a collection, checking one against another) -------------------
 
@@ -861,7 +868,7 @@ class MilvusStore:
         dialect = self._require_dialect()
         expr, params = compile_filters(
             filters, templating=self._templating, like_prefixes=dialect.like_prefixes,
-            visible_only=self._visibility,
+            visible_only=self._visibility, lang_field=self._lang_field,
         )
         started = time.monotonic()
         with self._op("search"):

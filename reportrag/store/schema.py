@@ -22,8 +22,10 @@ SPARSE = "sparse"
 # False while an ingestion writes a document's rows, True once all of them are stored:
 # searches and reads for users see visible rows only, so no half-written document is seen.
 VISIBLE = "visible"
-# What the collection's fields are: 1 before ``visible`` existed; a write path refuses older.
+# What the collection's fields are: 1 before ``visible``, ``doc_lang``, ``context`` and
+# ``index_text`` existed (2: vectors and BM25 of "context + text"); writes refuse older ones.
 SCHEMA_VERSION = 2
+INDEX_TEXT = "index_text"  # context + text: what BM25 reads (schema 2; 1 read ``text``)
 SCHEMA_PROPERTY = "reportrag.schema"
 FINGERPRINT_PROPERTY = "reportrag.fingerprint"
 # A random id per created collection: tells a re-created collection from the old one.
@@ -38,17 +40,20 @@ VARCHAR_FIELDS: dict[str, int] = {
     "doc_id": 128,
     "title": 2048,
     "lang": 16,
+    "doc_lang": 16,
     "kind": 64,
     "date": 16,
     "section": 4096,
     "prev_id": 128,
     "next_id": 128,
     "content_hash": 64,
+    "context": 2048,
     "text": 65535,
 }
+INDEX_TEXT_BYTES = 65535
 INT_FIELDS = ("ordinal", "token_count", "char_start", "char_end")
 # Scalar fields that filters and lookups use; each gets a scalar index.
-FILTER_FIELDS = ("doc_id", "lang", "kind", "date", "section")
+FILTER_FIELDS = ("doc_id", "lang", "doc_lang", "kind", "date", "section")
 # What a search / query returns to rebuild a Chunk (never the vectors).
 CHUNK_FIELDS = [*VARCHAR_FIELDS, *INT_FIELDS, "counterparts"]
 
@@ -63,10 +68,11 @@ def build_schema(dim: int, dialect: Dialect, description: str) -> Any:
         extra: dict[str, Any] = {}
         if name == "chunk_id":
             extra["is_primary"] = True
-        if name == "text" and bm25:
-            extra["enable_analyzer"] = True
-            extra["analyzer_params"] = dialect.analyzer_params
         schema.add_field(name, DataType.VARCHAR, max_length=max_len, **extra)
+    text_extra: dict[str, Any] = {}
+    if bm25:
+        text_extra = {"enable_analyzer": True, "analyzer_params": dialect.analyzer_params}
+    schema.add_field(INDEX_TEXT, DataType.VARCHAR, max_length=INDEX_TEXT_BYTES, **text_extra)
     for name in INT_FIELDS:
         schema.add_field(name, DataType.INT64)
     schema.add_field("counterparts", DataType.JSON)
@@ -78,7 +84,7 @@ def build_schema(dim: int, dialect: Dialect, description: str) -> Any:
             Function(
                 name=BM25_FUNCTION,
                 function_type=FunctionType.BM25,
-                input_field_names=["text"],
+                input_field_names=[INDEX_TEXT],
                 output_field_names=[SPARSE],
             )
         )
@@ -115,6 +121,8 @@ def field_problem(chunk: Chunk) -> str | None:
             return f"{name} must be a string"
         if len(value.encode("utf-8")) > max_len:
             return f"{name} is longer than {max_len} bytes"
+    if len(chunk.indexed_text.encode("utf-8")) > INDEX_TEXT_BYTES:
+        return f"context and text are longer than {INDEX_TEXT_BYTES} bytes"
     if not chunk.chunk_id:
         return "chunk_id is empty"
     for name in INT_FIELDS:
@@ -126,6 +134,7 @@ def field_problem(chunk: Chunk) -> str | None:
 def chunk_to_row(chunk: Chunk, vector: np.ndarray, *, visible: bool = True) -> dict[str, Any]:
     """The row for ``chunk``; JSON fields must be objects on Milvus 2.3, hence ``items``."""
     row: dict[str, Any] = {name: getattr(chunk, name) for name in VARCHAR_FIELDS}
+    row[INDEX_TEXT] = chunk.indexed_text
     row.update({name: int(getattr(chunk, name)) for name in INT_FIELDS})
     row["counterparts"] = counterparts_json(chunk.counterparts)
     row[VISIBLE] = bool(visible)
@@ -179,6 +188,8 @@ def row_to_chunk(row: dict[str, Any]) -> Chunk:
         doc_id=str(row.get("doc_id", "")),
         title=str(row.get("title", "")),
         lang=str(row.get("lang", "")),
+        doc_lang=str(row.get("doc_lang", "")),
+        context=str(row.get("context", "")),
         kind=str(row.get("kind", "")),
         date=str(row.get("date", "")),
         section=str(row.get("section", "")),
