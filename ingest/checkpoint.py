@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 # Code that decides what a document's chunks are: a change to any of it invalidates keys.
-_CODE_ROOTS = ("ingest", "reportrag/langid.py", "reportrag/types.py")
+_CODE_ROOTS = ("ingest", "reportrag/langid.py", "reportrag/prose.py", "reportrag/types.py")
 
 
 @lru_cache(maxsize=1)
