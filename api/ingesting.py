@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -46,8 +47,9 @@ def ingest_from_settings(
     if rebuild and paths:
         raise InputError("a rebuild re-ingests the whole corpus folder: name no paths")
     found = find_documents(settings.corpus_dir, paths or None)
-    with ingest_lock(settings.data_dir):
-        cancel = CancelToken(settings.data_dir)
+    # A dry run writes nothing, not even the lock file (it takes no lock: it only reads).
+    with nullcontext() if dry_run else ingest_lock(settings.data_dir):
+        cancel = None if dry_run else CancelToken(settings.data_dir)
         if rebuild and not dry_run and store.has_collection():
             log.warning("rebuild: dropping collection %s", settings.collection)
             store.drop()
@@ -86,3 +88,13 @@ def forget_from_checkpoint(settings: Settings, doc_id: str) -> None:
 def cancel_ingestion(settings: Settings) -> bool:
     """Ask the ingestion running on this data directory to stop; False when none runs."""
     return request_cancel(settings.data_dir)
+
+
+class NoDatabase:
+    """A Milvus Lite database that does not exist yet, for a dry run (which creates none)."""
+
+    def has_collection(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Nothing to close."""

@@ -130,6 +130,7 @@ def cmd_query(args: argparse.Namespace) -> dict:
                     {
                         "text": h.page_content,
                         "lang": h.metadata.get("lang", ""),
+                        "source": h.metadata["source"],
                         "prev": by_pos.get((h.metadata["source"], h.metadata["seq"] - 1), ""),
                         "next": by_pos.get((h.metadata["source"], h.metadata["seq"] + 1), ""),
                     }

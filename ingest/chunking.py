@@ -15,9 +15,18 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.clean import CleanedText
+from ingest.document import ParsedDocument
+from ingest.outline import ProseIndex, context_line, heading_starts
 from reportrag.errors import ConfigError
-from reportrag.langid import LanguageDetector
-from reportrag.types import SECTION_SEP, Chunk, DocumentMeta, content_hash, make_chunk_id
+from reportrag.langid import LanguageDetector, chunk_language
+from reportrag.types import (
+    SECTION_SEP,
+    Chunk,
+    DocumentMeta,
+    content_hash,
+    contextual,
+    make_chunk_id,
+)
 
 PATH_SEP = SECTION_SEP
 _MAX_LABEL = 80
@@ -198,6 +207,11 @@ def find_sections(text: str) -> list[Section]:
             stack.pop()  # a sibling or a shallower heading closes the deeper ones
         stack.append(c)
         heads.append((c.start, PATH_SEP.join(e.label for e in stack)))
+    return _cover(text, heads)
+
+
+def _cover(text: str, heads: list[tuple[int, str]]) -> list[Section]:
+    """Sections from (heading offset, path) pairs, covering the whole text."""
     first = heads[0][0] if heads else len(text)
     sections = [Section(0, first, "")] if text[:first].strip() else []
     if heads and not sections:
@@ -400,39 +414,70 @@ def _merge_tiny(text: str, pieces: list[Span], limit: int, count: Count) -> list
     return out
 
 
+def sections_of(parsed: ParsedDocument) -> list[Section]:
+    """The sections of a document: from its heading blocks, or found in plain text."""
+    if parsed.blocks:
+        return _cover(parsed.text, heading_starts(parsed))
+    return find_sections(parsed.text)
+
+
+def _fitting_context(context: str, body: str, count: Count, embed_limit: int | None) -> str:
+    """The context line, shortened (to the title, then nothing) until context + text fit."""
+    if embed_limit is None:
+        return context
+    for candidate in (context, context.split(SECTION_SEP, 1)[0], ""):
+        if count(contextual(candidate, body)) <= embed_limit:
+            return candidate
+    return ""
+
+
 def chunk_document(
     doc: DocumentMeta,
-    cleaned: CleanedText,
+    parsed: ParsedDocument | CleanedText,
     *,
     count_tokens: Count,
     max_tokens: int,
     overlap_tokens: int,
-    detector: LanguageDetector,
+    detector: LanguageDetector | None = None,
+    embed_limit: int | None = None,
 ) -> list[Chunk]:
-    """Cut a cleaned document into linked, language-tagged chunks that fit ``max_tokens``."""
-    text = cleaned.text
+    """Cut a document into linked, language-tagged chunks that fit ``max_tokens``.
+
+    Each chunk carries its document's language (``doc.lang``) as ``doc_lang`` and, as
+    ``lang``, the language of its own prose when that is clearly another one. Its
+    ``context`` ("title › section") is embedded and keyword-indexed with it, shortened when
+    context and text together would exceed ``embed_limit`` tokens.
+    """
+    if isinstance(parsed, CleanedText):
+        parsed = ParsedDocument(cleaned=parsed)
+    text, cleaned = parsed.text, parsed.cleaned
     spans = split_spans(
         text,
-        _fold_sections(text, find_sections(text)),
+        _fold_sections(text, sections_of(parsed)),
         count_tokens=count_tokens,
         max_tokens=max_tokens,
         overlap_tokens=overlap_tokens,
     )
+    prose = ProseIndex(parsed)
+    doc_lang = doc.lang or "und"
     chunks: list[Chunk] = []
     for ordinal, span in enumerate(spans):
         body = text[span.start : span.end]
-        digest = content_hash(body)
+        context = _fitting_context(
+            context_line(doc.title, span.section), body, count_tokens, embed_limit
+        )
+        indexed = contextual(context, body)
+        digest = content_hash(indexed)
         raw_start, raw_end = cleaned.to_raw_span(span.start, span.end)
-        lang = detector.detect(body, default="und")
-        if lang == "und":  # only numbers and names ("Yi-6B | 303"): the text around decides
-            same = bool(chunks) and chunks[-1].section == span.section
-            lang = chunks[-1].lang if same else (doc.lang or "und")
+        lang = chunk_language(prose.prose(span.start, span.end), doc_lang, detector=detector)
         chunks.append(
             Chunk(
                 chunk_id=make_chunk_id(doc.doc_id, ordinal, digest),
                 doc_id=doc.doc_id,
                 title=doc.title,
                 lang=lang,
+                doc_lang=doc_lang,
+                context=context,
                 kind=doc.kind,
                 date=doc.date,
                 section=span.section,

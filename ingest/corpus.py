@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ingest.document import ParsedDocument
 from reportrag.errors import DocumentError, ManifestError
 from reportrag.ids import MAX_ID, default_doc_id
 from reportrag.types import DocumentMeta
@@ -259,12 +260,16 @@ def discover(corpus_dir: Path, paths: list[Path] | None = None) -> list[Document
     return find_documents(corpus_dir, paths).documents
 
 
-def with_defaults(meta: DocumentMeta, cleaned_text: str, detected_lang: str) -> DocumentMeta:
-    """Fill title and language from the text when the manifest did not give them."""
+def with_defaults(meta: DocumentMeta, parsed: ParsedDocument, detected_lang: str) -> DocumentMeta:
+    """Fill title and language from the document when the manifest did not give them.
+
+    The title: the manifest's, else the document's own (first heading, front matter), else
+    its first cleaned line (never markup: the parser has removed it), else the file name.
+    """
     values = {f.name: getattr(meta, f.name) for f in fields(meta)}
     if not values["title"]:
-        first = next((ln.strip(" #\t") for ln in cleaned_text.splitlines() if ln.strip()), "")
-        values["title"] = first[:200] or Path(meta.path).stem
+        first = next((ln.strip(" #\t") for ln in parsed.text.splitlines() if ln.strip()), "")
+        values["title"] = (parsed.title or first)[:200] or Path(meta.path).stem
     if not values["lang"]:
         values["lang"] = detected_lang
     return DocumentMeta(**values)

@@ -45,3 +45,10 @@ class ParsedDocument:
     @property
     def text(self) -> str:
         return self.cleaned.text
+
+
+def parse_document(raw: str, *, suffix: str, source: str = "") -> ParsedDocument:
+    """Parse a decoded file by its type (plain text until the structured parsers land)."""
+    from ingest.clean import clean_text
+
+    return ParsedDocument(cleaned=clean_text(raw, source=source))

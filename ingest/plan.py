@@ -12,10 +12,12 @@ from typing import Protocol
 import numpy as np
 
 from ingest.chunking import chunk_document
-from ingest.clean import clean_text, decode_bytes
+from ingest.clean import decode_bytes
 from ingest.corpus import with_defaults
+from ingest.document import parse_document
+from ingest.outline import ProseIndex
 from reportrag.errors import DocumentError
-from reportrag.langid import LanguageDetector
+from reportrag.langid import LanguageDetector, document_language
 from reportrag.types import Chunk, DocumentMeta
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
@@ -96,20 +98,24 @@ def prepare_document(
     if data is None:
         data = read_document(meta, max_bytes=max_bytes)
     path = meta.path
-    text = decode_bytes(data, source=path, max_bytes=max_bytes)
-    cleaned = clean_text(text, source=path)
-    if not cleaned.text.strip():
-        raise DocumentError(f"{path}: no text left after cleaning")
-    meta = with_defaults(meta, cleaned.text, detector.detect(cleaned.text[:5000], default="und"))
+    name = Path(path).name
+    text = decode_bytes(data, source=name, max_bytes=max_bytes)
+    parsed = parse_document(text, suffix=Path(path).suffix, source=name)
+    if not parsed.text.strip():
+        raise DocumentError(f"{name}: no text left after cleaning", details={"file": name})
+    prose = ProseIndex(parsed).prose(0, len(parsed.text))
+    language = document_language([prose], declared=meta.lang, detector=detector)
+    meta = with_defaults(meta, parsed, language.lang)
     limit = min(chunk_tokens, embedder.max_tokens)
-    _check_chunk_budget(meta, _fewest_chunks(cleaned.text, embedder, limit), max_chunks)
+    _check_chunk_budget(meta, _fewest_chunks(parsed.text, embedder, limit), max_chunks)
     chunks = chunk_document(
         meta,
-        cleaned,
+        parsed,
         count_tokens=embedder.count_tokens,
         max_tokens=limit,
         overlap_tokens=min(overlap_tokens, limit // 4),
         detector=detector,
+        embed_limit=embedder.max_tokens,
     )
     _check_chunk_budget(meta, len(chunks), max_chunks)
     return meta, chunks

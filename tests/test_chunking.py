@@ -17,8 +17,9 @@ import pytest
 
 from ingest.chunking import chunk_document, find_sections, is_caption, reassemble, split_spans
 from ingest.clean import CleanedText, clean_text, decode_bytes
+from ingest.outline import context_line
 from reportrag.errors import ConfigError
-from reportrag.langid import LanguageDetector, default_detector
+from reportrag.langid import LanguageDetector, default_detector, document_language
 from reportrag.types import Chunk, DocumentMeta, content_hash, make_chunk_id
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -48,7 +49,7 @@ def corpus(detector: LanguageDetector) -> dict[str, tuple[str, CleanedText, list
             doc_id=f"doc{prefix}",
             path=str(path),
             title=f"T{prefix}",
-            lang="xx",
+            lang=document_language([cleaned.text], detector=detector).lang,
             kind="report",
             date="2024-01-01",
         )
@@ -184,7 +185,10 @@ def test_chunk_metadata(
     _, _, chunks = corpus[prefix]
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     for c in chunks:
-        assert c.content_hash == content_hash(c.text)
+        # The hash is of what is embedded: the context line ("title › section"), then the text.
+        assert c.context.startswith(f"T{prefix}") and c.context == context_line(c.title, c.section)
+        assert c.content_hash == content_hash(c.indexed_text)
+        assert c.indexed_text == f"{c.context}\n\n{c.text}"
         assert c.chunk_id == make_chunk_id(f"doc{prefix}", c.ordinal, c.content_hash)
         assert (c.doc_id, c.title, c.kind, c.date) == (
             f"doc{prefix}",
@@ -246,6 +250,9 @@ def test_captions_stay_on_their_own_line(
 
 
 def test_chunk_languages(corpus: dict[str, tuple[str, CleanedText, list[Chunk]]]) -> None:
+    assert {p: {c.doc_lang for c in corpus[p][2]} for p in PREFIXES} == {
+        "000": {"en"}, "001": {"zh"}, "002": {"en"}, "003": {"de"}, "004": {"zh"}
+    }
     langs = {p: [c.lang for c in corpus[p][2]] for p in PREFIXES}
     assert set(langs["001"]) == {"zh"}
     assert set(langs["002"]) == {"en"}

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.corpus import assign_doc_ids, default_doc_id, discover, find_documents, slug
+from ingest.corpus import assign_doc_ids, default_doc_id, discover, find_documents
 from reportrag.errors import DocumentError
+from reportrag.ids import slug
 
 
 def _write(folder: Path, name: str, text: str = "Some text about open source.\n") -> Path:

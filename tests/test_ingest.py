@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -356,3 +357,15 @@ def test_no_text_is_lost_with_the_real_tokenizer(embedder) -> None:
             pieces.append((start, c.text))
         rebuilt = reassemble(pieces)
         assert re.sub(r"\s+", "", rebuilt) == re.sub(r"\s+", "", cleaned.text), meta.path
+
+
+def test_a_dry_run_writes_nothing_not_even_the_model_or_the_database(
+    small_corpus, tmp_path, monkeypatch, capsys
+) -> None:
+    code = _cli(["ingest", "--dry-run", "--json"], monkeypatch, tmp_path, small_corpus)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["dry_run"] is True and summary["documents"] == len(SMALL)
+    assert summary["chunks"] == summary["added"] > 0 and summary["embedded"] == 0
+    assert not (tmp_path / "data").exists()  # no database, no model directory, no lock file

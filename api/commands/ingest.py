@@ -63,6 +63,8 @@ def _ingest(args: argparse.Namespace) -> int:
             raise NotFoundError(f"no ingestion is running on {settings.data_dir}")
         print("asked the running ingestion to stop", file=sys.stderr)
         return 0
+    if args.dry_run:
+        return _print_summary(_dry_run(args, settings), args)
     embedder = embedder_from_settings(settings)
     store = store_from_settings(settings, embedder.dim)
     store.connect()
@@ -79,6 +81,35 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
+    return _print_summary(summary, args)
+
+
+def _dry_run(args: argparse.Namespace, settings):  # noqa: ANN001, ANN202 - IngestSummary
+    """What an ingestion would change, writing nothing: no database, no model directory."""
+    from api.ingesting import NoDatabase, ingest_from_settings
+    from reportrag.embedding.counter import unbuilt_default_counter
+    from reportrag.store.lite_process import running_address
+
+    embedder = unbuilt_default_counter(settings.model, settings.models_dir)
+    if embedder is None:
+        embedder = embedder_from_settings(settings)  # built already (or another model)
+    lite = settings.milvus_uri is None and settings.lite_address is None
+    db = Path(settings.resolved_milvus_uri)
+    if lite and not db.exists() and running_address(db) is None:
+        store = NoDatabase()  # connecting would create the Lite database
+    else:
+        store = store_from_settings(settings, getattr(embedder, "dim", 384))
+        store.connect()
+    try:
+        return ingest_from_settings(
+            settings, embedder=embedder, store=store, paths=list(args.paths) or None,
+            dry_run=True, full=args.full, progress=False,
+        )
+    finally:
+        store.close()
+
+
+def _print_summary(summary, args: argparse.Namespace) -> int:  # noqa: ANN001
     out = summary.to_dict()
     if args.json:
         print(json.dumps(out, ensure_ascii=False))

