@@ -131,6 +131,7 @@ def make_chunks() -> list[Chunk]:
                 doc_id=doc_id,
                 title=f"Title of {doc_id}",
                 lang=lang,
+                doc_lang=lang,  # what filters.lang matches
                 kind=kind,
                 date=date,
                 section=section,

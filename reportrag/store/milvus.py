@@ -390,6 +390,16 @@ class MilvusStore:
         return bool(stale)
 
     @property
+    def _fields(self) -> list[str]:
+        """The fields that rebuild a Chunk from this collection's rows."""
+        return sc.chunk_fields(self._schema)
+
+    def _rank_fields(self, counterparts: bool, rows: bool) -> list[str]:
+        if rows:
+            return self._fields
+        return ["chunk_id", "counterparts"] if counterparts else ["chunk_id"]
+
+    @property
     def _lang_field(self) -> str:
         """What ``filters.lang`` matches: the document's language (schema 1: the chunk's)."""
         return "doc_lang" if self._schema >= 2 else "lang"
@@ -532,8 +542,7 @@ class MilvusStore:
     def set_counterparts(self, updates: dict[str, list[Counterpart]]) -> None:
         """Rewrite the counterparts of these chunks, keeping everything else."""
         self.require_writable()
-        fields = [*sc.CHUNK_FIELDS, sc.VISIBLE, sc.VECTOR]
-        rows = self._rows_by_ids(list(updates), fields)
+        rows = self._rows_by_ids(list(updates), sc.row_fields(self._schema))
         for row in rows:
             row["counterparts"] = sc.counterparts_json(updates[row["chunk_id"]])
             row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
@@ -549,7 +558,7 @@ class MilvusStore:
         self.require_writable()
         rows = [
             r
-            for r in self._rows_by_ids(chunk_ids, [*sc.CHUNK_FIELDS, sc.VISIBLE, sc.VECTOR])
+            for r in self._rows_by_ids(chunk_ids, sc.row_fields(self._schema))
             if not r.get(sc.VISIBLE)
         ]
         for row in rows:
@@ -608,9 +617,7 @@ class MilvusStore:
             return 0
         started = time.monotonic()
         rows = 0
-        fields = [*sc.CHUNK_FIELDS, sc.VECTOR]
-        if self._visibility:
-            fields.append(sc.VISIBLE)
+        fields = sc.row_fields(self._schema)
         for page in self._scan_pages(("", {}), fields, CONSOLIDATE_PAGE):
             for row in page:
                 row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
@@ -729,14 +736,14 @@ class MilvusStore:
 
     def get(self, chunk_ids: list[str]) -> list[Chunk]:
         """These chunks in the order asked; missing (and hidden) ones are skipped."""
-        rows = self._rows_by_ids(chunk_ids, sc.CHUNK_FIELDS, fast=True, visible_only=True)
+        rows = self._rows_by_ids(chunk_ids, self._fields, fast=True, visible_only=True)
         return [sc.row_to_chunk(r) for r in rows]
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """Every visible chunk of ``doc_id`` ordered by ordinal."""
         base = eq_filter("doc_id", doc_id, templating=self._templating,
                          extra=self._visible_base()[0])
-        chunks = [sc.row_to_chunk(r) for r in self._scan(base, sc.CHUNK_FIELDS)]
+        chunks = [sc.row_to_chunk(r) for r in self._scan(base, self._fields)]
         return sorted(chunks, key=lambda c: c.ordinal)
 
     def chunks_window(self, doc_id: str, first: int, last: int) -> list[Chunk]:
@@ -748,7 +755,7 @@ class MilvusStore:
             extra += f" and {VISIBLE_ONLY}"
         expr, params = eq_filter("doc_id", doc_id, templating=self._templating, extra=extra)
         # A window is small (ordinals are unique per document): one query, no paging.
-        rows = self._query(expr, params, sc.CHUNK_FIELDS, fast=True)
+        rows = self._query(expr, params, self._fields, fast=True)
         return sorted((sc.row_to_chunk(r) for r in rows), key=lambda c: c.ordinal)
 
     def get_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
@@ -766,7 +773,7 @@ class MilvusStore:
     def scan_with_vectors(self, page_size: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
         """Every visible chunk with its vector: pages of up to ``page_size``, by chunk_id."""
         size = _page_size(page_size)
-        for page in self._scan_pages(self._visible_base(), [*sc.CHUNK_FIELDS, sc.VECTOR], size):
+        for page in self._scan_pages(self._visible_base(), [*self._fields, sc.VECTOR], size):
             yield [sc.row_to_chunk(r) for r in page], self._vectors(page)
 
     def scan_ids(self, page_size: int = SCAN_PAGE) -> Iterator[list[str]]:
@@ -776,7 +783,7 @@ class MilvusStore:
 
     def get_with_vectors(self, chunk_ids: list[str]) -> tuple[list[Chunk], np.ndarray]:
         """These chunks (in the order asked, missing ones skipped) and their vectors."""
-        rows = self._rows_by_ids(chunk_ids, [*sc.CHUNK_FIELDS, sc.VECTOR], fast=True)
+        rows = self._rows_by_ids(chunk_ids, [*self._fields, sc.VECTOR], fast=True)
         return [sc.row_to_chunk(r) for r in rows], self._vectors(rows)
 
     def _vectors(self, rows: list[dict[str, Any]]) -> np.ndarray:
@@ -790,7 +797,7 @@ class MilvusStore:
 
     def search_dense(self, vector: np.ndarray, filters: Filters, top_k: int) -> list[StoreHit]:
         """Nearest chunks by cosine similarity (score in [-1, 1]), filtered inside the search."""
-        rows = self._search_dense(vector, filters, top_k, sc.CHUNK_FIELDS)
+        rows = self._search_dense(vector, filters, top_k, self._fields)
         return [StoreHit(chunk=sc.row_to_chunk(row), score=score) for row, score in rows]
 
     def rank_dense(
@@ -806,12 +813,12 @@ class MilvusStore:
         the extra read costs more than the fields (docs/benchmarks.md).
         """
         return _ranked_rows(
-            self._search_dense(vector, filters, top_k, _rank_fields(counterparts, rows))
+            self._search_dense(vector, filters, top_k, self._rank_fields(counterparts, rows))
         )
 
     def search_text(self, query: str, filters: Filters, top_k: int) -> list[StoreHit]:
         """BM25 keyword search over chunk text (score >= 0), filtered inside the search."""
-        rows = self._search_text(query, filters, top_k, sc.CHUNK_FIELDS)
+        rows = self._search_text(query, filters, top_k, self._fields)
         return [StoreHit(chunk=sc.row_to_chunk(row), score=score) for row, score in rows]
 
     def rank_text(
@@ -820,7 +827,7 @@ class MilvusStore:
     ) -> list[Ranked]:
         """Like :meth:`search_text`, for ranking (see :meth:`rank_dense`)."""
         return _ranked_rows(
-            self._search_text(query, filters, top_k, _rank_fields(counterparts, rows))
+            self._search_text(query, filters, top_k, self._rank_fields(counterparts, rows))
         )
 
     def _search_dense(
@@ -893,10 +900,6 @@ class MilvusStore:
         return hits
 
 
-def _rank_fields(counterparts: bool, rows: bool) -> list[str]:
-    if rows:
-        return sc.CHUNK_FIELDS
-    return ["chunk_id", "counterparts"] if counterparts else ["chunk_id"]
 
 
 def _ranked_rows(rows: list[tuple[dict[str, Any], float]]) -> list[Ranked]:

@@ -56,6 +56,18 @@ INT_FIELDS = ("ordinal", "token_count", "char_start", "char_end")
 FILTER_FIELDS = ("doc_id", "lang", "doc_lang", "kind", "date", "section")
 # What a search / query returns to rebuild a Chunk (never the vectors).
 CHUNK_FIELDS = [*VARCHAR_FIELDS, *INT_FIELDS, "counterparts"]
+_SINCE_2 = ("doc_lang", "context")  # chunk fields a collection of schema 1 does not have
+
+
+def chunk_fields(schema: int) -> list[str]:
+    """The fields a query returns to rebuild a Chunk from a collection of ``schema``."""
+    return CHUNK_FIELDS if schema >= 2 else [f for f in CHUNK_FIELDS if f not in _SINCE_2]
+
+
+def row_fields(schema: int) -> list[str]:
+    """Every field of a stored row that is not computed by Milvus (for rewriting rows)."""
+    extra = [INDEX_TEXT, VISIBLE] if schema >= 2 else []
+    return [*chunk_fields(schema), *extra, VECTOR]
 
 
 def build_schema(dim: int, dialect: Dialect, description: str) -> Any:
