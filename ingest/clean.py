@@ -215,7 +215,7 @@ _CHROME_GENERIC = re.compile(
 )
 # only after real chrome lines: a lone lowercase word ("deep") or the page's file name
 _CHROME_WEAK = re.compile(r"[a-z]{1,12}|[\w.-]+\.(md|markdown|mdx|txt|rst|adoc|html?|ipynb)")
-_LANGUAGE_NAMES = (
+LANGUAGE_NAMES = (
     "English Deutsch German Français French Español Spanish Italiano Italian Português "
     "Portuguese Nederlands Dutch Русский Russian Українська Polski Polish Türkçe Turkish "
     "Ελληνικά Greek 中文 简体中文 繁體中文 繁体中文 Chinese 日本語 Japanese 한국어 Korean العربية "
@@ -223,7 +223,7 @@ _LANGUAGE_NAMES = (
     "Norsk Čeština Magyar Română Latina Latin Sanskrit Filipino Català Hrvatski Български"
 ).split() + ["Русский язык", "Bahasa Indonesia", "Bahasa Melayu", "Tiếng Việt"]
 LANGUAGE_NAME_RE = re.compile(
-    "|".join(re.escape(n) for n in sorted(_LANGUAGE_NAMES, key=len, reverse=True)), re.I
+    "|".join(re.escape(n) for n in sorted(LANGUAGE_NAMES, key=len, reverse=True)), re.I
 )
 _IMAGE_PLACEHOLDER = re.compile(
     r"(?i)(image|img|pic|picture)[ _-]?\d{1,4}(\.(png|jpe?g|gif|svg|webp|bmp))?"
