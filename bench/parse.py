@@ -23,9 +23,10 @@ EVAL_DOCS = REPO / "eval" / "realdocs" / "docs"
 
 
 def one_line(size: int) -> str:
-    """A file that is a single line of prose (no line break at all)."""
-    words = "lorem ipsum *dolor* sit `amet` [link](https://example.com/x) consectetur "
-    return (words * (size // len(words) + 1))[:size]
+    """A file that is a single line of prose (no line break at all), with some markup."""
+    prose = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod " * 14
+    unit = "lorem ipsum *dolor* sit `amet` [link](https://example.com/x) consectetur " + prose
+    return (unit * (size // len(unit) + 1))[:size]
 
 
 def nested_divs(depth: int) -> str:

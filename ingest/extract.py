@@ -47,9 +47,11 @@ class Extraction:
         self.dropped: list[tuple[int, int, str]] = []  # source spans dropped whole, with why
 
     def delete(self, start: int, end: int, reason: str = "") -> None:
-        """Drop ``[start, end)`` of the source."""
+        """Drop ``[start, end)`` of the source; a reason is recorded in ``removed``."""
         if end > start:
-            self.edits.append((start, end, "", reason))
+            self.edits.append((start, end, "", ""))
+            if reason:
+                self.dropped.append((start, end, reason))
 
     def replace(self, start: int, end: int, text: str) -> None:
         """Show ``text`` instead of ``[start, end)`` of the source."""
@@ -85,14 +87,9 @@ def assemble(
     pos = 0
     for seg, edits in _segments_with_edits(found.segments, _normalized(found.edits)):
         part = src.slice(seg.start, seg.end)
-        part.apply((a - seg.start, b - seg.start, rep, why) for a, b, rep, why in edits)
-        part.apply(_pattern_edits(_DATA_URI, part.text, "data-uri"))
-        if seg.kind == "code":
-            part.apply(_code_edits(part.text))
-        else:
-            part.apply(_pattern_edits(_TEMPLATE, part.text, "template"))
-            for step in (nfkc_edits, _strip_edits, _line_break_edits, space_edits):
-                part.apply(step(part.text))
+        if edits:
+            part.apply((a - seg.start, b - seg.start, rep, why) for a, b, rep, why in edits)
+        _clean_block(part, seg.kind)
         removed.extend(part.removed)
         if not part.text.strip():
             continue
@@ -107,11 +104,32 @@ def assemble(
         blocks.append(Block(seg.kind, pos, pos + len(part.text), seg.level))
         pos += len(part.text)
     starts.append(len(raw))
-    cleaned = CleanedText("".join(text_parts), starts, sorted(removed), ends)
+    cleaned = CleanedText("".join(text_parts), starts, _outermost(removed), ends)
     if not title:  # the parser's title is already plain text; else the first heading's
         heading = next((b for b in blocks if b.kind == "heading"), None)
         title = cleaned.text[heading.start : heading.end] if heading else ""
     return ParsedDocument(cleaned, tuple(blocks), " ".join(title.split()), fmt)
+
+
+def _clean_block(part: Buffer, kind: BlockKind) -> None:
+    """The character steps of plain text, each run only where it can change something."""
+    text = part.text
+    if "data:" in text:
+        part.apply(_pattern_edits(_DATA_URI, text, "data-uri"))
+    if kind == "code":
+        part.apply(_code_edits(part.text))
+        return
+    if "{" in part.text:
+        part.apply(_pattern_edits(_TEMPLATE, part.text, "template"))
+    if not part.text.isascii():
+        part.apply(nfkc_edits(part.text))
+    text = part.text
+    if text[:1].isspace() or text[-1:].isspace():
+        part.apply(_strip_edits(text))
+    if "\n" in part.text:
+        part.apply(_line_break_edits(part.text))
+    if "  " in part.text or "\t" in part.text:
+        part.apply(space_edits(part.text))
 
 
 def plain_text(text: str) -> str:
@@ -120,6 +138,15 @@ def plain_text(text: str) -> str:
     for step in (invisible_edits, nfkc_edits):
         buf.apply(step(buf.text))
     return " ".join(buf.text.split())
+
+
+def _outermost(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Sorted spans, without those inside an earlier one (a badge inside a dropped menu)."""
+    out: list[tuple[int, int, str]] = []
+    for span in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if not out or span[1] > out[-1][1]:
+            out.append(span)
+    return out
 
 
 def _normalized(edits: list[Edit]) -> list[Edit]:

@@ -240,8 +240,8 @@ class HtmlWalker(HTMLParser):
                 item.prose = True
 
     def _start(self, tag: str, attrs: dict, a: int, b: int) -> None:
-        if tag == "title":
-            self.in_title = True
+        if tag == "title" and not (self.title or self.counts.get("svg") or self.counts.get("math")):
+            self.in_title = True  # the page's own title, not an SVG's tooltip
         if self.hidden:
             self._push(_Node(tag, "paragraph", hidden=tag in HIDDEN_TAGS, start=a))
             return

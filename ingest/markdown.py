@@ -37,6 +37,7 @@ _MARKER_LINE = re.compile(
 )
 _TOC_MARKER = re.compile(r"(?i)\[\[?_?toc_?\]\]?|\{:toc\}|\$\{toc\}|<!--\s*toc\s*-->")
 _TASK_BOX = re.compile(r"\[[ xX]\][ \t]+")
+_CUT_TAG = re.compile(r"<[A-Za-z/!][^<>\n]*\Z")
 _LEAVES = frozenset({"inline", "fence", "code_block", "html_block"})
 
 
@@ -54,6 +55,7 @@ def parse_markdown(raw: str, *, source: str = "") -> ParsedDocument:
         parsed = re.sub(r"[^\n]", " ", text[: meta.end]) + text[meta.end :]
         found.dropped.append((0, meta.end, "front-matter"))
     _Blocks(text, found).walk(_MD.parse(parsed, {}))
+    _drop_cut_tag(text, found)
     title = ""
     if meta and meta.title:
         a, b = meta.title
@@ -70,6 +72,14 @@ def parse_markdown(raw: str, *, source: str = "") -> ParsedDocument:
         found.add("paragraph", *meta.description)
         found.segments.insert(0, found.segments.pop())
     return assemble(src, raw, found, fmt="markdown", title=title)
+
+
+def _drop_cut_tag(text: str, found: Extraction) -> None:
+    """A file cut off inside a tag ends with ``<div class="x``: debris, unless it is code."""
+    cut = _CUT_TAG.search(text, max(len(text) - 2000, 0))
+    last = found.segments[-1] if found.segments else None
+    if cut and last and last.kind != "code" and last.start <= cut.start() < last.end:
+        found.delete(cut.start(), len(text), "truncated")
 
 
 @dataclass
@@ -223,7 +233,7 @@ class _Blocks:
             if not cell.content:
                 cells.append((-1, -1))
                 continue
-            a, b, cmap = align_cell(self.text, cursor, le, cell.content)
+            a, b, cmap = align_cell(self.text, cursor, le, cell.content, self.found)
             if a < 0:
                 continue
             self._edit_inline(cell, Aligned(a, b, cmap), nav=False)

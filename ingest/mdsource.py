@@ -112,7 +112,9 @@ def _place(raw: str, part: str) -> tuple[int, int]:
     return len(trimmed) - common, common
 
 
-def align_cell(text: str, cursor: int, end: int, content: str) -> tuple[int, int, ContentMap]:
+def align_cell(
+    text: str, cursor: int, end: int, content: str, found: Extraction
+) -> tuple[int, int, ContentMap]:
     """Find a table cell's content in its row (``\\|`` in the source is ``|`` in content)."""
     cmap = ContentMap()
     written = content.replace("|", "\\|")
@@ -125,7 +127,8 @@ def align_cell(text: str, cursor: int, end: int, content: str) -> tuple[int, int
     cmap.add(0, at)
     shift = 0
     for m in re.finditer(r"\|", content) if written != content else ():
-        shift += 1  # every pipe was written with a backslash before it
+        found.delete(at + m.start() + shift, at + m.start() + shift + 1)  # the backslash
+        shift += 1
         cmap.add(m.start(), at + m.start() + shift)
     return at, at + len(written), cmap
 
@@ -164,10 +167,11 @@ def _value(body: str, pattern: str, offset: int) -> tuple[int, int] | None:
         return None
     a, b = m.span("v")
     value = m.group("v")
-    if value[0] in "\"'" and len(value) >= 2 and value[-1] == value[0]:
-        a, b = a + 1, b - 1
-    elif value[0] in "|>[{&*!":
-        return None  # a block scalar, list or tag: not a one-line title
+    quoted = re.match(r"(\"|')(.*?)\1", value)
+    if quoted:
+        a, b = a + 1, a + 1 + len(quoted.group(2))
+    elif value[0] in "|>[{&*!\"'":
+        return None  # a block scalar, list, tag or broken quote: not a one-line title
     else:
         comment = re.search(r"\s#", value)
         if comment:
