@@ -1,6 +1,6 @@
 """Parser throughput (MB/s) on hostile inputs and on real documentation pages.
 
-Run: ``.venv/bin/python bench/parse.py [--scale 0.1] [--no-eval]``. Each hostile input is
+Run: ``.venv/bin/python -m bench.parse [--scale 0.1] [--no-eval]``. Each hostile input is
 parsed at two sizes; a linear parser keeps its MB/s as the input grows, so the ratio column
 (large / small throughput) should stay near 1. The generators are shared with the tests.
 """
@@ -8,14 +8,11 @@ parsed at two sizes; a linear parser keeps its MB/s as the input grows, so the r
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ingest.document import ParsedDocument, parse_document  # noqa: E402
+from ingest.document import ParsedDocument, parse_document
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "data" / "markdown"

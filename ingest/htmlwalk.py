@@ -10,11 +10,9 @@ everything inside them.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
 from ingest.chrome import (
     NavStats,
@@ -26,46 +24,22 @@ from ingest.chrome import (
 )
 from ingest.document import BlockKind
 from ingest.extract import Extraction
+from ingest.htmlevents import OffsetParser
+from ingest.htmltags import (
+    BLOCK_TAGS,
+    CLOSES_P,
+    HEADINGS,
+    HIDDEN_TAGS,
+    IMPLIED,
+    PAGE_CHROME_TAGS,
+    SECTIONING,
+    STRUCTURAL,
+    VOID_TAGS,
+    Node,
+)
 
-HEADINGS = {f"h{n}": n for n in range(1, 7)}
-BLOCK_TAGS = frozenset(
-    "address article aside blockquote body caption center dd details dialog dir div dl dt "
-    "fieldset figcaption figure footer form header hgroup hr html legend li main menu nav ol "
-    "p pre section summary table tbody td tfoot th thead tr ul".split()
-) | frozenset(HEADINGS)
-VOID_TAGS = frozenset(
-    "area base br col embed hr img input keygen link meta param source track wbr".split()
-)
-HIDDEN_TAGS = frozenset(
-    "script style svg math noscript template iframe object canvas head title".split()
-)
-PAGE_CHROME_TAGS = frozenset("nav header footer aside form button select dialog".split())
-_SECTIONING = frozenset({"article", "main"})  # a header or footer inside these is content
-_STRUCTURAL = frozenset("table thead tbody tfoot tr colgroup ul ol dl menu dir".split())
-_CLOSES_P = BLOCK_TAGS - frozenset("li td th tr tbody thead tfoot caption dd dt body html".split())
 _SCOPE_WALK = 64  # implied-close look-ups stop after this many open elements (keeps it linear)
 _TAG_START = re.compile(r"[A-Za-z/!?]")
-
-
-@dataclass(slots=True)
-class _Node:
-    """One open element and what the text directly inside it is."""
-
-    tag: str
-    kind: BlockKind
-    level: int = 0
-    mode: str = "flow"  # flow | item | inline | row | code
-    boundary: bool = False  # it started a block, so its end ends one
-    lists: int = 0  # how many lists it is inside
-    start: int = 0
-    sep: str = ""  # what its tags become when it does not start a block
-    hidden: bool = False
-    cells: int = 0  # table cells seen so far (rows)
-    first_segment: int = 0  # outermost lists: where their blocks start (contents lists)
-    items: int = 0  # outermost lists: list items, and those that are one in-page link
-    anchor_items: int = 0
-    anchor_links: int = 0  # list items: in-page links, and whether other text was seen
-    prose: bool = False
 
 
 @dataclass(slots=True)
@@ -76,7 +50,7 @@ class _Link:
     has_image: bool = False
 
 
-class HtmlWalker(HTMLParser):
+class HtmlWalker(OffsetParser):
     """Collect the blocks and edits of one HTML text into an :class:`Extraction`."""
 
     def __init__(
@@ -89,27 +63,22 @@ class HtmlWalker(HTMLParser):
         kind: BlockKind = "paragraph",
         level: int = 0,
     ) -> None:
-        super().__init__(convert_charrefs=False)
-        self.src, self.found, self.to_src, self.page = text, found, to_src, page
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self.stack = [_Node("#root", kind, level, "item" if kind == "list_item" else "flow")]
+        super().__init__(text)
+        self.found, self.to_src, self.page = found, to_src, page
+        self.stack = [Node("#root", kind, level, "item" if kind == "list_item" else "flow")]
         self.counts: dict[str, int] = {}
         self.hidden = 0
         self.sectioning = 0
         self.links: list[_Link] = []
-        self.pending: tuple[str, int, tuple] | None = None
         self.swallow = False
         self.title: list[str] = []
         self.in_title = False
-        self.outer_list: _Node | None = None
+        self.outer_list: Node | None = None
         self._begin_segment(0)
 
     def walk(self) -> str | None:
         """Parse the whole text; return the hidden element still open at its end, if any."""
-        self.feed(self.src)
-        self.close()
-        if self.pending:
-            self._dispatch(*self.pending, len(self.src))
+        self.run()
         end = len(self.src)
         open_hidden = next((n.tag for n in self.stack if n.hidden), None)
         while len(self.stack) > 1:
@@ -117,67 +86,21 @@ class HtmlWalker(HTMLParser):
         self._end_segment(end)
         return open_hidden
 
-    # --- html.parser callbacks: queued, because an event's end is where the next one starts
+    # --- tokens
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        self._queue("start", tag, attrs, self.get_starttag_text() or "", False)
+    def on_text(self, text: str, start: int, end: int, decoded: bool) -> None:
+        if decoded and not self.hidden and text != self.src[start:end]:
+            self._replace(start, end, text)
+        self._data(text, start, end, decoded)
 
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
-        self._queue("start", tag, attrs, self.get_starttag_text() or "", True)
+    def on_start(self, tag: str, attrs: dict[str, str], start: int, end: int) -> None:
+        self._start(tag, attrs, start, end)
 
-    def handle_endtag(self, tag: str) -> None:
-        self._queue("end", tag)
+    def on_end(self, tag: str, start: int, end: int) -> None:
+        self._end(tag, start, end)
 
-    def handle_data(self, data: str) -> None:
-        self._queue("data", data)
-
-    def handle_entityref(self, name: str) -> None:
-        self._queue("ref")
-
-    def handle_charref(self, name: str) -> None:
-        self._queue("ref")
-
-    def handle_comment(self, data: str) -> None:
-        self._queue("junk", "html-comment")
-
-    def handle_decl(self, decl: str) -> None:
-        self._queue("junk", "")
-
-    def handle_pi(self, data: str) -> None:
-        self._queue("junk", "")
-
-    def unknown_decl(self, data: str) -> None:
-        self._queue("junk", "")
-
-    def _queue(self, kind: str, *payload: object) -> None:
-        line, col = self.getpos()
-        start = self.line_starts[line - 1] + col
-        if self.pending:
-            self._dispatch(*self.pending, start)
-        self.pending = (kind, start, payload)
-
-    def _dispatch(self, kind: str, start: int, payload: tuple, end: int) -> None:
-        if kind == "data":
-            (data,) = payload
-            self._data(data, start, min(start + len(data), end))
-            self._delete(start + len(data), end, "")  # text the tokenizer never reported
-        elif kind == "ref":
-            raw = self.src[start:end]
-            decoded = html.unescape(raw)
-            if decoded != raw and not self.hidden:
-                self._replace(start, end, decoded)
-            self._data(decoded, start, end, decoded=True)
-        elif kind == "start":
-            tag, attrs, text, closed = payload
-            tag_end = min(start + len(text), end)
-            self._start(tag, dict(attrs), start, tag_end)
-            if closed and tag not in VOID_TAGS:
-                self._end(tag, tag_end, tag_end)
-            self._delete(tag_end, end, "")
-        elif kind == "end":
-            self._end(payload[0], start, end)
-        else:
-            self._delete(start, end, payload[0])
+    def on_skipped(self, start: int, end: int, reason: str) -> None:
+        self._delete(start, end, reason)
 
     # --- edits and blocks, in source offsets
 
@@ -225,7 +148,7 @@ class HtmlWalker(HTMLParser):
             self.swallow = True
             self._delete(a, b, "")
             return
-        if top.tag in _STRUCTURAL and data.isspace():
+        if top.tag in STRUCTURAL and data.isspace():
             self._delete(a, b, "")
             return
         if len(self.label) < 64:
@@ -243,18 +166,18 @@ class HtmlWalker(HTMLParser):
         if tag == "title" and not (self.title or self.counts.get("svg") or self.counts.get("math")):
             self.in_title = True  # the page's own title, not an SVG's tooltip
         if self.hidden:
-            self._push(_Node(tag, "paragraph", hidden=tag in HIDDEN_TAGS, start=a))
+            self._push(Node(tag, "paragraph", hidden=tag in HIDDEN_TAGS, start=a))
             return
-        if tag in ("li", "dt", "dd", "td", "th", "tr", "p", "option") or tag in _CLOSES_P:
+        if tag in ("li", "dt", "dd", "td", "th", "tr", "p", "option") or tag in CLOSES_P:
             self._implied_close(tag, a)
         top = self.stack[-1]
         if tag in HIDDEN_TAGS or (self.page and tag in PAGE_CHROME_TAGS and not self._content(tag)):
             boundary = tag in BLOCK_TAGS and top.mode in ("flow", "item")
             if boundary:
                 self._end_segment(a)
-            self._push(_Node(tag, top.kind, top.level, start=a, hidden=True, boundary=boundary))
+            self._push(Node(tag, top.kind, top.level, start=a, hidden=True, boundary=boundary))
             return
-        if tag in _SECTIONING:
+        if tag in SECTIONING:
             self.sectioning += 1
         if tag == "br":
             self._replace(a, b, "\n")
@@ -269,15 +192,15 @@ class HtmlWalker(HTMLParser):
         elif tag == "a":
             self.links.append(_Link(a, attrs.get("href") or ""))
             self._delete(a, b, "")
-            self._push(_Node(tag, top.kind, top.level, top.mode, lists=top.lists, start=a))
+            self._push(Node(tag, top.kind, top.level, top.mode, lists=top.lists, start=a))
         elif tag in BLOCK_TAGS:
             self._open_block(tag, top, a, b)
         else:
             self._delete(a, b, "")
-            self._push(_Node(tag, top.kind, top.level, top.mode, lists=top.lists, start=a))
+            self._push(Node(tag, top.kind, top.level, top.mode, lists=top.lists, start=a))
 
-    def _open_block(self, tag: str, top: _Node, a: int, b: int) -> None:
-        inherit = _Node(tag, top.kind, top.level, top.mode, lists=top.lists, start=a)
+    def _open_block(self, tag: str, top: Node, a: int, b: int) -> None:
+        inherit = Node(tag, top.kind, top.level, top.mode, lists=top.lists, start=a)
         if tag in ("td", "th") and top.mode == "row":
             self._replace(a, b, " | ") if top.cells else self._delete(a, b, "")
             top.cells += 1
@@ -298,10 +221,10 @@ class HtmlWalker(HTMLParser):
             return
         self._push(inherit)
 
-    def _block_node(self, tag: str, top: _Node, a: int) -> _Node:
+    def _block_node(self, tag: str, top: Node, a: int) -> Node:
         """The context a block-level element opens for the text inside it."""
         prose = "quote" if top.kind == "quote" else "paragraph"
-        node = _Node(tag, prose, 0, "flow", True, top.lists, a)
+        node = Node(tag, prose, 0, "flow", True, top.lists, a)
         if tag in HEADINGS:
             node.kind, node.level, node.mode = "heading", HEADINGS[tag], "inline"
         elif tag == "li":
@@ -347,7 +270,7 @@ class HtmlWalker(HTMLParser):
 
     # --- the stack
 
-    def _push(self, node: _Node) -> None:
+    def _push(self, node: Node) -> None:
         self.stack.append(node)
         self.counts[node.tag] = self.counts.get(node.tag, 0) + 1
         if node.hidden:
@@ -369,7 +292,7 @@ class HtmlWalker(HTMLParser):
             return
         if self.hidden:
             return
-        if node.tag in _SECTIONING:
+        if node.tag in SECTIONING:
             self.sectioning -= 1
         if node.tag == "a" and self.links:
             self._close_link(self.links.pop(), a, b)
@@ -402,13 +325,13 @@ class HtmlWalker(HTMLParser):
         elif item:
             item.prose = True
 
-    def _count_item(self, item: _Node) -> None:
+    def _count_item(self, item: Node) -> None:
         outer = self.outer_list
         if outer is not None:
             outer.items += 1
             outer.anchor_items += item.anchor_links == 1 and not item.prose
 
-    def _maybe_drop_contents(self, lst: _Node) -> None:
+    def _maybe_drop_contents(self, lst: Node) -> None:
         """Drop a list that is a table of contents (and the heading that announces it)."""
         first = lst.first_segment
         before = self.found.segments[first - 1] if first > 0 else None
@@ -419,7 +342,7 @@ class HtmlWalker(HTMLParser):
                 first -= 1
             self.found.drop_segments(first, "table-of-contents")
 
-    def _innermost(self, tag: str) -> _Node | None:
+    def _innermost(self, tag: str) -> Node | None:
         if not self.counts.get(tag):
             return None
         for node in reversed(self.stack[-_SCOPE_WALK:]):
@@ -429,7 +352,7 @@ class HtmlWalker(HTMLParser):
 
     def _implied_close(self, tag: str, a: int) -> None:
         """Close what a start tag closes by itself: an open <p>, <li>, cell or row."""
-        targets, scope = _IMPLIED.get(tag, (("p",), BLOCK_TAGS - {"p"}))
+        targets, scope = IMPLIED.get(tag, (("p",), BLOCK_TAGS - {"p"}))
         if not any(self.counts.get(t) for t in targets):
             return
         for depth, node in enumerate(reversed(self.stack[-_SCOPE_WALK:])):
@@ -443,16 +366,3 @@ class HtmlWalker(HTMLParser):
     def _content(self, tag: str) -> bool:
         """A header or footer inside an article is the article's own, not page chrome."""
         return tag in ("header", "footer") and self.sectioning > 0
-
-
-_LIST_SCOPE = frozenset({"ul", "ol", "menu", "dir", "table", "td", "th"})
-_TABLE_SCOPE = frozenset({"table"})
-_IMPLIED: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
-    "li": (("li",), _LIST_SCOPE),
-    "dt": (("dt", "dd"), frozenset({"dl"})),
-    "dd": (("dt", "dd"), frozenset({"dl"})),
-    "td": (("td", "th"), frozenset({"tr"}) | _TABLE_SCOPE),
-    "th": (("td", "th"), frozenset({"tr"}) | _TABLE_SCOPE),
-    "tr": (("tr",), _TABLE_SCOPE | {"thead", "tbody", "tfoot"}),
-    "option": (("option",), frozenset({"select", "datalist"})),
-}

@@ -19,7 +19,7 @@ from markdown_it.token import Token
 
 from ingest.chrome import NavStats, is_badge_image, is_decoration, is_in_page, meaningful_alt
 from ingest.extract import Extraction
-from ingest.htmlwalk import BLOCK_TAGS, HIDDEN_TAGS
+from ingest.htmltags import BLOCK_TAGS, HIDDEN_TAGS
 
 _DELIMITERS = frozenset(
     {"em_open", "em_close", "strong_open", "strong_close", "s_open", "s_close"}

@@ -7,9 +7,32 @@ import re
 import unicodedata
 
 from ingest.document import ParsedDocument
+from ingest.html import parse_html
+from ingest.markdown import parse_markdown
 
 TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
 _WORD = re.compile(r"\w+")
+
+
+def parse_md(raw: str) -> ParsedDocument:
+    """Parse Markdown and check the result is well formed."""
+    doc = parse_markdown(raw, source="test.md")
+    assert_well_formed(doc, raw)
+    assert doc.format == "markdown"
+    return doc
+
+
+def parse_page(raw: str) -> ParsedDocument:
+    """Parse an HTML page and check the result is well formed."""
+    doc = parse_html(raw, source="test.html")
+    assert_well_formed(doc, raw)
+    assert doc.format == "html"
+    return doc
+
+
+def shape(doc: ParsedDocument) -> list[tuple[str, int, str]]:
+    """Every block as (kind, level, text)."""
+    return [(b.kind, b.level, doc.text[b.start : b.end]) for b in doc.blocks]
 
 
 def blocks_text(doc: ParsedDocument, *, code: bool = True) -> list[str]:

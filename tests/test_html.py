@@ -1,31 +1,13 @@
-"""HTML page parsing: structure, chrome dropped, exact offsets, real pages, bad input."""
+"""HTML page parsing rules: structure, chrome dropped, entities, exact offsets."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from ingest.document import ParsedDocument
-from ingest.html import parse_html
-from tests.parsing import assert_well_formed, blocks_text, hidden_urls, leaked_tags, prose
-
-FIXTURES = Path(__file__).resolve().parent / "data" / "markdown"
+from tests.parsing import blocks_text, leaked_tags, shape
+from tests.parsing import parse_page as parse
 
 
 def page(body: str, head: str = "<title>Page</title>") -> str:
     return f"<!DOCTYPE html>\n<html><head>{head}</head>\n<body>\n{body}\n</body></html>\n"
-
-
-def parse(raw: str) -> ParsedDocument:
-    doc = parse_html(raw, source="test.html")
-    assert_well_formed(doc, raw)
-    assert doc.format == "html"
-    return doc
-
-
-def shape(doc: ParsedDocument) -> list[tuple[str, int, str]]:
-    return [(b.kind, b.level, doc.text[b.start : b.end]) for b in doc.blocks]
 
 
 def test_blocks_of_a_page() -> None:
@@ -140,72 +122,3 @@ def test_entities_and_offsets() -> None:
     assert doc.text == "café <tag> €5 &unknown; &"
     assert raw[slice(*doc.cleaned.to_raw_span(3, 4))] == "&eacute;"
     assert leaked_tags(doc, raw) == []
-
-
-# --- real pages -------------------------------------------------------------------------------
-
-PAGES = sorted(FIXTURES.glob("*.html"))
-
-
-@pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
-def test_real_pages(path: Path) -> None:
-    raw = path.read_text(encoding="utf-8")
-    doc = parse(raw)
-    assert leaked_tags(doc, raw) == []
-    text = prose(doc)
-    assert [url for url in hidden_urls(raw) if url in text] == []
-    for chrome in ("Apache > HTTP", "Permanent link", "¶", "prettify", "Modules | Directives"):
-        assert chrome not in doc.text, chrome
-
-
-def test_real_page_content() -> None:
-    raw = (FIXTURES / "httpd-bind.de.html").read_text(encoding="utf-8")
-    doc = parse(raw)
-    assert doc.title == "An Adressen und Ports binden"
-    headings = [t for k, _, t in shape(doc) if k == "heading"]
-    assert headings[:2] == ["An Adressen und Ports binden", "Siehe auch"]
-    assert "Überblick" in headings
-    assert "Verfügbare Sprachen" not in doc.text  # the language switcher
-    assert "Betrachtung von IPv6-Besonderheiten\n\n" in doc.text  # a heading, not its ToC entry
-    assert doc.text.count("Betrachtung von IPv6-Besonderheiten") == 1
-    assert "Listen 192.0.2.1:80\nListen 192.0.2.5:8000" in blocks_text(doc)
-    zh = parse((FIXTURES / "httpd-howto-index.zh-cn.html").read_text(encoding="utf-8"))
-    assert zh.title == "常见操作/教程"
-
-
-# --- bad input --------------------------------------------------------------------------------
-
-
-def test_deeply_nested_and_unclosed() -> None:
-    doc = parse("<div>" * 100_000 + "deep" + "<span>" * 50_000 + "er")
-    assert doc.text == "deeper"
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        "<p>cut mid <a href=\"https://x.test",
-        "<table><tr><td>a</td><td>b",
-        "<ul><li>a<li>b",
-        "<script>never closed <p>text</p>",
-        "<!-- never closed <p>text</p>",
-        "</div></p></li> stray ends",
-        "<p>a</b></i></em>b</p>",
-        "<",
-        "&",
-        "<![CDATA[x]]><?php echo 1 ?><!DOCTYPE x>text",
-    ],
-)
-def test_broken_html_parses(raw: str) -> None:
-    parse(raw)
-
-
-def test_a_cut_tag_does_not_leak() -> None:
-    assert parse("<p>Text <div class=\"x").text == "Text"
-    assert parse("<p>Text </a").text == "Text"
-
-
-def test_long_single_line_page() -> None:
-    raw = page("<p>" + "word <b>bold</b> &amp; more " * 20_000 + "</p>")
-    doc = parse_html(raw)
-    assert len(doc.blocks) == 1 and "<" not in doc.text

@@ -1,49 +1,19 @@
-"""Markdown parsing: structure, what is kept and dropped, exact offsets, real pages, bad input."""
+"""Markdown parsing rules: structure, what is kept and what is dropped, exact offsets."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from ingest.clean import clean_text, decode_bytes
-from ingest.document import ParsedDocument, parse_document
+from ingest.document import parse_document
 from ingest.markdown import parse_markdown
 from reportrag.errors import DocumentError
-from tests.parsing import (
-    assert_maps_back,
-    assert_well_formed,
-    blocks_text,
-    hidden_urls,
-    leaked_tags,
-    prose,
-)
+from tests.parsing import assert_maps_back, blocks_text, shape
+from tests.parsing import parse_md as md
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "tests" / "data" / "markdown"
-EVAL_DOCS = REPO / "eval" / "realdocs" / "docs"
-sys.path.insert(0, str(REPO))
-from bench.parse import (  # noqa: E402
-    emphasis_bomb,
-    giant_code,
-    giant_table,
-    invisible_mix,
-    long_list,
-    nested_divs,
-    one_line,
-)
-
-
-def md(raw: str) -> ParsedDocument:
-    doc = parse_markdown(raw, source="test.md")
-    assert_well_formed(doc, raw)
-    assert doc.format == "markdown"
-    return doc
-
-
-def shape(doc: ParsedDocument) -> list[tuple[str, int, str]]:
-    return [(b.kind, b.level, doc.text[b.start : b.end]) for b in doc.blocks]
 
 
 # --- structure --------------------------------------------------------------------------------
@@ -402,158 +372,3 @@ def test_text_files_keep_exactly_their_plain_cleaning() -> None:
 def test_bytes_are_refused() -> None:
     with pytest.raises(DocumentError):
         parse_markdown(b"# x")  # type: ignore[arg-type]
-
-
-# --- real pages -------------------------------------------------------------------------------
-
-FIXTURE_PAGES = sorted(FIXTURES.glob("*.md"))
-
-
-@pytest.fixture(scope="module")
-def real_docs() -> dict[str, tuple[str, ParsedDocument]]:
-    out = {}
-    for path in FIXTURE_PAGES:
-        raw = path.read_text(encoding="utf-8")
-        out[path.name] = (raw, parse_markdown(raw, source=path.name))
-    return out
-
-
-@pytest.mark.parametrize("name", [p.name for p in FIXTURE_PAGES])
-def test_real_pages_are_well_formed_and_free_of_markup(
-    name: str, real_docs: dict[str, tuple[str, ParsedDocument]]
-) -> None:
-    raw, doc = real_docs[name]
-    assert_well_formed(doc, raw)
-    assert doc.title and len(doc.blocks) > 20
-    assert leaked_tags(doc, raw) == []
-    text = prose(doc)
-    assert [url for url in hidden_urls(raw) if url in text] == []
-    for marker in ("](", "![", "<!--", "{{<", "{%"):
-        assert marker not in text, marker
-
-
-def test_real_page_titles(real_docs: dict[str, tuple[str, ParsedDocument]]) -> None:
-    titles = {name: doc.title for name, (_, doc) in real_docs.items()}
-    assert titles == {
-        "fastapi-de-first-steps.md": "Erste Schritte",
-        "fastapi-zh-docker.md": "容器中的 FastAPI - Docker",
-        "fastapi-zh-index.md": "FastAPI",
-        "hugo-front-matter.md": "Front matter",
-        "otel-baggage-api.md": "Baggage API",
-        "otel-sdk-environment-variables.md": "OpenTelemetry Environment Variable Specification",
-        "vue-computed.md": "Computed Properties",
-    }
-
-
-def test_real_page_chrome_is_gone(real_docs: dict[str, tuple[str, ParsedDocument]]) -> None:
-    raw, index = real_docs["fastapi-zh-index.md"]
-    assert "shields.io" in raw and "badge" in raw
-    assert index.text.startswith("FastAPI\n\nFastAPI 框架，高性能，易于学习，高效编码，生产可用")
-    kept = blocks_text(index)
-    for gone in ("Test", "Coverage", "Package version", "Supported Python versions"):
-        assert gone not in kept, gone  # the badges' alt text
-    for gone in ("sponsor.title", ".md-content", "shields.io", "{% for"):
-        assert gone not in index.text, gone
-    _, baggage = real_docs["otel-baggage-api.md"]
-    assert "Table of Contents" not in baggage.text and "Get All Values" in baggage.text
-    assert [b.kind for b in baggage.blocks].count("heading") == 11
-    _, env = real_docs["otel-sdk-environment-variables.md"]
-    rows = [t for t in blocks_text(env) if t.startswith("OTEL_SDK_DISABLED |")]
-    assert rows and rows[0].split(" | ")[1:4] == [
-        "Disable the SDK for all signals",
-        "false",
-        "Boolean",
-    ]
-    _, hugo = real_docs["hugo-front-matter.md"]
-    assert hugo.blocks[1].kind == "paragraph"
-    assert hugo.text[hugo.blocks[1].start : hugo.blocks[1].end] == (
-        "Use front matter to add metadata to your content."
-    )
-
-
-@pytest.mark.skipif(not EVAL_DOCS.is_dir(), reason="eval/realdocs is not checked out here")
-def test_held_out_pages_parse_and_lose_their_markup() -> None:
-    """A smoke test only: the held-out pages are for evaluation, not for tuning rules."""
-    pages = sorted(EVAL_DOCS.glob("*.md"))
-    assert pages
-    for path in pages:
-        raw = path.read_text(encoding="utf-8")
-        doc = parse_markdown(raw, source=path.name)
-        assert_well_formed(doc, raw)
-        assert doc.title, path.name
-        assert not doc.title.startswith("<"), path.name
-        assert "data:" not in doc.text or "data:" in raw.replace("data:image", ""), path.name
-        text = prose(doc)
-        assert "](" not in text and "<!--" not in text, path.name
-
-
-# --- bad input --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        "# Title\n\n```python\ndef f():\n    return [",  # mid-fence
-        "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 ",  # mid-table
-        "Text <a href=\"https://x.test\" title='unfinished",  # mid-tag
-        "<div><p>Text <b>bold",  # unclosed HTML
-        "<!-- comment that never ends\n\nmore",
-        "<script>\nnever closed\n\nmore",
-        "[link](https://x.test",
-        "![image](",
-        "---\ntitle: x",
-        "&#",
-        "<",
-        "|",
-    ],
-)
-def test_truncated_input_parses(raw: str) -> None:
-    md(raw)
-
-
-def test_a_tag_cut_off_at_the_end_does_not_leak() -> None:
-    assert md('Some text <div class="x').text == "Some text"
-    assert md("```\ncode <div class=").text == "code <div class="  # code stays verbatim
-
-
-def test_deeply_nested_html() -> None:
-    raw = nested_divs(100_000)
-    doc = md(raw)
-    assert doc.text == "deep text"
-
-
-def test_ten_megabyte_single_line() -> None:
-    raw = one_line(10_000_000)
-    doc = parse_markdown(raw)
-    assert len(doc.blocks) == 1 and "\n" not in doc.text
-    assert "example.com" not in doc.text and "*" not in doc.text
-    assert doc.text.startswith("lorem ipsum dolor sit amet link consectetur")
-
-
-def test_ten_thousand_item_list() -> None:
-    doc = md(long_list(10_000))
-    assert len(doc.blocks) == 10_000
-    assert doc.text[doc.blocks[-1].start : doc.blocks[-1].end] == "item number 9999 with some text"
-
-
-def test_one_giant_table() -> None:
-    doc = md(giant_table(10_000))
-    assert len(doc.blocks) == 10_001
-    assert doc.text[doc.blocks[-1].start : doc.blocks[-1].end] == "9999 | name 9999 | 29997"
-
-
-def test_one_giant_code_block() -> None:
-    raw = giant_code(30_000)
-    doc = md(raw)
-    assert [b.kind for b in doc.blocks] == ["code"]
-    assert doc.text == raw.removeprefix("```python\n").removesuffix("\n```\n")
-
-
-def test_unmatched_openers() -> None:
-    doc = md(emphasis_bomb(5_000))
-    assert len(doc.blocks) == 1
-
-
-def test_invisible_characters_in_bulk() -> None:
-    doc = md(invisible_mix(2_000))
-    assert not any(ch in doc.text for ch in "\u200b\u200f\u202e\u2066")
