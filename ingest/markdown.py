@@ -26,7 +26,14 @@ from ingest.document import BlockKind, ParsedDocument
 from ingest.extract import Extraction, assemble, plain_text
 from ingest.htmlwalk import HtmlWalker
 from ingest.mdinline import InlineEdits, InlineResult, make_parser
-from ingest.mdsource import Aligned, Lines, align_cell, align_lines, front_matter
+from ingest.mdsource import (
+    Aligned,
+    FrontMatter,
+    Lines,
+    align_cell,
+    align_lines,
+    front_matter,
+)
 from reportrag.errors import DocumentError
 
 _MD = make_parser()
@@ -56,22 +63,20 @@ def parse_markdown(raw: str, *, source: str = "") -> ParsedDocument:
         found.dropped.append((0, meta.end, "front-matter"))
     _Blocks(text, found).walk(_MD.parse(parsed, {}))
     _drop_cut_tag(text, found)
-    title = ""
-    if meta and meta.title:
-        a, b = meta.title
-        title = plain_text(text[a:b])
-        extra = []
-        if not any(s.kind == "heading" and s.level == 1 for s in found.segments):
-            extra.append(("heading", a, b, 1))
-        if meta.description and meta.description[0] > a:
-            extra.append(("paragraph", *meta.description, 0))
-        for kind, start, end, level in reversed(extra):
-            found.add(kind, start, end, level)
-            found.segments.insert(0, found.segments.pop())
-    elif meta and meta.description:
-        found.add("paragraph", *meta.description)
-        found.segments.insert(0, found.segments.pop())
+    title = _front_matter_blocks(text, meta, found) if meta else ""
     return assemble(src, raw, found, fmt="markdown", title=title)
+
+
+def _front_matter_blocks(text: str, meta: FrontMatter, found: Extraction) -> str:
+    """Blocks for the front matter's title (if the page has no H1) and description; the title."""
+    title = plain_text(text[slice(*meta.title)]) if meta.title else ""
+    if meta.title and not any(s.kind == "heading" and s.level == 1 for s in found.segments):
+        found.add("heading", *meta.title, 1)  # the segments are sorted by offset later
+    if meta.description:
+        description = plain_text(text[slice(*meta.description)])
+        if description.casefold() != title.casefold():  # not when it only repeats the title
+            found.add("paragraph", *meta.description)
+    return title
 
 
 def _drop_cut_tag(text: str, found: Extraction) -> None:

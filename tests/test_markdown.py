@@ -254,6 +254,11 @@ def test_front_matter_title_with_the_pages_own_h1() -> None:
     assert doc.text.startswith("Long page title")
 
 
+def test_a_description_that_repeats_the_title_is_dropped() -> None:
+    doc = md("---\ntitle: Quick start\ndescription: Quick Start\n---\n\nText.\n")
+    assert blocks_text(doc) == ["Quick start", "Text."]
+
+
 def test_toml_front_matter() -> None:
     doc = md('+++\ntitle = "TOML page"\ndate = 2024-01-01\n+++\n\nText.\n')
     assert doc.title == "TOML page"
