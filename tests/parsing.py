@@ -99,7 +99,8 @@ def leaked_tags(doc: ParsedDocument, raw: str) -> list[str]:
         body = doc.text[block.start : block.end]
         for m in TAG.finditer(body):
             a, _ = doc.cleaned.to_raw_span(block.start + m.start(), block.start + m.end())
-            if raw[a] == "<":
+            in_code = raw.count("`", raw.rfind("\n", 0, a) + 1, a) % 2  # `<details>` is text
+            if raw[a] == "<" and not in_code:
                 leaks.append(m.group())
     return leaks
 

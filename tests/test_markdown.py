@@ -10,7 +10,7 @@ from ingest.clean import clean_text, decode_bytes
 from ingest.document import parse_document
 from ingest.markdown import parse_markdown
 from reportrag.errors import DocumentError
-from tests.parsing import assert_maps_back, blocks_text, shape
+from tests.parsing import assert_maps_back, blocks_text, leaked_tags, shape
 from tests.parsing import parse_md as md
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +63,30 @@ def test_a_loose_list_items_paragraphs_make_one_block() -> None:
         ("list_item", 0, "First paragraph\nof the item.\nSecond paragraph."),
         ("list_item", 0, "Next item"),
     ]
+
+
+def test_containers_nest() -> None:
+    raw = "- > quoted\n- item\n\n  | a | b |\n  |---|---|\n  | 1 | 2 |\n\n"
+    raw += "> <div>\n> in <b>html</b>\n> </div>\n"
+    assert shape(md(raw)) == [
+        ("quote", 0, "quoted"),
+        ("list_item", 0, "item"),
+        ("table_row", 0, "a | b"),
+        ("table_row", 0, "1 | 2"),
+        ("quote", 0, "in html"),
+    ]
+
+
+def test_tabs_and_hard_breaks() -> None:
+    assert shape(md("-\tfoo\n\n\t\tcode\tx\n")) == [("list_item", 0, "foo"), ("code", 0, "code\tx")]
+    assert md("line  \nnext\\\nlast\n").text == "line\nnext\nlast"
+
+
+def test_inline_code_shows_markup_as_text() -> None:
+    raw = "Use the `<details>` element.\n"
+    doc = md(raw)
+    assert doc.text == "Use the <details> element."
+    assert leaked_tags(doc, raw) == []
 
 
 def test_block_quotes_and_alert_markers() -> None:
