@@ -178,7 +178,8 @@ class InlineEdits:
             self._delete(a, b)
         elif kind == "text_special":
             if token.info == "escape":
-                self._delete(a, a + 1)
+                if token.content != token.markup:  # "\a" is no escape: it shows as written
+                    self._delete(a, a + 1)
             else:
                 self.found.replace(self.to_src(a), self.to_src(b), token.content)
             return token.content

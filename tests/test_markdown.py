@@ -140,6 +140,7 @@ def test_links_keep_their_text_and_lose_their_url() -> None:
 def test_emphasis_strike_code_escapes_and_entities() -> None:
     doc = md(r"**Bold**, _em_, ~~gone~~, ``a `tick` b``, \*not em\*, &amp; &copy; &#x41;" + "\n")
     assert doc.text == "Bold, em, gone, a `tick` b, *not em*, & © A"
+    assert md(r"C:\path\to \[x\]" + "\n").text == r"C:\path\to [x]"
 
 
 def test_an_entity_maps_back_to_its_source() -> None:
