@@ -189,11 +189,17 @@ def test_data_uris_are_dropped_everywhere() -> None:
     payload = "data:image/png;base64," + "iVBORw0KGgo" * 50
     raw = (
         f"![Diagram of the system as a whole]({payload})\n\nInline {payload} text.\n\n"
-        f'<p><img src="{payload}" alt="x"> html</p>\n'
+        f'<p><img src="{payload}" alt="x"> html</p>\n\n'
+        f"```css\na {{ background: url({payload}); }}\n```\n"
     )
     doc = md(raw)
     assert "data:" not in doc.text
-    assert blocks_text(doc) == ["Diagram of the system as a whole", "Inline text.", "html"]
+    assert blocks_text(doc) == [
+        "Diagram of the system as a whole",
+        "Inline text.",
+        "html",
+        "a { background: url(); }",
+    ]
 
 
 def test_inline_html_tags_go_and_their_text_stays() -> None:
@@ -202,6 +208,14 @@ def test_inline_html_tags_go_and_their_text_stays() -> None:
         "<!-- a note --> ok <span style='x'>done</span>.\n"
     )
     assert md(raw).text == "Press Ctrl+C,\nthen API ok done."
+
+
+def test_block_tags_inside_a_paragraph_split_it() -> None:
+    assert shape(md("First part<p>second part</p>third\n")) == [
+        ("paragraph", 0, "First part"),
+        ("paragraph", 0, "second part"),
+        ("paragraph", 0, "third"),
+    ]
 
 
 def test_hidden_inline_html_content_is_dropped() -> None:
