@@ -83,7 +83,8 @@ def assemble(
     text_parts: list[str] = []
     starts, ends = array("q"), array("q")
     blocks: list[Block] = []
-    removed = [(src.starts[a], src.ends[b - 1], why) for a, b, why in found.dropped if b > a]
+    removed = list(src.removed)  # what the source's own steps dropped (invisible characters)
+    removed += [(src.starts[a], src.ends[b - 1], why) for a, b, why in found.dropped if b > a]
     pos = 0
     for seg, edits in _segments_with_edits(found.segments, _normalized(found.edits)):
         part = src.slice(seg.start, seg.end)

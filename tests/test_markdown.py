@@ -373,6 +373,16 @@ def test_permalink_marks_are_dropped() -> None:
 # --- characters -------------------------------------------------------------------------------
 
 
+def test_what_was_dropped_is_recorded_with_why() -> None:
+    raw = "a\u200bb <!-- c -->\n\n[TOC]\n\n![logo](l.png)\n"
+    assert md(raw).cleaned.removed == [
+        (1, 2, "invisible"),
+        (4, 14, "html-comment"),
+        (16, 21, "table-of-contents"),
+        (23, 37, "image"),
+    ]
+
+
 def test_character_cleaning_matches_plain_text() -> None:
     line = "Ｆｕｌｌ\u00a0width\u200b, 中文，标点！ x\u00ad y  z\t\tw"
     doc = md(f"{line}\n")
