@@ -222,7 +222,7 @@ LANGUAGE_NAMES = (
     "Arabic עברית हिन्दी Hindi Indonesian Vietnamese ไทย Thai Svenska Suomi Finnish Dansk "
     "Norsk Čeština Magyar Română Latina Latin Sanskrit Filipino Català Hrvatski Български"
 ).split() + ["Русский язык", "Bahasa Indonesia", "Bahasa Melayu", "Tiếng Việt"]
-LANGUAGE_NAME_RE = re.compile(
+_LANGUAGE_NAME_RE = re.compile(
     "|".join(re.escape(n) for n in sorted(LANGUAGE_NAMES, key=len, reverse=True)), re.I
 )
 _IMAGE_PLACEHOLDER = re.compile(
@@ -275,7 +275,7 @@ def _is_language_menu(line: str) -> bool:
     """A line of (almost) nothing but language names: a site's language switcher."""
     if not line or len(line) > 400 or re.search(r"[.,;:!?。，；：！？]", line):
         return False
-    names = LANGUAGE_NAME_RE.findall(line)
+    names = _LANGUAGE_NAME_RE.findall(line)
     covered = sum(ch.isalpha() for name in names for ch in name)
     letters = sum(ch.isalpha() for ch in line)
     return len({n.lower() for n in names}) >= 4 and covered >= 0.75 * letters

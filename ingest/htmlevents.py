@@ -10,13 +10,12 @@ from ingest.htmltags import VOID_TAGS
 
 
 class OffsetParser(HTMLParser):
-    """Tokenize HTML, calling ``on_*`` with source offsets; subclasses decide what to keep.
+    """Tokenize HTML, calling ``on_*`` with source offsets; subclasses decide what to keep."""
 
-    Events are held back by one: a token's end is where the next one starts, which holds for
-    every kind of token (comments, declarations, tags the tokenizer repaired) whatever the
-    Python version. Text the tokenizer never reported (an unfinished construct at the end)
-    is passed to ``on_skipped``.
-    """
+    # Events are held back by one: a token's end is where the next one starts, which holds
+    # for every kind of token (comments, declarations, tags the tokenizer repaired) whatever
+    # the Python version. Text the tokenizer never reported (an unfinished construct at the
+    # end) goes to ``on_skipped``.
 
     def __init__(self, text: str) -> None:
         super().__init__(convert_charrefs=False)
