@@ -51,7 +51,7 @@ class CleanedText:
         return bisect.bisect_left(self.origin, raw_offset, 0, len(self.text))  # origin is sorted
 
 
-class _Buffer:
+class Buffer:
     """Text under cleaning with the raw start/end offsets of every character."""
 
     def __init__(self, raw: str) -> None:
@@ -59,6 +59,13 @@ class _Buffer:
         self.starts = array("q", range(len(raw)))
         self.ends = array("q", range(1, len(raw) + 1))
         self.removed: list[tuple[int, int, str]] = []
+
+    def slice(self, start: int, end: int) -> Buffer:
+        """The part ``[start, end)`` of the current text, still mapped to the raw offsets."""
+        part = Buffer("")
+        part.text = self.text[start:end]
+        part.starts, part.ends = self.starts[start:end], self.ends[start:end]
+        return part
 
     def apply(self, edits: Iterable[Edit]) -> None:
         """Apply sorted, non-overlapping edits; deletions that have a reason are recorded."""
@@ -139,14 +146,14 @@ def clean_text(raw: str, *, source: str = "") -> CleanedText:
     """Clean decoded text (chrome, debris, Unicode, whitespace) with an exact origin map."""
     if not isinstance(raw, str):
         raise DocumentError(f"{source or 'input'}: expected decoded text, got {type(raw).__name__}")
-    buf = _Buffer(raw)
+    buf = Buffer(raw)
     for step in (
-        _invisible_edits,
-        _nfkc_edits,
+        invisible_edits,
+        nfkc_edits,
         _line_edits,
         _question_mark_edits,
-        _space_edits,
-        _newline_edits,
+        space_edits,
+        newline_edits,
     ):
         buf.apply(step(buf.text))
     origin = array("q", buf.starts)
@@ -163,7 +170,8 @@ _INVISIBLE = re.compile(
 )
 
 
-def _invisible_edits(text: str) -> Iterable[Edit]:
+def invisible_edits(text: str) -> Iterable[Edit]:
+    """Line breaks to ``\\n``, form feeds to spaces; invisible and U+FFFD characters dropped."""
     for m in _INVISIBLE.finditer(text):
         kind = m.lastgroup
         if kind in ("nl", "sp"):
@@ -172,7 +180,8 @@ def _invisible_edits(text: str) -> Iterable[Edit]:
             yield m.start(), m.end(), "", "encoding-debris" if kind == "bad" else "invisible"
 
 
-def _nfkc_edits(text: str) -> Iterable[Edit]:
+def nfkc_edits(text: str) -> Iterable[Edit]:
+    """NFKC per character cluster, except the fullwidth CJK clause punctuation."""
     last_end = 0
     for m in re.finditer(r"[^\x00-\x7f]+", text):
         if unicodedata.is_normalized("NFKC", text[max(m.start() - 1, 0) : m.end()]):
@@ -206,7 +215,7 @@ _CHROME_GENERIC = re.compile(
 )
 # only after real chrome lines: a lone lowercase word ("deep") or the page's file name
 _CHROME_WEAK = re.compile(r"[a-z]{1,12}|[\w.-]+\.(md|markdown|mdx|txt|rst|adoc|html?|ipynb)")
-_LANGUAGE_NAMES = (
+LANGUAGE_NAMES = (
     "English Deutsch German Français French Español Spanish Italiano Italian Português "
     "Portuguese Nederlands Dutch Русский Russian Українська Polski Polish Türkçe Turkish "
     "Ελληνικά Greek 中文 简体中文 繁體中文 繁体中文 Chinese 日本語 Japanese 한국어 Korean العربية "
@@ -214,7 +223,7 @@ _LANGUAGE_NAMES = (
     "Norsk Čeština Magyar Română Latina Latin Sanskrit Filipino Català Hrvatski Български"
 ).split() + ["Русский язык", "Bahasa Indonesia", "Bahasa Melayu", "Tiếng Việt"]
 _LANGUAGE_NAME_RE = re.compile(
-    "|".join(re.escape(n) for n in sorted(_LANGUAGE_NAMES, key=len, reverse=True)), re.I
+    "|".join(re.escape(n) for n in sorted(LANGUAGE_NAMES, key=len, reverse=True)), re.I
 )
 _IMAGE_PLACEHOLDER = re.compile(
     r"(?i)(image|img|pic|picture)[ _-]?\d{1,4}(\.(png|jpe?g|gif|svg|webp|bmp))?"
@@ -334,7 +343,8 @@ def _question_mark_edits(text: str) -> Iterable[Edit]:
 # --- whitespace ------------------------------------------------------------------------------
 
 
-def _space_edits(text: str) -> Iterable[Edit]:
+def space_edits(text: str) -> Iterable[Edit]:
+    """Trailing spaces dropped, runs of spaces to one, indentation kept (tabs to spaces)."""
     for m in re.finditer(r"[ \t]+", text):
         a, b = m.span()
         if b == len(text) or text[b] == "\n":
@@ -346,7 +356,8 @@ def _space_edits(text: str) -> Iterable[Edit]:
             yield a, b, " ", ""
 
 
-def _newline_edits(text: str) -> Iterable[Edit]:
+def newline_edits(text: str) -> Iterable[Edit]:
+    """Leading and trailing blank lines dropped, at most one blank line between blocks."""
     lead = len(text) - len(text.lstrip())  # the document starts at its first visible char
     tail = len(text) - len(text.rstrip("\n"))
     if lead:

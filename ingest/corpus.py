@@ -19,7 +19,7 @@ from reportrag.types import DocumentMeta
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
-DOC_SUFFIXES = {".txt", ".md", ".markdown"}
+DOC_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
 _KEYS = {"file", "doc_id", "title", "lang", "kind", "date", "translation_of", "source"}
 _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ingest.clean import CleanedText
+from ingest.clean import CleanedText, clean_text
 
 BlockKind = Literal["heading", "paragraph", "list_item", "table_row", "code", "quote"]
 PROSE_KINDS: frozenset[str] = frozenset({"heading", "paragraph", "list_item", "quote"})
@@ -48,7 +48,14 @@ class ParsedDocument:
 
 
 def parse_document(raw: str, *, suffix: str, source: str = "") -> ParsedDocument:
-    """Parse a decoded file by its type (plain text until the structured parsers land)."""
-    from ingest.clean import clean_text
+    """Parse decoded text by file type: Markdown, HTML, or plain text (cleaned as before)."""
+    kind = suffix.lower().lstrip(".")
+    if kind in ("md", "markdown"):
+        from ingest.markdown import parse_markdown  # the parsers import this module
 
-    return ParsedDocument(cleaned=clean_text(raw, source=source))
+        return parse_markdown(raw, source=source)
+    if kind in ("html", "htm"):
+        from ingest.html import parse_html
+
+        return parse_html(raw, source=source)
+    return ParsedDocument(clean_text(raw, source=source))
