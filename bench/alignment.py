@@ -102,7 +102,7 @@ def prepare_side(file_name: str, embedder: Any, corpus: Path = CORPUS) -> Side: 
         chunk_tokens=int(defaults["chunk_tokens"].default),
         overlap_tokens=int(defaults["chunk_overlap_tokens"].default),
     )
-    vecs = np.asarray(embedder.embed_documents([c.indexed_text for c in chunks]), dtype=np.float32)
+    vecs = np.asarray(embedder.embed_documents([c.text for c in chunks]), dtype=np.float32)
     raw = Path(meta.path).read_text(encoding="utf-8")
     return Side(meta.doc_id, raw, chunks, vecs)
 

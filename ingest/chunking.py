@@ -24,7 +24,6 @@ from reportrag.types import (
     Chunk,
     DocumentMeta,
     content_hash,
-    contextual,
     make_chunk_id,
 )
 
@@ -421,16 +420,6 @@ def sections_of(parsed: ParsedDocument) -> list[Section]:
     return find_sections(parsed.text)
 
 
-def _fitting_context(context: str, body: str, count: Count, embed_limit: int | None) -> str:
-    """The context line, shortened (to the title, then nothing) until context + text fit."""
-    if embed_limit is None:
-        return context
-    for candidate in (context, context.split(SECTION_SEP, 1)[0], ""):
-        if count(contextual(candidate, body)) <= embed_limit:
-            return candidate
-    return ""
-
-
 def chunk_document(
     doc: DocumentMeta,
     parsed: ParsedDocument | CleanedText,
@@ -439,14 +428,13 @@ def chunk_document(
     max_tokens: int,
     overlap_tokens: int,
     detector: LanguageDetector | None = None,
-    embed_limit: int | None = None,
 ) -> list[Chunk]:
     """Cut a document into linked, language-tagged chunks that fit ``max_tokens``.
 
     Each chunk carries its document's language (``doc.lang``) as ``doc_lang`` and, as
     ``lang``, the language of its own prose when that is clearly another one. Its
-    ``context`` ("title › section") is embedded and keyword-indexed with it, shortened when
-    context and text together would exceed ``embed_limit`` tokens.
+    ``context`` ("title › section") is keyword-indexed with it (BM25 then finds "the license
+    of WeKnora" in the chunk that only says "license").
     """
     if isinstance(parsed, CleanedText):
         parsed = ParsedDocument(cleaned=parsed)
@@ -463,11 +451,8 @@ def chunk_document(
     chunks: list[Chunk] = []
     for ordinal, span in enumerate(spans):
         body = text[span.start : span.end]
-        context = _fitting_context(
-            context_line(doc.title, span.section), body, count_tokens, embed_limit
-        )
-        indexed = contextual(context, body)
-        digest = content_hash(indexed)
+        context = context_line(doc.title, span.section)
+        digest = content_hash(body)
         raw_start, raw_end = cleaned.to_raw_span(span.start, span.end)
         lang = chunk_language(prose.prose(span.start, span.end), doc_lang, detector=detector)
         chunks.append(

@@ -187,7 +187,9 @@ class _Run:
                 self.cancel.check()
             part = self.buffer[i : i + self.embed_batch]
             started = time.perf_counter()
-            vectors = self.embedder.embed_documents([c.indexed_text for c in part])
+            # The vector is of the text alone: prefixing every chunk with its title and section
+            # made chunks of one document alike and cost recall (docs/evaluation.md).
+            vectors = self.embedder.embed_documents([c.text for c in part])
             self.summary.embed_seconds += time.perf_counter() - started
             for j in range(0, len(part), step):
                 self.track.wrote = True

@@ -115,7 +115,6 @@ def prepare_document(
         max_tokens=limit,
         overlap_tokens=min(overlap_tokens, limit // 4),
         detector=detector,
-        embed_limit=embedder.max_tokens,
     )
     _check_chunk_budget(meta, len(chunks), max_chunks)
     return meta, chunks

@@ -10,7 +10,7 @@ SECTION_SEP = " › "  # joins the headings of a section path: "2.3 … › 2.3.
 
 
 def content_hash(text: str) -> str:
-    """A stable hex digest of what a chunk's vector is computed from (sha256, 32 hex chars)."""
+    """A stable hex digest of a chunk's text (sha256, first 32 hex chars)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -73,11 +73,11 @@ class Chunk:
     next_id: str = ""
     counterparts: list[Counterpart] = field(default_factory=list)
     doc_lang: str = ""  # the document's language (``lang`` is this chunk's own)
-    context: str = ""  # "title › section" the chunk is embedded and keyword-indexed with
+    context: str = ""  # "title › section" the chunk is keyword-indexed with (BM25)
 
     @property
     def indexed_text(self) -> str:
-        """What the vector and BM25 see: the chunk's context, then its own text."""
+        """What BM25 reads: the chunk's context line, then its own text."""
         return contextual(self.context, self.text)
 
     def to_dict(self) -> dict[str, Any]:

@@ -185,9 +185,9 @@ def test_chunk_metadata(
     _, _, chunks = corpus[prefix]
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     for c in chunks:
-        # The hash is of what is embedded: the context line ("title › section"), then the text.
+        # BM25 reads the context line ("title › section") first, then the text.
         assert c.context.startswith(f"T{prefix}") and c.context == context_line(c.title, c.section)
-        assert c.content_hash == content_hash(c.indexed_text)
+        assert c.content_hash == content_hash(c.text)
         assert c.indexed_text == f"{c.context}\n\n{c.text}"
         assert c.chunk_id == make_chunk_id(f"doc{prefix}", c.ordinal, c.content_hash)
         assert (c.doc_id, c.title, c.kind, c.date) == (
