@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import REPO, ApiServer, copy_lite
+from tests.servers import REPO, live_api
 
 pytestmark = pytest.mark.slow
 ADMIN_KEY = "live-admin-key-5b1d0c"
@@ -27,22 +27,8 @@ ADMIN_KEY = "live-admin-key-5b1d0c"
 @pytest.fixture(scope="module")
 def live(lite_settings, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
     work = tmp_path_factory.mktemp("live")
-    data = copy_lite(lite_settings.data_dir, work / "data")
-    server = ApiServer(
-        work,
-        {
-            "REPORTRAG_DATA_DIR": str(data),
-            "REPORTRAG_CORPUS_DIR": str(lite_settings.corpus_dir),
-            "REPORTRAG_MODEL": lite_settings.model,
-            "REPORTRAG_API_KEY": ADMIN_KEY,
-        },
-    ).start()
-    try:
-        ready = httpx.get(f"{server.url}/readyz", timeout=60)
-        assert ready.status_code == 200, ready.text
+    with live_api(lite_settings, work, {"REPORTRAG_API_KEY": ADMIN_KEY}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _raw_http(port: int, request: bytes) -> bytes:
