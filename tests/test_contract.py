@@ -1,0 +1,282 @@
+"""The HTTP contract at the edge: security headers on every response, the /docs policy, CORS
+refusals in the error shape, and error messages without server paths or internal addresses.
+
+The real app from create_app, without a model (routes that need one answer 503), in-process.
+Routes that raise our own errors with operator-style messages are added to it here: the
+exception tree is our seam, and what matters is what the edge makes of those messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from api.app import create_app
+from api.redact import Redactor
+from api.runtime import Runtime
+from reportrag import errors as E
+from reportrag.settings import Settings
+
+ALLOWED_ORIGIN = "https://app.example"
+SECURITY = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("srv") / "deep" / "corpus"
+
+
+@pytest.fixture(scope="module")
+def client(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    data = tmp_path_factory.mktemp("data")
+    cfg = Settings(_env_file=None, data_dir=data, corpus_dir=corpus, model=str(data / "none"),
+                   cors_origins=ALLOWED_ORIGIN, lite_process=False)
+    app = create_app(cfg, runtime=Runtime(cfg))
+    lite = "http://127.0.0.1:40123"
+    raising = {
+        "document": E.DocumentError(
+            f"{corpus}/latin.txt: not valid UTF-8 (Latin-1/Windows-1252?) at byte 3",
+            details={"path": str(corpus / "latin.txt"), "reason": "not valid UTF-8"},
+        ),
+        "manifest": E.ManifestError(f"{corpus}/manifest.toml: duplicate doc_id"),
+        "unavailable": E.StoreUnavailableError(
+            f"Milvus at {lite} is unavailable (search): connection refused",
+            details={"op": "search", "uri": lite, "collection": "reportrag_chunks"},
+        ),
+        "store": E.StoreError(f"cannot connect to Milvus at {data}/milvus.db: locked"),
+        "conflict": E.ConflictError(f"another ingestion is running (lock {data}/ingest.lock)"),
+        "config": E.ConfigError("cannot read the API key file /etc/reportrag/admin.key: gone"),
+        "bug": RuntimeError(f"unexpected at {data}"),
+    }
+
+    def boom(kind: str) -> None:
+        raise raising[kind]
+
+    app.add_api_route("/test-raise/{kind}", boom, methods=["GET"])
+    with TestClient(app, raise_server_exceptions=False) as http:
+        yield http
+
+
+# --- security headers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("GET", "/healthz", {}, 200),
+        ("GET", "/openapi.json", {}, 200),
+        ("GET", "/readyz", {}, 503),
+        ("GET", "/v1/nothing-here", {}, 404),
+        ("PUT", "/v1/search", {}, 405),
+        ("POST", "/v1/search", {"json": {"query": "x"}}, 503),
+        ("POST", "/v1/search", {"content": b"x" * 70_000}, 413),
+        ("GET", "/test-raise/bug", {}, 500),
+    ],
+)
+def test_every_response_carries_the_security_headers(
+    client: TestClient, method: str, path: str, kwargs: dict, status: int
+) -> None:
+    r = client.request(method, path, **kwargs)
+    assert r.status_code == status, r.text
+    assert {k: r.headers.get(k) for k in SECURITY} == SECURITY
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_the_search_page_keeps_its_own_policy(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert {k: r.headers.get(k) for k in SECURITY} == SECURITY
+
+
+class _Assets(HTMLParser):
+    """The external scripts, stylesheets and icons of a page, and its inline scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+        self.images: list[str] = []
+        self.inline: list[str] = []
+        self._in_inline = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "script":
+            if a.get("src"):
+                self.scripts.append(a["src"] or "")
+            else:
+                self._in_inline = True
+                self.inline.append("")
+        elif tag == "link" and a.get("rel") == "stylesheet":
+            self.styles.append(a.get("href") or "")
+        elif tag == "link" and "icon" in (a.get("rel") or ""):
+            self.images.append(a.get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_inline = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_inline:
+            self.inline[-1] += data
+
+
+def _directives(csp: str) -> dict[str, list[str]]:
+    out = {}
+    for part in csp.split(";"):
+        name, *values = part.split()
+        out[name] = values
+    return out
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def test_docs_policy_allows_exactly_what_the_swagger_page_loads(client: TestClient) -> None:
+    r = client.get("/docs")
+    assert r.status_code == 200 and "SwaggerUIBundle" in r.text
+    csp = _directives(r.headers["content-security-policy"])
+    assets = _Assets()
+    assets.feed(r.text)
+    assert assets.scripts and assets.styles and assets.inline
+    for src in assets.scripts:
+        assert _origin(src) in csp["script-src"], src
+    for body in assets.inline:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp["script-src"]
+    for href in assets.styles:
+        assert _origin(href) in csp["style-src"], href
+    for href in assets.images:
+        assert _origin(href) in csp["img-src"], href
+    assert csp["default-src"] == ["'none'"] and csp["frame-ancestors"] == ["'none'"]
+    assert csp["connect-src"] == ["'self'"]  # the schema and "Try it out": this origin only
+    assert not any("unsafe" in v for values in csp.values() for v in values)
+    assert {k: r.headers.get(k) for k in SECURITY} == SECURITY
+
+
+def test_redoc_is_off(client: TestClient) -> None:
+    assert client.get("/redoc").status_code == 404
+
+
+# --- CORS ---------------------------------------------------------------------------------
+
+
+def _preflight(client: TestClient, origin: str, method: str = "POST", headers: str = ""):  # noqa: ANN202
+    h = {"Origin": origin, "Access-Control-Request-Method": method}
+    if headers:
+        h["Access-Control-Request-Headers"] = headers
+    return client.options("/v1/search", headers=h)
+
+
+@pytest.mark.parametrize(
+    ("origin", "method", "headers", "rejected"),
+    [
+        ("https://evil.example", "POST", "", ["origin"]),
+        (ALLOWED_ORIGIN, "DELETE", "", ["method"]),
+        (ALLOWED_ORIGIN, "POST", "X-Secret", ["headers"]),
+        ("https://evil.example", "PATCH", "", ["origin", "method"]),
+    ],
+)
+def test_a_refused_cors_preflight_answers_the_json_error_shape(
+    client: TestClient, origin: str, method: str, headers: str, rejected: list[str]
+) -> None:
+    r = _preflight(client, origin, method, headers)
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {
+        "error": {
+            "code": "cors_rejected",
+            "message": f"CORS preflight refused: {', '.join(rejected)} not allowed",
+            "details": {"rejected": rejected},
+        }
+    }
+    if "origin" in rejected:
+        assert "access-control-allow-origin" not in r.headers
+    assert "Origin" in r.headers["vary"]  # caches keep answers per origin, as before
+
+
+def test_an_allowed_preflight_is_unchanged(client: TestClient) -> None:
+    r = _preflight(client, ALLOWED_ORIGIN, "POST", "Content-Type, X-API-Key")
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+# --- messages without server paths or addresses --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "code", "message"),
+    [
+        ("document", 422, "bad_document",
+         "latin.txt: not valid UTF-8 (Latin-1/Windows-1252?) at byte 3"),
+        ("manifest", 422, "bad_manifest", "manifest.toml: duplicate doc_id"),
+        ("unavailable", 503, "store_unavailable",
+         "Milvus at <address> is unavailable (search): connection refused"),
+        ("store", 503, "store_error", "cannot connect to Milvus at …/milvus.db: locked"),
+        ("conflict", 409, "conflict", "another ingestion is running (lock …/ingest.lock)"),
+        ("config", 500, "config_error", "cannot read the API key file …/admin.key: gone"),
+        ("bug", 500, "internal_error", "internal server error"),
+    ],
+)
+def test_error_messages_carry_no_server_path_or_address(
+    client: TestClient, corpus: Path, kind: str, status: int, code: str, message: str
+) -> None:
+    r = client.get(f"/test-raise/{kind}")
+    assert r.status_code == status
+    error = r.json()["error"]
+    assert (error["code"], error["message"]) == (code, message)
+    body = r.text
+    assert str(corpus.parent.parent) not in body and "127.0.0.1" not in body
+    assert "/etc/" not in body and not re.search(r"(?<![\w.])/(tmp|home|root|srv|etc)/", body)
+
+
+def test_details_are_rewritten_too(client: TestClient) -> None:
+    details = client.get("/test-raise/document").json()["error"]["details"]
+    assert details == {"path": "latin.txt", "reason": "not valid UTF-8"}
+    details = client.get("/test-raise/unavailable").json()["error"]["details"]
+    assert details["uri"] == "<address>" and details["collection"] == "reportrag_chunks"
+
+
+_SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parents=st.lists(_SEGMENT, min_size=1, max_size=6), name=_SEGMENT,
+       port=st.integers(1, 65535))
+def test_no_parent_folder_or_port_survives_redaction(
+    parents: list[str], name: str, port: int
+) -> None:
+    path = "/" + "/".join(["srv", *parents, name])
+    text = f"{path}: cannot read; Milvus at http://10.1.2.3:{port} and 127.0.0.1:{port}"
+    out = Redactor(Path("/nowhere/corpus")).text(text)
+    assert "/srv/" not in out and "10.1.2.3" not in out and "127.0.0.1" not in out
+    assert out.startswith(f"…/{name}:") and out.count("<address>") == 2
+
+
+def test_corpus_files_keep_their_name_relative_to_the_corpus(tmp_path: Path) -> None:
+    r = Redactor(tmp_path / "corpus")
+    assert r.text(f"{tmp_path}/corpus/sub/a.md: empty") == "sub/a.md: empty"
+    assert r.text(f"corpus folder {tmp_path}/corpus does not exist") == (
+        "corpus folder <corpus> does not exist"
+    )
+    # Relative names, ratios, section numbers and dates are not paths.
+    for text in ["x.txt: empty", "2.3/4 done", "section 二./2.1", "date_from is after date_to"]:
+        assert r.text(text) == text
