@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import errors, security
 from api.cors import JsonCORSMiddleware
 from api.limits import BodyLimit, publish_query_limit
+from api.links import publish_links
 from api.routes import admin, documents, health, page, search
 from api.runtime import Runtime
 from reportrag import __version__
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     cfg = settings or (runtime.settings if runtime else get_settings())
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     publish_query_limit(app, cfg.max_query_chars, ("SearchIn", "ContextIn"))
+    publish_links(app)
     if cfg.cors_origins:
         app.add_middleware(
             JsonCORSMiddleware,

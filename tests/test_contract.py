@@ -280,3 +280,26 @@ def test_corpus_files_keep_their_name_relative_to_the_corpus(tmp_path: Path) -> 
     # Relative names, ratios, section numbers and dates are not paths.
     for text in ["x.txt: empty", "2.3/4 done", "section 二./2.1", "date_from is after date_to"]:
         assert r.text(text) == text
+
+
+# --- OpenAPI links (what schemathesis' stateful phase follows) ------------------------------
+
+
+def test_the_schema_links_operations_and_schemathesis_follows_them(client: TestClient) -> None:
+    import schemathesis
+
+    from api.links import LINKS
+
+    spec = client.get("/openapi.json").json()
+    operation_ids = {
+        op["operationId"] for ops in spec["paths"].values() for op in ops.values()
+    }
+    declared = 0
+    for (method, path), links in LINKS.items():
+        published = spec["paths"][path][method]["responses"]["200"]["links"]
+        assert set(published) == {name for name, *_ in links}
+        for link in published.values():
+            assert link["operationId"] in operation_ids
+        declared += len(links)
+    transitions = schemathesis.openapi.from_dict(spec).statistic.transitions
+    assert transitions.total == declared > 0

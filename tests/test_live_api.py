@@ -150,6 +150,13 @@ def test_fuzz_every_other_operation_finds_no_5xx_and_keeps_the_contract(
     from reportrag.wiring import store_from_settings
 
     result = _schemathesis(live, tmp_path, "--exclude-path", "/v1/ingest", "--max-examples", "40")
+    # Every phase ran, the stateful one included: it follows the schema's OpenAPI links
+    # (api/links.py) from real responses, e.g. a search hit to its chunk, a document to its
+    # deletion and on to the 404 after it.
+    # (The examples phase has nothing to run: the schema declares no examples.)
+    phases = {name: p["status"] for name, p in result["phases"].items()}
+    assert phases == {"examples": "skip", "coverage": "success", "fuzzing": "success",
+                      "stateful": "success"}, result["phases"]
     tested = {op for op in result["valid_rates"]}
     assert {"POST /v1/search", "POST /v1/context", "DELETE /v1/documents/{doc_id}",
             "GET /v1/chunks/{chunk_id}", "GET /readyz"} <= tested
