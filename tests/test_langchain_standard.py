@@ -8,22 +8,20 @@ documents; its `test_no_overrides_DO_NOT_OVERRIDE` fails if a standard test is s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from api.langchain_retriever import ReportragRetriever
-from tests.servers import ApiServer, live_api
+from tests.servers import ApiServer
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def served(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:  # noqa: ANN001
-    with live_api(lite_settings, tmp_path_factory.mktemp("langchain")) as server:
-        yield server
+@pytest.fixture
+def served(live_server: ApiServer) -> ApiServer:
+    return live_server  # tests/conftest.py: shared with the other live contract tests
 
 
 class TestReportragRetrieverStandard(RetrieversIntegrationTests):
