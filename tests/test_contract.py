@@ -273,3 +273,34 @@ def test_the_schema_links_operations_and_schemathesis_follows_them(client: TestC
         declared += len(links)
     transitions = schemathesis.openapi.from_dict(spec).statistic.transitions
     assert transitions.total == declared > 0
+
+
+# --- the published filter rules are the store's ----------------------------------------------
+
+
+def test_the_section_pattern_refuses_exactly_what_the_store_refuses(client: TestClient) -> None:
+    """Schemathesis' stateful run sent a section with U+0096 (a C1 control): schema-valid,
+    but refused by the store with 422 bad_filter. Schema, search layer and store now agree
+    on every code point of the Basic Multilingual Plane."""
+    from reportrag.errors import FilterError
+    from reportrag.store.filters import quote
+    from search.filters import build_filters
+
+    spec = client.get("/openapi.json").json()
+    section = spec["components"]["schemas"]["FiltersIn"]["properties"]["section"]
+    pattern = re.compile(next(s["pattern"] for s in section["anyOf"] if "pattern" in s))
+    for code in range(0x10000):
+        ch = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # lone surrogates are not valid JSON text (rejected as a body, 422)
+        try:
+            quote(ch)
+            store_ok = True
+        except FilterError:
+            store_ok = False
+        try:
+            build_filters(section=f"2.{ch}")
+            search_ok = True
+        except FilterError:
+            search_ok = False
+        assert (pattern.fullmatch(ch) is not None) == store_ok == search_ok, hex(code)
