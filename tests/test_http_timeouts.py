@@ -23,7 +23,7 @@ from tests.servers import REPO, ApiServer
 
 HEADER_TIMEOUT = 2.0
 # Longer than uvicorn's default (5 s), so that the setting is seen to be applied.
-KEEPALIVE_TIMEOUT = 8.0
+KEEPALIVE_TIMEOUT = 10.0
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 

@@ -139,7 +139,10 @@ def _schemathesis(live, tmp_path: Path, *args: str) -> dict:  # noqa: ANN001
 
 def test_fuzz_ingest_with_and_without_the_key(live, tmp_path: Path) -> None:  # noqa: ANN001
     # First, while the copy is whole: every ingestion then re-reads without re-embedding.
-    result = _schemathesis(live, tmp_path, "--include-path", "/v1/ingest", "--max-examples", "8")
+    # No stateful phase here: no link starts or ends at /v1/ingest, so with only it selected
+    # schemathesis would report the links as missing; the other run follows them.
+    result = _schemathesis(live, tmp_path, "--include-path", "/v1/ingest", "--max-examples", "8",
+                           "--phases", "examples,coverage,fuzzing")
     assert result["test_cases"]["generated"] >= 20
     print(f"\nfuzz /v1/ingest: {result['test_cases']}")
 
