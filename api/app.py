@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, error shape, limits, CORS, lifespan."""
+"""The FastAPI application: routers, error shape, limits, CORS, security headers, lifespan."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors
+from api import errors, security
+from api.cors import JsonCORSMiddleware
 from api.limits import BodyLimit, publish_query_limit
+from api.links import publish_links
 from api.routes import admin, documents, health, page, search
 from api.runtime import Runtime
 from reportrag import __version__
@@ -39,13 +40,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         version=__version__,
         lifespan=lifespan,
         description="Multilingual retrieval (English, Chinese, German) over reports, on Milvus.",
+        # /docs is served by api.security with a Content-Security-Policy of its own; ReDoc
+        # and the OAuth2 redirect page are off (more third-party origins, no OAuth2 here).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     cfg = settings or (runtime.settings if runtime else get_settings())
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     publish_query_limit(app, cfg.max_query_chars, ("SearchIn", "ContextIn"))
+    publish_links(app)
     if cfg.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            JsonCORSMiddleware,
             allow_origins=cfg.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "X-API-Key"],
@@ -53,4 +60,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.install(app)
     for module in (health, search, documents, admin, page):
         app.include_router(module.router)
+    security.install(app)
     return app

@@ -10,9 +10,40 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.redact import Redactor
 from reportrag import errors as E
 
 logger = logging.getLogger(__name__)
+
+# The codes of HTTP errors raised by the framework or our routes (HTTPException), by status;
+# any other status answers OTHER_HTTP_CODE. docs/api.md lists every code
+# (tests/test_error_codes.py compares it with these, the error tree and the edge's literals).
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",  # e.g. a body that is not UTF-8 / too deeply nested JSON
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+OTHER_HTTP_CODE = "http_error"
+INVALID_REQUEST = "invalid_request"  # the body or a parameter fails validation
+INTERNAL_ERROR = "internal_error"  # a bug; the traceback goes to the log only
+CORS_REJECTED = "cors_rejected"  # a CORS preflight that REPORTRAG_CORS_ORIGINS refuses
+REQUEST_TIMEOUT = "request_timeout"  # the request head was too slow (api/http_protocol.py)
+NOT_READY = "not_ready"  # /readyz
+UNHEALTHY = "unhealthy"  # /healthz: the Milvus Lite process will not come back
+# Every code the edge answers with itself, with its status (the error tree's come from
+# status_for; OTHER_HTTP_CODE takes the status of whatever raised it).
+EDGE_CODES: dict[str, int] = {
+    **{code: status for status, code in HTTP_CODES.items()},
+    INVALID_REQUEST: 422,
+    INTERNAL_ERROR: 500,
+    CORS_REJECTED: 400,
+    REQUEST_TIMEOUT: 408,
+    NOT_READY: 503,
+    UNHEALTHY: 503,
+}
 
 _STATUS: list[tuple[type[E.ReportragError], int]] = [
     (E.IngestIncompleteError, 500),  # written, then failed: not the 503 of "nothing happened"
@@ -52,6 +83,13 @@ def status_for(exc: E.ReportragError) -> int:
     return 500
 
 
+def redactor(request: Request) -> Redactor:
+    """The rewriting of error text for this app's clients (corpus names stay readable)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    settings = getattr(runtime, "settings", None)
+    return Redactor(getattr(settings, "corpus_dir", None))
+
+
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -80,7 +118,11 @@ def install(app: FastAPI) -> None:
         if status == 503:
             details.setdefault("retry_after_s", 5)  # set: the real wait (a Lite restart's)
         headers = {"Retry-After": str(details["retry_after_s"])} if status == 503 else None
-        return error_response(status, exc.code, exc.message, details, headers)
+        # The message was written for the operator: paths and addresses stay server-side.
+        public = redactor(request)
+        return error_response(
+            status, exc.code, public.text(exc.message), public.value(details), headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -95,27 +137,21 @@ def install(app: FastAPI) -> None:
         first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
         where = ".".join(p for p in first["loc"] if p != "body") or "body"
         return error_response(
-            422, "invalid_request", f"{where}: {first['msg']}", {"errors": problems}
+            422, INVALID_REQUEST, f"{where}: {first['msg']}", {"errors": problems}
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {
-            400: "bad_request",  # e.g. a body that is not UTF-8 / too deeply nested JSON
-            404: "not_found",
-            405: "method_not_allowed",
-            401: "unauthorized",
-            403: "forbidden",
-            413: "payload_too_large",
-        }.get(exc.status_code, "http_error")
+        code = HTTP_CODES.get(exc.status_code, OTHER_HTTP_CODE)
         headers = getattr(exc, "headers", None)
         allowed = _allowed_methods(request) if exc.status_code == 405 else None
         if allowed:
             headers = {**(headers or {}), "Allow": allowed}
-        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+        message = redactor(request).text(str(exc.detail))
+        return error_response(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The one place a bare Exception is caught: the HTTP edge; never leak internals.
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "internal server error")
+        return error_response(500, INTERNAL_ERROR, "internal server error")

@@ -60,7 +60,8 @@ class FiltersIn(_Strict):
     section: str | None = Field(
         default=None,
         max_length=500,
-        pattern=r"^[^\x00-\x1f]*$",
+        # No control characters, C0, DEL or C1: the store refuses them in any filter value.
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
         description="section path prefix, e.g. '2.3'",
     )
     kind: list[KindValue] | None = Field(default=None, max_length=50, description="e.g. ['report']")

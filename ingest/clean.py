@@ -20,6 +20,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ingest.charset import guess_encoding
 from reportrag.errors import DocumentError
 from reportrag.langid import is_cjk_char, is_latin_letter, script_profile
 
@@ -127,19 +128,8 @@ def decode_bytes(data: bytes, *, source: str, max_bytes: int = MAX_BYTES) -> str
 
 
 def _guess_encoding(data: bytes) -> str:
-    # Only a hint for the message: GB18030 decodes GBK files and rejects most Latin-1 text.
-    for codec, label in (("gb18030", "GBK"), ("big5", "Big5"), ("shift_jis", "Shift-JIS")):
-        try:
-            non_ascii = [ch for ch in data.decode(codec) if not ch.isascii()]
-        except UnicodeDecodeError:
-            continue
-        if non_ascii and sum(map(is_cjk_char, non_ascii)) >= 0.7 * len(non_ascii):
-            return label
-    try:
-        data.decode("cp1252")
-    except UnicodeDecodeError:
-        return ""
-    return "Latin-1/Windows-1252"
+    # Only a hint for the message, and only an honest one (ingest/charset.py).
+    return guess_encoding(data)
 
 
 def clean_text(raw: str, *, source: str = "") -> CleanedText:

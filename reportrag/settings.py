@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     )
     max_query_chars: int = Field(default=2000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    keepalive_timeout: float = Field(
+        default=5.0, gt=0, le=3600,
+        description="seconds an idle kept-alive HTTP connection stays open",
+    )
+    header_timeout: float = Field(
+        default=10.0, gt=0, le=3600,
+        description="seconds a connection has to send a complete request head (else 408 "
+        "and closed)",
+    )
 
     @field_validator("collection")
     @classmethod

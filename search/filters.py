@@ -58,7 +58,8 @@ def build_filters(
 ) -> Filters:
     """Checked filters; any bad value is a FilterError naming the field (never ignored)."""
     sec = section or ""
-    if len(sec) > MAX_SECTION_CHARS or any(ord(c) < 32 for c in sec):
+    # Control characters as the store counts them (C0, DEL, C1): refused here, by name.
+    if len(sec) > MAX_SECTION_CHARS or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in sec):
         raise FilterError(
             "filter 'section' is too long or has control characters", details={"field": "section"}
         )

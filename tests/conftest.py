@@ -104,3 +104,34 @@ def server_settings(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa
 def backend_settings(request: pytest.FixtureRequest):  # noqa: ANN201
     """The corpus on each backend: Milvus Lite, then the real Milvus server."""
     return request.getfixturevalue(f"{request.param}_settings")
+
+
+LIVE_ADMIN_KEY = "contract-admin-key-8c2f"
+LIVE_HEADER_TIMEOUT = 2.0
+LATIN_1_FILE = "latin-1-bericht.txt"  # a German text saved as Latin-1, not UTF-8
+
+
+@pytest.fixture(scope="session")
+def live_server(lite_settings, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """`reportrag serve` (real model, a copy of the ingested corpus) for tests that only read,
+    or whose writes fail: an admin key, a short request-head timeout, and a corpus folder
+    with one file in Latin-1 beside the real ones."""
+    import shutil
+
+    from tests.servers import live_api
+
+    work = tmp_path_factory.mktemp("live-server")
+    corpus = work / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / LATIN_1_FILE).write_bytes(
+        "Der Bär läuft über die Brücke. Größere Modelle brauchen mehr Grafikkarten.".encode(
+            "latin-1"
+        )
+    )
+    env = {
+        "REPORTRAG_CORPUS_DIR": str(corpus),
+        "REPORTRAG_API_KEY": LIVE_ADMIN_KEY,
+        "REPORTRAG_HEADER_TIMEOUT": str(LIVE_HEADER_TIMEOUT),
+    }
+    with live_api(lite_settings, work, env) as server:
+        yield server

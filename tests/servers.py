@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -112,6 +114,16 @@ class ApiServer:
         self.stop()
         raise RuntimeError(f"reportrag serve did not come up in {timeout}s:\n{self.tail()}")
 
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Until ``/readyz`` answers 200 (the model may still be loading after ``/healthz``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = httpx.get(f"{self.url}/readyz", timeout=60)
+            if ready.status_code == 200:
+                return
+            assert time.monotonic() < deadline, ready.text
+            time.sleep(0.5)
+
     @property
     def pid(self) -> int:
         assert self.proc is not None
@@ -129,6 +141,30 @@ class ApiServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+@contextmanager
+def live_api(settings, work: Path, env: dict[str, str] | None = None) -> Iterator[ApiServer]:  # noqa: ANN001
+    """`reportrag serve` over a copy of ``settings``' ingested Lite data, ready to search.
+
+    A copy, so that what the tests do to it (deletions, ingestions) never reaches the
+    collection other tests share; the server stops when the block ends.
+    """
+    data = copy_lite(settings.data_dir, work / "data")
+    server = ApiServer(
+        work,
+        {
+            "REPORTRAG_DATA_DIR": str(data),
+            "REPORTRAG_CORPUS_DIR": str(settings.corpus_dir),
+            "REPORTRAG_MODEL": settings.model,
+            **(env or {}),
+        },
+    ).start()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 class MilvusServer:

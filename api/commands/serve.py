@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reportrag.settings import Settings, get_settings
 
@@ -82,16 +83,25 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def http_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's connection settings: the keep-alive timeout and the protocol with the head
+    timeout (a partial of a module-level class, so it pickles into worker processes)."""
+    from api.http_protocol import GuardedH11Protocol
+
+    return {
+        "http": functools.partial(GuardedH11Protocol, header_timeout=settings.header_timeout),
+        "timeout_keep_alive": settings.keepalive_timeout,
+    }
+
+
 def _run(args: argparse.Namespace, settings: Settings, workers: int) -> int:
     import uvicorn
-
-    from api.nodelay import NoDelayH11Protocol
 
     if workers == 1:
         from api.app import create_app
 
         uvicorn.run(create_app(settings), host=args.host, port=args.port,
-                    log_level=args.log_level, http=NoDelayH11Protocol)
+                    log_level=args.log_level, **http_options(settings))
         return 0
     # Each worker is a fresh process that imports this module and calls worker_app(): it
     # loads its own model and opens its own Milvus connection, reading the same environment.
@@ -103,7 +113,8 @@ def _run(args: argparse.Namespace, settings: Settings, workers: int) -> int:
         port=args.port,
         workers=workers,
         log_level=args.log_level,
-        http=NoDelayH11Protocol,  # its workers' sockets would keep Nagle on (api/nodelay.py)
+        # The protocol also turns Nagle off: workers' sockets would keep it on (api/nodelay.py).
+        **http_options(settings),
         # uvicorn replaces a worker that misses a 5 s health ping; a worker busy loading its
         # model on a loaded 2-core machine can miss it, and a second load doubles its memory.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,

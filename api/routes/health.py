@@ -17,6 +17,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
+from api.errors import UNHEALTHY
 from api.schemas import ErrorOut, HealthOut
 
 router = APIRouter(tags=["health"])
@@ -39,7 +40,7 @@ def healthz(runtime: RuntimeDep, response: Response) -> HealthOut | JSONResponse
     return JSONResponse(
         status_code=503,
         headers={"X-Worker-Pid": pid},
-        content={"error": {"code": "unhealthy",
+        content={"error": {"code": UNHEALTHY,
                            "message": f"Milvus Lite process is down for good: {store['reason']}",
                            "details": {"store": store}}},
     )
