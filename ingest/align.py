@@ -159,10 +159,8 @@ class Alignment:
         out: dict[str, list[Counterpart]] = {}
         for lk in self.kept_links:
             s, t = self.src[lk.src], self.tgt[lk.tgt]
-            # A counterpart's language is its document's: what a language filter matches.
-            t_lang, s_lang = t.doc_lang or t.lang, s.doc_lang or s.lang
-            out.setdefault(s.chunk_id, []).append(Counterpart(t.chunk_id, t_lang, lk.confidence))
-            out.setdefault(t.chunk_id, []).append(Counterpart(s.chunk_id, s_lang, lk.confidence))
+            out.setdefault(s.chunk_id, []).append(Counterpart(t.chunk_id, t.lang, lk.confidence))
+            out.setdefault(t.chunk_id, []).append(Counterpart(s.chunk_id, s.lang, lk.confidence))
         for cps in out.values():
             cps.sort(key=lambda c: (-c.confidence, c.chunk_id))
         return out

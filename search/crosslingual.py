@@ -42,7 +42,7 @@ def source_filters(filters: Filters, query_lang: str) -> Filters:
 
 def matches(chunk: Chunk, filters: Filters) -> bool:
     """Whether a chunk satisfies ``filters`` (used only on pivoted candidates)."""
-    if filters.lang and (chunk.doc_lang or chunk.lang) not in filters.lang:
+    if filters.lang and chunk.lang not in filters.lang:
         return False
     if filters.doc_id and chunk.doc_id not in filters.doc_id:
         return False

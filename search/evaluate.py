@@ -114,11 +114,10 @@ def first_relevant_rank(
     doc = query.gold.get("doc")
     doc_id = default_doc_id(Path(str(doc))) if doc else None
     for rank, c in enumerate(chunks, 1):
-        lang = c.doc_lang or c.lang  # the document's language, where the store records it
-        if lang != query.gold["lang"] or (doc_id is not None and c.doc_id != doc_id):
+        if c.lang != query.gold["lang"] or (doc_id is not None and c.doc_id != doc_id):
             continue
         prev_text, next_text = neighbours(c)
-        if is_relevant(c.text, lang, query.gold, prev_text=prev_text, next_text=next_text):
+        if is_relevant(c.text, c.lang, query.gold, prev_text=prev_text, next_text=next_text):
             return rank
     return None
 

@@ -199,23 +199,17 @@ def compile_filters(
     templating: bool,
     like_prefixes: bool = False,
     visible_only: bool = False,
-    lang_field: str = "lang",
 ) -> tuple[str, dict[str, object]]:
-    """(expression, filter_params) for ``filters``; ("", {}) when they are empty.
-
-    ``filters.lang`` matches ``lang_field``: the document's language where the collection
-    stores it (a user asking for Chinese passages means "from the Chinese documents").
-    """
+    """(expression, filter_params) for ``filters``; ("", {}) when they are empty."""
     expr = Expr(templating=templating)
     if visible_only:
         expr.add(VISIBLE_ONLY)
-    for name, fld in (("lang", lang_field), ("doc_id", "doc_id"), ("kind", "kind"),
-                      ("chunk_id", "chunk_id")):
-        values = getattr(filters, name)
+    for fld in ("lang", "doc_id", "kind", "chunk_id"):
+        values = getattr(filters, fld)
         if isinstance(values, str):  # a bare string would otherwise iterate per character
             values = (values,)
         if values:
-            in_clause(expr, fld, _check_values(name, values))
+            in_clause(expr, fld, _check_values(fld, values))
     if filters.section:
         prefix = _check_values("section", [filters.section])[0]
         if like_prefixes and _PLAIN_PREFIX.fullmatch(prefix):

@@ -400,11 +400,6 @@ class MilvusStore:
         return ["chunk_id", "counterparts"] if counterparts else ["chunk_id"]
 
     @property
-    def _lang_field(self) -> str:
-        """What ``filters.lang`` matches: the document's language (schema 1: the chunk's)."""
-        return "doc_lang" if self._schema >= 2 else "lang"
-
-    @property
     def _visibility(self) -> bool:
         """Whether the collection has the ``visible`` field (schema 2 and later)."""
         return self._schema >= 2
@@ -875,7 +870,7 @@ class MilvusStore:
         dialect = self._require_dialect()
         expr, params = compile_filters(
             filters, templating=self._templating, like_prefixes=dialect.like_prefixes,
-            visible_only=self._visibility, lang_field=self._lang_field,
+            visible_only=self._visibility,
         )
         started = time.monotonic()
         with self._op("search"):
