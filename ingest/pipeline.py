@@ -266,14 +266,19 @@ def run_ingest(
     batches with a CancelledError, after removing the hidden rows of unfinished documents.
     """
     track = _Tracker()
-    try:
-        return _ingest(
-            docs, embedder=embedder, store=store, detector=detector,
+    with _reporting_writes(track):
+        return _ingest(docs, embedder=embedder, store=store, detector=detector, opts=_Options(
             chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens, dry_run=dry_run,
             prune_doc_ids=prune_doc_ids, progress=progress, embed_batch=embed_batch,
             write_batch=write_batch, align=align, checkpoint=checkpoint,
-            on_document=on_document, max_chunks=max_chunks, cancel=cancel, track=track,
-        )
+            on_document=on_document, max_chunks=max_chunks, cancel=cancel), track=track)
+
+
+@contextmanager
+def _reporting_writes(track: _Tracker) -> Iterator[None]:
+    """A failure after the run wrote something becomes an IngestIncompleteError saying so."""
+    try:
+        yield
     except (InputError, CancelledError):
         raise  # nothing half-done is visible: the input is refused, or the run stopped
     except (ReportragError, OSError) as exc:
@@ -286,6 +291,24 @@ def run_ingest(
             "fix the cause and run the ingestion again: it finishes the rest",
             details={"written": True, "documents_done": track.done, "reason": reason[:500]},
         ) from exc
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How one run goes (run_ingest's keyword arguments)."""
+
+    chunk_tokens: int
+    overlap_tokens: int
+    dry_run: bool
+    prune_doc_ids: bool
+    progress: bool
+    embed_batch: int
+    write_batch: int
+    align: bool
+    checkpoint: Checkpoint | None
+    on_document: Callable[[DocumentPlan], None] | None
+    max_chunks: int
+    cancel: CancelToken | None
 
 
 @dataclass
@@ -307,52 +330,41 @@ def _ingest(
     embedder: Embedder,
     store,  # noqa: ANN001
     detector: LanguageDetector,
-    chunk_tokens: int,
-    overlap_tokens: int,
-    dry_run: bool,
-    prune_doc_ids: bool,
-    progress: bool,
-    embed_batch: int,
-    write_batch: int,
-    align: bool,
-    checkpoint: Checkpoint | None,
-    on_document: Callable[[DocumentPlan], None] | None,
-    max_chunks: int,
-    cancel: CancelToken | None,
+    opts: _Options,
     track: _Tracker,
 ) -> IngestSummary:
-    with nullcontext() if dry_run else store.batched_writes() as batch:
+    with nullcontext() if opts.dry_run else store.batched_writes() as batch:
         start = time.perf_counter()
-        summary = IngestSummary(dry_run=dry_run, documents=len(docs))
+        summary = IngestSummary(dry_run=opts.dry_run, documents=len(docs))
         existing = store if store.has_collection() else None  # asked once, not per document
-        if existing is None:
-            checkpoint = None  # nothing stored, nothing to skip
+        # Nothing stored, nothing to skip.
+        checkpoint = opts.checkpoint if existing is not None else None
         run = run_digest(
-            chunk_tokens=chunk_tokens,
-            overlap_tokens=overlap_tokens,
+            chunk_tokens=opts.chunk_tokens,
+            overlap_tokens=opts.overlap_tokens,
             fingerprint=embedder.fingerprint(),
         )
         keys: dict[str, str] = {}
         skipped: set[str] = set()
         metas: list[DocumentMeta] = []
         state = None
-        if not dry_run:
+        if not opts.dry_run:
             state = _Run(
                 embedder=embedder,
                 store=store,
                 summary=summary,
                 checkpoint=checkpoint,
-                embed_batch=embed_batch,
-                write_batch=write_batch,
-                on_document=on_document,
-                cancel=cancel,
+                embed_batch=opts.embed_batch,
+                write_batch=opts.write_batch,
+                on_document=opts.on_document,
+                cancel=opts.cancel,
                 track=track,
             )
-        bar = _progress(docs, desc="ingesting", unit="doc", disable=not progress)
+        bar = _progress(docs, desc="ingesting", unit="doc", disable=not opts.progress)
         try:
             for meta in bar:
-                if cancel is not None:
-                    cancel.check()
+                if opts.cancel is not None:
+                    opts.cancel.check()
                 data = read_document(meta)
                 key = keys[meta.doc_id] = document_key(meta, data, run)
                 done = checkpoint.done_chunks(meta.doc_id, key) if checkpoint else None
@@ -369,9 +381,9 @@ def _ingest(
                     meta,
                     embedder=embedder,
                     detector=detector,
-                    chunk_tokens=chunk_tokens,
-                    overlap_tokens=overlap_tokens,
-                    max_chunks=max_chunks,
+                    chunk_tokens=opts.chunk_tokens,
+                    overlap_tokens=opts.overlap_tokens,
+                    max_chunks=opts.max_chunks,
                     data=data,
                 )
                 metas.append(meta)
@@ -392,12 +404,12 @@ def _ingest(
             bar.close()
         summary.skipped_documents = len(skipped)
 
-        if prune_doc_ids and existing is not None:
-            _prune(store, {m.doc_id for m in metas}, summary, checkpoint, dry_run=dry_run,
+        if opts.prune_doc_ids and existing is not None:
+            _prune(store, {m.doc_id for m in metas}, summary, checkpoint, dry_run=opts.dry_run,
                    track=track)
-        if align and not dry_run:
+        if opts.align and not opts.dry_run:
             summary.alignments = _align(metas, store, keys, skipped, checkpoint, track)
-        if checkpoint is not None and not dry_run:
+        if checkpoint is not None and not opts.dry_run:
             checkpoint.compact()
         summary.embed_seconds = round(summary.embed_seconds, 3)
         summary.seconds = round(time.perf_counter() - start, 3)
