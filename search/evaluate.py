@@ -2,8 +2,8 @@
 
 A returned chunk is relevant when it is in the gold language (and, with ``gold.doc``, in that
 file's document) and contains a gold substring,
-comparing after Unicode NFKC and removing all whitespace (so chunking and spacing do not
-matter). A gold text split across two chunks counts for a chunk that holds at least half of
+comparing after Unicode NFKC and removing all whitespace and backticks (so chunking,
+spacing and Markdown's inline-code marks do not matter). A gold text split across two chunks counts for a chunk that holds at least half of
 it at its edge, with the neighbouring chunk completing it.
 """
 
@@ -25,8 +25,12 @@ CUTOFFS = (1, 5, 10)
 
 
 def norm(text: str) -> str:
-    """NFKC, then every whitespace character removed."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
+    """NFKC, then every whitespace character and Markdown code mark (`) removed.
+
+    Chunks hold the text a reader sees; a gold substring copied from a Markdown source may
+    still have the backticks of inline code around a name.
+    """
+    return "".join(unicodedata.normalize("NFKC", text).replace("`", "").split())
 
 
 def _edge_share(chunk: str, gold: str, prev: str, nxt: str) -> bool:
