@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.ingesting import ingest_from_settings
 from api.runtime import Runtime
+from bench.parse import giant_code, giant_table, invisible_mix, long_list, nested_divs, one_line
 from ingest.cancel import request_cancel
 from ingest.pipeline import ingest_lock
 from reportrag.errors import StoreError
@@ -173,3 +174,35 @@ def test_a_failure_after_the_write_says_so_and_the_retry_finishes(setup, monkeyp
     r = client.post("/v1/ingest", json={}, headers=ADMIN)
     assert r.status_code == 200, r.text
     assert r.json()["consolidated"] > 0  # the step that failed is done by the retry
+
+
+HOSTILE = {
+    "truncated.md": "# Title\n\n```python\ndef f():\n    return [",
+    "unclosed.html": "<html><body><div><p>Text <b>bold <table><tr><td>cell",
+    "nested.md": nested_divs(100_000),
+    "one-line.md": one_line(10_000_000),  # over the chunk budget: refused before chunking
+    "list.md": long_list(10_000),
+    "invisible.md": invisible_mix(200),
+    "table.md": giant_table(4_000),
+    "code.md": giant_code(4_000),
+}
+
+
+def test_hostile_documents_get_a_clear_answer_and_lose_nothing(setup) -> None:  # noqa: ANN001
+    client, _, corpus = setup
+    before = _docs(client)["guide"]
+    answers = {}
+    for name, text in HOSTILE.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+        r = client.post("/v1/ingest", json={"paths": [name]}, headers=ADMIN)
+        answers[name] = r.status_code
+        assert r.status_code in (200, 422), (name, r.text[:500])
+        if r.status_code == 422:
+            err = r.json()["error"]
+            assert err["code"] == "bad_document" and name in err["message"], err
+        # The service keeps serving, and what was stored before is untouched.
+        assert any("Community guide" in t for t in _texts(client, "open source licences"))
+        assert _docs(client)["guide"] == before
+        (corpus / name).unlink()
+    assert answers["one-line.md"] == 422  # 10 MB of prose: ~20,000 chunks, over 5,000
+    assert answers["truncated.md"] == answers["list.md"] == answers["code.md"] == 200
