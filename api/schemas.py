@@ -200,6 +200,14 @@ class ChunkWithNeighborsOut(BaseModel):
     after: list[ChunkOut]
 
 
+class TranslationOut(BaseModel):
+    doc_id: str = Field(description="the document in another language")
+    confidence: float = Field(ge=0.0, le=1.0, description="document-level alignment score")
+    source: Literal["declared", "detected"] = Field(
+        description="declared in the manifest (translation_of) or detected from the content"
+    )
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     title: str
@@ -209,6 +217,9 @@ class DocumentOut(BaseModel):
     chunks: int
     langs: dict[str, int]
     sections: list[str] = Field(default_factory=list)
+    translations: list[TranslationOut] = Field(
+        default_factory=list, description="the documents that translate this one"
+    )
 
 
 class DocumentsOut(BaseModel):

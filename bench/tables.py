@@ -167,6 +167,21 @@ def tuning(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def pairs(d: dict[str, Any]) -> list[str]:
+    """Translation-pair detection without a manifest (bench/pairs.py): per set."""
+    out = [_machine(d) + f"; threshold {d['threshold']}", "",
+           *_head("set", "documents:", "true pairs:", "found:", "precision:", "recall:",
+                  "lowest true score:", "highest false score:", "detection s:")]
+    for name, r in d["sets"].items():
+        low = r["lowest_true_scores"][0]["score"] if r["lowest_true_scores"] else "-"
+        high = r["highest_false_scores"][0]["score"] if r["highest_false_scores"] else "-"
+        seconds = r["detection_seconds"]
+        out.append(_row(f"`{name}`", r["documents"], r["true_pairs"], r["found_pairs"],
+                        f"{r['precision']:.3f}", f"{r['recall']:.3f}", low, high,
+                        f"{seconds['score'] + seconds['load_from_store']:.1f}"))
+    return out
+
+
 def chunking(d: dict[str, Any]) -> list[str]:
     """The chunk-size sweep of bench/chunking.py: one fresh ingestion per size, both sets."""
     out = [_machine(d) + f"; mode `{d['mode']}`", "",
@@ -219,9 +234,10 @@ SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32":
             "ingest-avx2": ingest, "http-avx2": http, "baseline-avx2": baseline,
             "embedding-avx2": embedding, "stages-avx2": stages,
             "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning,
-            "chunking": chunking}
+            "chunking": chunking, "pairs": pairs}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).
-DOCS = {**{name: "docs/evaluation.md" if name.startswith("eval-") or name in ("tuning", "chunking")
+DOCS = {**{name: "docs/evaluation.md"
+           if name.startswith("eval-") or name in ("tuning", "chunking", "pairs")
            else "docs/benchmarks.md" for name in SECTIONS}, "scale": "docs/benchmarks.md",
         "targets": "docs/benchmarks.md", "targets-avx2": "docs/benchmarks.md"}
 # A table in a doc sits between these two lines; --write replaces what is between them. The

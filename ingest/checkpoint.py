@@ -88,6 +88,7 @@ class Checkpoint:
         self.generation = generation
         self._docs: dict[str, tuple[str, int]] = {}
         self._pairs: dict[str, str] = {}
+        self._detection = ""  # key of the documents the last translation detection saw
         self._rewrite_first = False
         self._load()
 
@@ -129,6 +130,8 @@ class Checkpoint:
             self._pairs = {p: k for p, k in self._pairs.items() if gone not in p.split("|")}
         elif "pair" in rec and "key" in rec:
             self._pairs[str(rec["pair"])] = str(rec["key"])
+        elif "detection" in rec:
+            self._detection = str(rec["detection"])
 
     def _header(self) -> dict[str, Any]:
         return {"format": FORMAT, "generation": self.generation}
@@ -140,6 +143,8 @@ class Checkpoint:
         recs = [self._header()]
         recs += [{"doc": d, "key": k, "chunks": n} for d, (k, n) in sorted(self._docs.items())]
         recs += [{"pair": p, "key": k} for p, k in sorted(self._pairs.items())]
+        if self._detection:
+            recs.append({"detection": self._detection})
         with tmp.open("w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in recs)
             fh.flush()
@@ -173,6 +178,14 @@ class Checkpoint:
 
     def mark_pair(self, a: str, b: str, key: str) -> None:
         self._append({"pair": f"{a}|{b}", "key": key})
+
+    def detection_done(self, key: str) -> bool:
+        """Whether translation pairs were last detected over exactly these documents."""
+        return bool(key) and self._detection == key
+
+    def mark_detection(self, key: str) -> None:
+        if self._detection != key:
+            self._append({"detection": key})
 
     def compact(self) -> None:
         """Rewrite the file with one line per entry (after a run that changed something)."""

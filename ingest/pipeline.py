@@ -84,6 +84,8 @@ class IngestSummary:
     dry_run: bool = False
     per_document: list[dict[str, object]] = field(default_factory=list)
     alignments: list[dict[str, object]] = field(default_factory=list)
+    # whether translation pairs were detected this run, what it examined and how long it took
+    translation_detection: dict[str, object] = field(default_factory=dict)
     refused: list[dict[str, str]] = field(default_factory=list)  # folder entries not ingested
 
     def to_dict(self) -> dict[str, object]:
@@ -404,11 +406,14 @@ def _ingest(
             bar.close()
         summary.skipped_documents = len(skipped)
 
+        pruned = False
         if opts.prune_doc_ids and existing is not None:
-            _prune(store, {m.doc_id for m in metas}, summary, checkpoint, dry_run=opts.dry_run,
-                   track=track)
+            pruned = _prune(store, {m.doc_id for m in metas}, summary, checkpoint,
+                            dry_run=opts.dry_run, track=track)
         if opts.align and not opts.dry_run:
-            summary.alignments = _align(metas, store, keys, skipped, checkpoint, track)
+            summary.alignments, summary.translation_detection = _align(
+                docs, metas, store, keys, skipped, checkpoint, track, pruned
+            )
         if checkpoint is not None and not opts.dry_run:
             checkpoint.compact()
         summary.embed_seconds = round(summary.embed_seconds, 3)
@@ -436,9 +441,11 @@ def _prune(
     *,
     dry_run: bool,
     track: _Tracker,
-) -> None:
-    """Delete (or, dry, count) the documents that are no longer in the corpus."""
+) -> bool:
+    """Delete (or, dry, count) the documents that are no longer in the corpus; any?"""
+    gone = False
     for doc_id in (d for d in store.all_doc_ids() if d not in keep):
+        gone = True
         ids = list(store.doc_index(doc_id))
         summary.deleted += len(ids)
         summary.per_document.append(
@@ -449,37 +456,65 @@ def _prune(
             store.delete(ids)
             if checkpoint is not None:
                 checkpoint.forget(doc_id)
+    return gone
 
 
 def _align(
+    docs: list[DocumentMeta],
     metas: list[DocumentMeta],
     store,  # noqa: ANN001
     keys: dict[str, str],
     skipped: set[str],
     checkpoint: Checkpoint | None,
     track: _Tracker,
-) -> list[dict[str, object]]:
-    """Align the declared translation pairs whose alignment is not known to be current."""
-    from ingest.translations import align_translations, translation_pairs
+    pruned: bool,
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """Declared ∪ detected translation pairs: align those not known to be current.
 
-    pairs, _ = translation_pairs(metas)
-    stale: set[str] = set()
-    for a, b in pairs:
-        current = (
+    Detection runs unless the checkpoint records it for exactly this set of documents and
+    nothing was re-ingested or pruned since (then the recorded detected pairs stand).
+    """
+    from ingest.translations import sync_translations
+
+    changed = {m.doc_id for m in metas} - skipped
+    detect_key = _detection_key(metas, keys)
+    detect = checkpoint is None or bool(changed) or pruned or not checkpoint.detection_done(
+        detect_key
+    )
+
+    def current(a: str, b: str) -> bool:
+        # Both documents skipped and the checkpoint records the alignment for their present
+        # keys. Any other pair is aligned (~0.1 s a pair, and it rewrites only chunks whose
+        # counterparts changed), so a lost alignment heals.
+        return (
             checkpoint is not None
             and {a, b} <= skipped
             and checkpoint.pair_done(a, b, pair_key(keys[a], keys[b]))
         )
-        if not current:
-            stale |= {a, b}
-    # Cheap (~0.1 s a pair) and it rewrites only chunks whose counterparts changed; a pair
-    # with no record of a finished alignment is aligned again, so a lost alignment heals.
-    track.wrote = track.wrote or bool(stale)
-    reports = align_translations(metas, store=store, changed_doc_ids=stale)
+
+    track.wrote = track.wrote or detect  # a failure inside may follow a write
+    sync = sync_translations(
+        metas,
+        store=store,
+        declared_langs={d.doc_id: d.lang for d in docs if d.lang},
+        is_current=current,
+        detect=detect,
+    )
+    track.wrote = track.wrote or bool(sync.reports or sync.unlinked or sync.records_written)
     if checkpoint is not None:
-        for r in reports:
-            checkpoint.mark_pair(r.src_doc, r.tgt_doc, pair_key(keys[r.src_doc], keys[r.tgt_doc]))
-    return [asdict(r) for r in reports]
+        for r in sync.reports:
+            if r.aligned and r.src_doc in keys and r.tgt_doc in keys:
+                checkpoint.mark_pair(
+                    r.src_doc, r.tgt_doc, pair_key(keys[r.src_doc], keys[r.tgt_doc])
+                )
+        if detect:
+            checkpoint.mark_detection(detect_key)
+    return [asdict(r) for r in sync.reports], sync.detection
+
+
+def _detection_key(metas: list[DocumentMeta], keys: dict[str, str]) -> str:
+    """The documents a detection saw: their ids and keys (bytes, metadata, settings, code)."""
+    return pair_key("detect", "|".join(sorted(f"{m.doc_id}={keys[m.doc_id]}" for m in metas)))
 
 
 def _write_rewrites(plan: DocumentPlan, store) -> None:  # noqa: ANN001

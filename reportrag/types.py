@@ -128,3 +128,19 @@ class Ranked:
     score: float
     counterparts: list[Counterpart] | None = None
     chunk: Chunk | None = None
+
+
+TRANSLATION_SOURCES = ("declared", "detected")
+
+
+@dataclass(frozen=True)
+class Translation:
+    """Another document that translates this one, and how that is known.
+
+    ``source`` is ``declared`` (the manifest's ``translation_of``) or ``detected`` (found from
+    the content, :mod:`ingest.pairs`); ``confidence`` is the document-level score in [0, 1].
+    """
+
+    doc_id: str
+    confidence: float
+    source: str

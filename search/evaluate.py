@@ -1,9 +1,9 @@
 """Retrieval evaluation: recall@1/5/10 and MRR@10 per language pair and mode.
 
 A returned chunk is relevant when it is in the gold language (and, with ``gold.doc``, in that
-file's document) and contains a gold substring,
-comparing after Unicode NFKC and removing all whitespace and backticks (so chunking,
-spacing and Markdown's inline-code marks do not matter). A gold text split across two chunks counts for a chunk that holds at least half of
+file's document) and contains a gold substring, comparing after Unicode NFKC and removing all
+whitespace and backticks (so chunking, spacing and Markdown's inline-code marks do not
+matter). A gold text split across two chunks counts for a chunk that holds at least half of
 it at its edge, with the neighbouring chunk completing it.
 """
 

@@ -116,3 +116,20 @@ def test_checkpoints_of_different_collections_or_uris_do_not_collide(tmp_path: P
     b = checkpoint_path(tmp_path, "http://b:19530", "c")
     c = checkpoint_path(tmp_path, "http://a:19530", "d")
     assert len({a, b, c}) == 3
+
+
+def test_the_last_translation_detection_survives_a_reload_and_compaction(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    cp = Checkpoint(path, "gen-1")
+    assert not cp.detection_done("k1") and not cp.detection_done("")
+    cp.mark_detection("k1")
+    cp.mark_detection("k1")  # recorded once
+    assert cp.detection_done("k1") and not cp.detection_done("k2")
+    again = Checkpoint(path, "gen-1")
+    assert again.detection_done("k1")
+    again.mark_detection("k2")
+    again.compact()
+    lines = path.read_text().splitlines()
+    assert sum('"detection"' in line for line in lines) == 1
+    assert Checkpoint(path, "gen-1").detection_done("k2")
+    assert not Checkpoint(path, "gen-2").detection_done("k2")

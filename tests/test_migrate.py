@@ -438,3 +438,20 @@ def test_the_ingested_corpus_survives_lite_to_server_and_back(
         if server.has_collection():
             server.drop()
         server.close()
+
+
+def test_document_translations_travel_with_the_collection(stores: Opened) -> None:
+    from reportrag.types import Translation
+
+    src, _, _ = _source(stores, "lite")
+    records = {
+        "rep-en": [Translation("rep-zh", 0.97, "declared")],
+        "rep-zh": [Translation("rep-en", 0.97, "declared")],
+    }
+    assert src.set_document_translations(records) == 2
+    dst = _target(stores, "lite", src)
+    report = _copy(src, dst)
+    assert report.translations == 2 and report.sampled == 9  # the sample still matches
+    dst.ensure_collection(FINGERPRINT)
+    assert dst.document_translations() == records
+    assert _copy(src, dst).translations == 0

@@ -371,6 +371,41 @@ def test_delete_counts_only_existing(loaded: Loaded) -> None:
     assert store.delete(gone) == 0
 
 
+def test_document_translations_live_on_the_first_chunk(loaded: Loaded) -> None:
+    from reportrag.types import Translation
+
+    store, chunks, vectors = loaded
+    assert store.document_translations() == {}
+    assert all(d["translations"] == [] for d in store.documents())
+    records = {
+        "rep-en": [
+            Translation("rep-zh", 0.971, "detected"),
+            Translation("art-de", 0.8, "declared"),
+        ],
+        "rep-zh": [Translation("rep-en", 0.971, "detected")],
+        "art-de": [Translation("rep-en", 0.8, "declared")],
+        "gone": [Translation("rep-en", 0.5, "detected")],  # no such document: skipped
+    }
+    assert store.set_document_translations(records) == 3
+    del records["gone"]
+    assert store.document_translations() == records
+    docs = {d["doc_id"]: d for d in store.documents()}
+    assert docs["rep-zh"]["translations"] == [
+        {"doc_id": "rep-en", "confidence": 0.971, "source": "detected"}
+    ]
+    assert docs["note-xx"]["translations"] == []
+    # rewriting a first chunk's counterparts keeps the record, and the record the counterparts
+    head = next(c for c in chunks if c.doc_id == "rep-en" and c.ordinal == 0)
+    store.set_counterparts({head.chunk_id: [Counterpart("rep-zh:0", "zh", 0.9)]})
+    assert store.document_translations()["rep-en"] == records["rep-en"]
+    store.set_document_translations({"rep-en": [], "rep-zh": [], "art-de": []})
+    assert store.document_translations() == {}
+    assert store.get([head.chunk_id])[0].counterparts == [Counterpart("rep-zh:0", "zh", 0.9)]
+    # a translation to a document that is no longer stored is not shown
+    store.set_document_translations({"rep-zh": [Translation("vanished", 0.9, "detected")]})
+    assert next(d for d in store.documents() if d["doc_id"] == "rep-zh")["translations"] == []
+
+
 def test_set_counterparts_round_trip(loaded: Loaded) -> None:
     store, chunks, vectors = loaded
     en, zh = chunks[1], chunks[4]

@@ -130,14 +130,31 @@ def _print_summary(summary, args: argparse.Namespace) -> int:  # noqa: ANN001
             )
     for r in out["refused"]:
         print(f"reportrag: not ingested: {r['file']}: {r['reason']}", file=sys.stderr)
-    for a in out["alignments"]:
-        print(
-            f"aligned {a['src_doc']} ↔ {a['tgt_doc']}: {a['links']} links, "
-            f"{a['chunks_updated']} chunks updated, mean confidence {a['mean_confidence']:.2f}"
-        )
-        for warning in a["warnings"]:
-            print(f"  warning: {warning}", file=sys.stderr)
+    _print_alignments(out["alignments"])
     return 0
+
+
+def _print_alignments(alignments: list[dict]) -> None:
+    """stdout: the pairs that were aligned with links; stderr: every other outcome.
+
+    Each line names both documents, so a refused or empty alignment can be told apart from
+    a good one without reading logs.
+    """
+    for a in alignments:
+        pair = f"{a['src_doc']} ↔ {a['tgt_doc']} ({a['source']})"
+        if a["aligned"] and a["links"]:
+            print(
+                f"aligned {pair}: {a['links']} links, {a['chunks_updated']} chunks updated, "
+                f"mean confidence {a['mean_confidence']:.2f}, "
+                f"document confidence {a['confidence']:.2f}"
+            )
+        elif a["aligned"]:
+            print(f"reportrag: {pair}: aligned, but no link is confident enough "
+                  "(0 links); no counterparts stored", file=sys.stderr)
+        else:
+            print(f"reportrag: {pair}: not aligned", file=sys.stderr)
+        for warning in a["warnings"]:
+            print(f"reportrag: warning: {pair}: {warning}", file=sys.stderr)
 
 
 def _chunks(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ ChunkId = Annotated[str, Path(pattern=_ID, max_length=128)]
     "/documents",
     response_model=DocumentsOut,
     responses=_ERRORS,
-    summary="Every document with chunk counts, languages and sections",
+    summary="Every document with chunk counts, languages, sections and translations",
 )
 def list_documents(service: ServiceDep) -> dict:
     return {"documents": service.store.documents()}

@@ -62,6 +62,7 @@ class MigrationReport:
     target_rows: int = 0  # after the run (in a dry run: as it is)
     batches: int = 0
     sampled: int = 0  # rows compared field by field after copying
+    translations: int = 0  # documents whose translation records were (re)written
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,11 +216,27 @@ def _run(
             if on_batch is not None:
                 on_batch(number, len(chunks))
 
+        if not dry_run:
+            report.translations = _copy_translations(source, target)
         if exists or not dry_run:
             _extras(source, target, report, delete_extra and not dry_run)
             report.target_rows = target.count()
     if not dry_run:
         _verify(source, target, report, reservoir.items)
+
+
+def _copy_translations(source: MilvusStore, target: MilvusStore) -> int:
+    """Carry the documents' translation records, which rows copied as chunks do not hold.
+
+    They live in the JSON of each document's first chunk beside its counterparts, and a
+    Chunk has no place for them; so they are written afterwards, where they differ.
+    """
+    wanted = source.document_translations()
+    held = target.document_translations()
+    changes = {
+        d: ts for d, ts in wanted.items() if held.get(d) != ts
+    } | {d: [] for d in held if d not in wanted}
+    return target.set_document_translations(changes) if changes else 0
 
 
 def _check_target(target: MilvusStore, where: str, fingerprint: dict[str, Any]) -> None:

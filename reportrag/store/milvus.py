@@ -48,7 +48,7 @@ from reportrag.store.filters import (
 )
 from reportrag.store.lite_process import LITE_LOCKED
 from reportrag.store.uris import check_uri
-from reportrag.types import Chunk, Counterpart, Filters, Ranked, StoreHit
+from reportrag.types import Chunk, Counterpart, Filters, Ranked, StoreHit, Translation
 
 log = logging.getLogger(__name__)
 
@@ -539,7 +539,10 @@ class MilvusStore:
         self.require_writable()
         rows = self._rows_by_ids(list(updates), sc.row_fields(self._schema))
         for row in rows:
-            row["counterparts"] = sc.counterparts_json(updates[row["chunk_id"]])
+            # keep the rest of the JSON: a first chunk also holds its document's translations
+            row["counterparts"] = sc.with_counterparts(
+                row.get("counterparts"), updates[row["chunk_id"]]
+            )
             row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
         missing = len(updates) - len(rows)
         if missing:
@@ -547,6 +550,45 @@ class MilvusStore:
                 "set_counterparts: %d of %d chunks do not exist; skipped", missing, len(updates)
             )
         self._write_rows(rows, "set_counterparts")
+
+    def set_document_translations(self, records: dict[str, list[Translation]]) -> int:
+        """Record each document's translations on its first chunk; returns rows rewritten.
+
+        An empty list removes the record. Documents without a visible first chunk (not
+        stored, or being rewritten) are skipped: the next ingestion records them.
+        """
+        if not records:
+            return 0
+        self.require_writable()
+        fields = [*sc.CHUNK_FIELDS, sc.VISIBLE, sc.VECTOR]
+        rows = [r for r in self._head_rows(fields) if str(r["doc_id"]) in records]
+        for row in rows:
+            row["counterparts"] = sc.with_translations(
+                row.get("counterparts"), records[str(row["doc_id"])]
+            )
+            row[sc.VECTOR] = [float(x) for x in row[sc.VECTOR]]
+        self._write_rows(rows, "set_document_translations")
+        return len(rows)
+
+    def document_translations(self) -> dict[str, list[Translation]]:
+        """doc_id → the translations recorded for it (documents with none are left out)."""
+        out: dict[str, list[Translation]] = {}
+        for row in self._head_rows(["doc_id", "counterparts"]):
+            found = sc.row_translations(row)
+            if found:
+                out[str(row["doc_id"])] = found
+        return out
+
+    def _head_rows(self, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """The visible first chunk (ordinal 0) of every document: one row per document."""
+        expr = f"ordinal == {sc.HEAD_ORDINAL}"
+        if self._visibility:
+            expr += f" and {VISIBLE_ONLY}"
+        seen: set[str] = set()
+        for row in self._scan((expr, {}), fields):
+            if str(row["doc_id"]) not in seen:  # a rewrite in flight may show two at once
+                seen.add(str(row["doc_id"]))
+                yield row
 
     def publish(self, chunk_ids: list[str]) -> int:
         """Make these chunks visible (stored with ``visible=False``); returns how many."""
@@ -759,9 +801,17 @@ class MilvusStore:
         return {r["chunk_id"]: np.asarray(r[sc.VECTOR], dtype=np.float32) for r in rows}
 
     def documents(self) -> list[dict[str, Any]]:
-        """Per document: doc_id, title, kind, date, chunks, langs, sections (document order)."""
+        """Per document: doc_id, title, lang, kind, date, chunks, langs, sections (in order)
+        and translations (``[{doc_id, confidence, source}]``, documents that exist only)."""
         fields = DOCUMENT_FIELDS + (["doc_lang"] if self._schema >= 2 else [])
-        return summarize(self._scan(self._visible_base(), fields))
+        docs = summarize(self._scan(self._visible_base(), fields))
+        recorded = self.document_translations()
+        present = {d["doc_id"] for d in docs}
+        for d in docs:
+            d["translations"] = sc.translations_json(
+                [t for t in recorded.get(d["doc_id"], []) if t.doc_id in present]
+            )
+        return docs
 
     # -- bulk reads (copying a collection, checking one against another) -------------------
 

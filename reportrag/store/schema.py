@@ -15,7 +15,7 @@ from pymilvus.milvus_client.index import IndexParams
 
 from reportrag.errors import ConfigError
 from reportrag.store.capabilities import IVF_KINDS, Dialect, IndexConfig
-from reportrag.types import Chunk, Counterpart
+from reportrag.types import TRANSLATION_SOURCES, Chunk, Counterpart, Translation
 
 VECTOR = "vector"
 SPARSE = "sparse"
@@ -169,6 +169,68 @@ def counterparts_json(counterparts: list[Counterpart]) -> dict[str, Any]:
             for c in counterparts
         ]
     }
+
+
+# A document's translations (document level) live in its first chunk's ``counterparts``
+# JSON, beside the chunk's own ``items``: {"items": [...], "translations": [{doc_id,
+# confidence, source}]}. No new field, so no schema version: older code reads ``items`` and
+# ignores the rest, and rows written from a Chunk (which has no such key) simply lack it
+# until the next ingestion records it again.
+TRANSLATIONS_KEY = "translations"
+HEAD_ORDINAL = 0  # the chunk that carries its document's translations
+
+
+def _json_object(raw: object) -> dict[str, Any]:
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    if isinstance(raw, dict):
+        return dict(raw)
+    return {"items": raw} if isinstance(raw, list) else {}
+
+
+def with_counterparts(raw: object, counterparts: list[Counterpart]) -> dict[str, Any]:
+    """The stored ``counterparts`` JSON with its items replaced and everything else kept."""
+    out = _json_object(raw)
+    out["items"] = counterparts_json(counterparts)["items"]
+    return out
+
+
+def translations_json(translations: list[Translation]) -> list[dict[str, Any]]:
+    return [
+        {"doc_id": t.doc_id, "confidence": round(float(t.confidence), 3), "source": t.source}
+        for t in translations
+    ]
+
+
+def with_translations(raw: object, translations: list[Translation]) -> dict[str, Any]:
+    """The stored ``counterparts`` JSON with the document's translations set (or removed)."""
+    out = _json_object(raw)
+    out.setdefault("items", [])
+    if translations:
+        out[TRANSLATIONS_KEY] = translations_json(translations)
+    else:
+        out.pop(TRANSLATIONS_KEY, None)
+    return out
+
+
+def row_translations(row: dict[str, Any]) -> list[Translation]:
+    """The document translations recorded in a (first) chunk's row; [] when none."""
+    items = _json_object(row.get("counterparts")).get(TRANSLATIONS_KEY)
+    if not isinstance(items, list):
+        return []
+    return [
+        Translation(
+            doc_id=str(i["doc_id"]),
+            confidence=float(i.get("confidence", 0.0)),
+            source=str(i.get("source", "detected")),
+        )
+        for i in items
+        if isinstance(i, dict) and i.get("doc_id") and i.get("source", "detected")
+        in TRANSLATION_SOURCES
+    ]
 
 
 def _counterparts(raw: object) -> list[Counterpart]:
