@@ -13,8 +13,8 @@ records (``/v1/documents``' ``translations``):
 * ``realdocs`` — eval/realdocs (held out; never used to choose a threshold): 67 pages of
   six documentation sites, ``pair_group`` in sources.tsv; every two pages of a group count
   as a true pair (22 pairs + 5 triples = 37).
-* ``dev`` — eval/pairs-dev (the calibration set, committed with its sources and licences): 98 pages, 51 true
-  pairs. A set whose documents are missing is skipped.
+* ``dev`` — eval/pairs-dev (the calibration set, committed with its sources and licences):
+  98 pages, 51 true pairs. A set whose documents are missing is skipped.
 
 Besides precision and recall it prints the detector's margins: the lowest score of a true
 pair and the highest of a false candidate (the threshold is 0.5), the run time of the
