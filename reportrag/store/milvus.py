@@ -560,7 +560,7 @@ class MilvusStore:
         if not records:
             return 0
         self.require_writable()
-        fields = [*sc.CHUNK_FIELDS, sc.VISIBLE, sc.VECTOR]
+        fields = sc.row_fields(self._schema)
         rows = [r for r in self._head_rows(fields) if str(r["doc_id"]) in records]
         for row in rows:
             row["counterparts"] = sc.with_translations(
