@@ -171,3 +171,20 @@ def test_naming_a_non_document_is_an_error(corpus: Path, name: str, reason: str)
     with pytest.raises(DocumentError, match=reason):
         find_documents(corpus, [corpus / name])
     assert name not in {Path(d.path).name for d in discover(corpus)}
+
+
+def test_a_folder_named_on_the_command_line_brings_its_own_manifest(
+    corpus: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    _write(other, "notes.md")
+    (other / "manifest.toml").write_text(
+        '[[documents]]\nfile = "notes.md"\ndoc_id = "team-notes"\nlang = "de"\n'
+        'translation_of = "team-notes-en"\n',
+        encoding="utf-8",
+    )
+    (meta,) = discover(corpus, [other])
+    assert (meta.doc_id, meta.lang, meta.translation_of) == ("team-notes", "de", "team-notes-en")
+    (one,) = discover(corpus, [other / "notes.md"])  # a file: its folder's manifest too
+    assert one.doc_id == "team-notes"
