@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -47,8 +46,9 @@ def ingest_from_settings(
     if rebuild and paths:
         raise InputError("a rebuild re-ingests the whole corpus folder: name no paths")
     found = find_documents(settings.corpus_dir, paths or None)
-    # A dry run writes nothing, not even the lock file (it takes no lock: it only reads).
-    with nullcontext() if dry_run else ingest_lock(settings.data_dir):
+    # A dry run writes nothing, not even the lock file, but it does not plan against a
+    # collection another ingestion is writing either (409, like a real run).
+    with ingest_lock(settings.data_dir, create=not dry_run):
         cancel = None if dry_run else CancelToken(settings.data_dir)
         if rebuild and not dry_run and store.has_collection():
             log.warning("rebuild: dropping collection %s", settings.collection)

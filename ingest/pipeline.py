@@ -111,13 +111,20 @@ class IngestSummary:
 
 
 @contextmanager
-def ingest_lock(data_dir: Path) -> Iterator[None]:
-    """One ingestion at a time per data directory; a second one gets ConflictError."""
+def ingest_lock(data_dir: Path, *, create: bool = True) -> Iterator[None]:
+    """One ingestion at a time per data directory; a second one gets ConflictError.
+
+    ``create=False`` (a dry run, which writes nothing) takes the lock only where its file
+    exists: without it no ingestion can be running.
+    """
     import fcntl
 
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / LOCK_NAME
-    with path.open("w") as fh:
+    if not create and not path.is_file():
+        yield
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:  # "a": taking the lock never truncates or writes the file
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:

@@ -23,7 +23,7 @@ import pytest
 
 from ingest.corpus import discover
 from ingest.pipeline import run_ingest
-from reportrag.errors import StoreError
+from reportrag.errors import IngestIncompleteError, StoreError
 from reportrag.langid import LanguageDetector
 from reportrag.store import MilvusStore
 from tests.servers import REPO, ApiServer, MilvusServer
@@ -200,8 +200,12 @@ def test_milvus_killed_during_ingestion_converges_after_restart(
         real_upsert(chunks, vectors, **kw)
 
     crash.upsert = upsert  # type: ignore[method-assign]
-    with pytest.raises(StoreError):  # small batches: embedding and writing interleave
+    # Small batches: embedding and writing interleave. Rows were written before the server
+    # died, so the failure says so (not the "nothing happened" of a bare store error).
+    with pytest.raises(IngestIncompleteError) as failed:
         _ingest(small_corpus, crash, embedder, embed_batch=8, write_batch=8)
+    assert isinstance(failed.value.__cause__, StoreError)
+    assert failed.value.details["written"] is True
     assert len(calls) >= 3
     with contextlib.suppress(StoreError):
         crash.close()  # its channel points at a dead server
@@ -209,7 +213,9 @@ def test_milvus_killed_during_ingestion_converges_after_restart(
     milvus.start()
     crashed = _reconnect(milvus.uri, "fault_crash", time.monotonic() + 180)
     crashed.ensure_collection(embedder.fingerprint())
-    partial_ids, _, _ = _state(crashed)
+    # What the killed run stored, hidden rows (its unfinished document) included: the re-run
+    # reuses all of it.
+    partial_ids = [cid for d in crashed.all_doc_ids() for cid in crashed.doc_index(d)]
     assert len(set(partial_ids)) < len(want_ids)
     summary = _ingest(small_corpus, crashed, embedder)
     assert summary.embedded == len(want_ids) - len(set(partial_ids) & set(want_ids))

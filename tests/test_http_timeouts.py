@@ -123,7 +123,7 @@ def test_a_head_trickling_in_within_the_timeout_is_answered(server: ApiServer) -
             sock.sendall(piece)
             time.sleep(HEADER_TIMEOUT / 8)  # all of it well inside the limit
         status, _, body = _read_response(sock)
-    assert status == 200 and json.loads(body) == {"status": "ok"}
+    assert status == 200 and json.loads(body)["status"] == "ok"
 
 
 def test_a_request_cut_off_on_a_kept_alive_connection_gets_408_too(server: ApiServer) -> None:
