@@ -152,3 +152,15 @@ def test_healthz_without_a_supervisor_reports_the_connection(tmp_path: Path) -> 
     assert r.json() == {"status": "ok", "store": {
         "supervised": False, "state": "disconnected", "pid": None, "attempt": None,
         "restarts": None, "next_start_in_s": None, "reason": ""}}
+
+
+def test_readyz_names_no_server_path(tmp_path: Path) -> None:
+    secret_dir = tmp_path / "very" / "private" / "models"
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", model=str(secret_dir))
+    runtime = Runtime(settings)
+    runtime.start()  # the model path does not exist: recorded, not raised
+    with TestClient(create_app(settings, runtime=runtime)) as client:
+        r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
+    assert "models" in r.text  # the reason stays readable: the last part of the path
+    assert str(tmp_path) not in r.text and "private" not in r.text

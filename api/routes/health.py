@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
-from api.errors import UNHEALTHY
+from api.errors import NOT_READY, UNHEALTHY, redactor
 from api.schemas import ErrorOut, HealthOut
 
 router = APIRouter(tags=["health"])
@@ -31,9 +31,12 @@ RETRY_AFTER_S = 5  # when the wait is not known
     summary="The process is up and its store is usable or being restarted "
     "(X-Worker-Pid: which worker answered)",
 )
-def healthz(runtime: RuntimeDep, response: Response) -> HealthOut | JSONResponse:
+def healthz(
+    runtime: RuntimeDep, request: Request, response: Response
+) -> HealthOut | JSONResponse:
     pid = str(os.getpid())
     healthy, store = runtime.health()
+    store = redactor(request).value(store)  # no server paths or addresses for clients
     if healthy:
         response.headers["X-Worker-Pid"] = pid
         return HealthOut(status="ok", store=store)
@@ -51,8 +54,9 @@ def healthz(runtime: RuntimeDep, response: Response) -> HealthOut | JSONResponse
     responses={503: {"model": ErrorOut, "description": "not ready: the reason, and when to retry"}},
     summary="Ready to serve searches (503 with the reason otherwise)",
 )
-def readyz(runtime: RuntimeDep) -> JSONResponse:
+def readyz(runtime: RuntimeDep, request: Request) -> JSONResponse:
     ok, report = runtime.readiness()
+    report = redactor(request).value(report)  # no server paths or addresses for clients
     if ok:
         return JSONResponse({"status": "ready", **report})
     retry = report.pop("retry_after_s", RETRY_AFTER_S)
@@ -61,7 +65,7 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
         headers={"Retry-After": str(retry)},
         content={
             "error": {
-                "code": "not_ready",
+                "code": NOT_READY,
                 "message": f"not ready: {report.get('milvus') or report['model']}",
                 "details": {**report, "retry_after_s": retry},
             }
