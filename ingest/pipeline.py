@@ -169,6 +169,9 @@ class _Run:
         self.buffer: list[Chunk] = []
         self.pending: list[tuple[DocumentPlan, str]] = []
         self.unfinished: dict[str, DocumentPlan] = {}  # queued, not yet published
+        # Vectors of the rows written hidden, kept until their document is published: it is
+        # published by writing them again, visible, without reading them back.
+        self.held: dict[str, np.ndarray] = {}
         self.track = track
 
     def add(self, plan: DocumentPlan, key: str) -> None:
@@ -176,7 +179,7 @@ class _Run:
         self.unfinished[plan.meta.doc_id] = plan
         if plan.to_rewrite:
             self.track.wrote = True
-        _write_rewrites(plan, self.store)
+        self.held.update(_write_rewrites(plan, self.store))
         self.buffer.extend(plan.to_embed)
         self.pending.append((plan, key))
         if len(self.buffer) >= self.embed_batch:
@@ -200,6 +203,7 @@ class _Run:
             # made chunks of one document alike and cost recall (docs/evaluation.md).
             vectors = self.embedder.embed_documents([c.text for c in part])
             self.summary.embed_seconds += time.perf_counter() - started
+            self.held.update(zip((c.chunk_id for c in part), vectors, strict=True))
             for j in range(0, len(part), step):
                 self.track.wrote = True
                 self.writer.upsert(part[j : j + step], vectors[j : j + step], visible=False)
@@ -217,9 +221,13 @@ class _Run:
     def _finish(self, plan: DocumentPlan, key: str) -> None:
         # On the writer thread, after every row of the document is stored: show them all at
         # once, then remove the old version (searches drop a passage seen under both ids).
-        hidden = plan.hidden_ids()
-        if hidden:
-            self.store.publish(hidden)
+        hidden = set(plan.hidden_ids())
+        rows = [c for c in (*plan.to_embed, *plan.to_rewrite) if c.chunk_id in hidden]
+        held = [self.held.pop(c.chunk_id, None) for c in rows]
+        if rows and all(v is not None for v in held):
+            self.store.upsert(rows, np.stack(held), visible=True)
+        elif hidden:
+            self.store.publish(sorted(hidden))  # read back what was stored, then show it
         self.unfinished.pop(plan.meta.doc_id, None)
         if plan.stale_ids:
             self.track.wrote = True
@@ -238,6 +246,7 @@ class _Run:
     def discard_unfinished(self) -> None:
         """After a cancel: remove the hidden rows of documents that were not published."""
         ids = [i for plan in self.unfinished.values() for i in plan.hidden_ids()]
+        self.held.clear()
         if ids:
             self.store.delete(ids)
             log_ids = sorted(self.unfinished)
@@ -524,10 +533,13 @@ def _detection_key(metas: list[DocumentMeta], keys: dict[str, str]) -> str:
     return pair_key("detect", "|".join(sorted(f"{m.doc_id}={keys[m.doc_id]}" for m in metas)))
 
 
-def _write_rewrites(plan: DocumentPlan, store) -> None:  # noqa: ANN001
-    """Rewrite rows whose text is stored already, reusing the stored vector."""
+def _write_rewrites(plan: DocumentPlan, store) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Rewrite rows whose text is stored already, reusing the stored vector.
+
+    Returns the vectors of the rows written hidden (by chunk id), to publish them with.
+    """
     if not plan.to_rewrite:
-        return
+        return {}
     owner = plan.hash_owner
     source_ids = [owner[c.content_hash] for c in plan.to_rewrite]
     vectors = store.get_vectors(sorted(set(source_ids)))
@@ -537,8 +549,12 @@ def _write_rewrites(plan: DocumentPlan, store) -> None:  # noqa: ANN001
             c for c, sid in zip(plan.to_rewrite, source_ids, strict=True) if sid not in vectors
         ]
         plan.to_embed.extend(missing)  # vector vanished meanwhile: embed after all
+    hidden: dict[str, np.ndarray] = {}
     for visible in (True, False):  # metadata changes of shown rows stay in sight
         part = [c for c in rows if (c.chunk_id in plan.shown_ids) is visible]
         if part:
             vecs = np.stack([vectors[owner[c.content_hash]] for c in part])
             store.upsert(part, vecs, visible=visible)
+            if not visible:
+                hidden.update(zip((c.chunk_id for c in part), vecs, strict=True))
+    return hidden

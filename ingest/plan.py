@@ -23,6 +23,8 @@ from reportrag.types import Chunk, DocumentMeta
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 MAX_DOCUMENT_CHUNKS = 5000
 _TOKEN_SLICE = 100_000  # characters tokenized at a time when estimating a document's chunks
+# Longer documents have their chunks estimated from a token count before they are chunked.
+_ESTIMATE_FROM_CHARS = 200_000
 
 
 class Embedder(Protocol):
@@ -107,7 +109,8 @@ def prepare_document(
     language = document_language([prose], declared=meta.lang, detector=detector)
     meta = with_defaults(meta, parsed, language.lang)
     limit = min(chunk_tokens, embedder.max_tokens)
-    _check_chunk_budget(meta, _fewest_chunks(parsed.text, embedder, limit), max_chunks)
+    if len(parsed.text) > _ESTIMATE_FROM_CHARS:  # a short document is cheap to chunk anyway
+        _check_chunk_budget(meta, _fewest_chunks(parsed.text, embedder, limit), max_chunks)
     chunks = chunk_document(
         meta,
         parsed,
