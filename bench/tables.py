@@ -182,6 +182,26 @@ def pairs(d: dict[str, Any]) -> list[str]:
     return out
 
 
+REALDOC_CATEGORIES = ("overall", "mono", "cross", "en>en", "zh>zh", "en>zh", "zh>en", "de>*")
+
+
+def realdocs(d: dict[str, Any]) -> list[str]:
+    """Real documents ingested with no manifest (bench/realdocs.py): R@1 / R@5 per category,
+    each reportrag mode and the LangChain pipeline when it ran."""
+    ing = d["ingest"]
+    sides = [(f"reportrag `{mode}`", q) for mode, q in d["quality"].items()]
+    sides.sort(key=lambda s: (s[0] != "reportrag `auto`", s[0] != "reportrag `hybrid`"))
+    if d.get("baseline"):
+        sides.append(("LangChain (true languages given)", d["baseline"]["quality"]))
+    head = (f"{_machine(d)}; {ing['documents']} documents, {ing['chunks']} chunks, "
+            f"{len(ing['alignments'])} pairs aligned; R@1 / R@5")
+    out = [head, "", *_head("side", *(f"{c}:" for c in REALDOC_CATEGORIES))]
+    for name, q in sides:
+        out.append(_row(name, *(_metrics(q[c], "recall@1", "recall@5") if c in q else "-"
+                                for c in REALDOC_CATEGORIES)))
+    return out
+
+
 def chunking(d: dict[str, Any]) -> list[str]:
     """The chunk-size sweep of bench/chunking.py: one fresh ingestion per size, both sets."""
     out = [_machine(d) + f"; mode `{d['mode']}`", "",
@@ -234,10 +254,10 @@ SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32":
             "ingest-avx2": ingest, "http-avx2": http, "baseline-avx2": baseline,
             "embedding-avx2": embedding, "stages-avx2": stages,
             "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning,
-            "chunking": chunking, "pairs": pairs}
+            "chunking": chunking, "pairs": pairs, "realdocs": realdocs}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).
 DOCS = {**{name: "docs/evaluation.md"
-           if name.startswith("eval-") or name in ("tuning", "chunking", "pairs")
+           if name.startswith("eval-") or name in ("tuning", "chunking", "pairs", "realdocs")
            else "docs/benchmarks.md" for name in SECTIONS}, "scale": "docs/benchmarks.md",
         "targets": "docs/benchmarks.md", "targets-avx2": "docs/benchmarks.md"}
 # A table in a doc sits between these two lines; --write replaces what is between them. The
