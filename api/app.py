@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from api import errors, security
+from api import errors, observability, security, tracing
 from api.cors import JsonCORSMiddleware
 from api.limits import BodyLimit, publish_query_limit
 from api.links import publish_links
@@ -17,11 +18,21 @@ from api.runtime import Runtime
 from reportrag import __version__
 from reportrag.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app; the model and Milvus connect in the lifespan (or use ``runtime``)."""
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               tracer_provider: TracerProvider | None = None) -> FastAPI:
+    """Build the app; the model and Milvus connect in the lifespan (or use ``runtime``).
+
+    Traces go to ``tracer_provider``, else to what the ``OTEL_*`` variables configure
+    (api/tracing.py); with neither, tracing is off.
+    """
+    provider = tracer_provider or tracing.provider_from_env()
+    owned = tracer_provider is None and provider is not None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,6 +45,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         yield
         if runtime is None:
             app.state.runtime.close()
+        if owned:
+            provider.shutdown()  # sends the spans still queued
 
     app = FastAPI(
         title="reportrag",
@@ -55,10 +68,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             JsonCORSMiddleware,
             allow_origins=cfg.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "X-API-Key"],
+            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
         )
     errors.install(app)
     for module in (health, search, documents, admin, page):
         app.include_router(module.router)
+    if provider is not None:  # first: it needs Starlette's own stack, unwrapped
+        tracing.instrument(app, provider)
     security.install(app)
+    observability.install(app, metrics=cfg.metrics)  # outermost: wraps the security headers
     return app

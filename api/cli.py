@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
 from reportrag.errors import ReportragError
-from reportrag.logs import quiet_jieba
+from reportrag.logs import log_handler, quiet_jieba
+
+LOG_FORMATS = ("text", "json")
 
 _COMMAND_MODULES = ("model", "ingest", "search", "serve", "evaluate", "migrate")
 
@@ -27,16 +30,45 @@ def build_parser() -> argparse.ArgumentParser:
         prog="reportrag", description="Multilingual retrieval over reports, on Milvus."
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, default=None,
+        help="text (default) or json: one object per line (REPORTRAG_LOG_FORMAT)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"api.commands.{name}").register(sub)
     return parser
 
 
-def configure_logging(verbose: int) -> None:
-    """Logging for the CLI and for every API worker process: WARNING, -v INFO, -vv DEBUG."""
+def log_format(given: str | None = None) -> str:
+    """The log format in force: ``--log-format``, else REPORTRAG_LOG_FORMAT, else text."""
+    fmt = (given or os.environ.get("REPORTRAG_LOG_FORMAT") or "text").strip().lower()
+    return fmt if fmt in LOG_FORMATS else "text"
+
+
+def configure_logging(verbose: int, fmt: str = "text", *, server_level: str | None = None,
+                      ) -> None:
+    """Logging for the CLI and for every API worker process: WARNING, -v INFO, -vv DEBUG.
+
+    ``fmt``: ``text`` (one human line) or ``json`` (one object per line); either way a line
+    written while a request runs carries its id. ``server_level`` (serve's --log-level) is
+    the level of uvicorn's lines and of the access log (api/observability.py).
+    """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if getattr(h, "_reportrag", False)]
+    if len(ours) == len(root.handlers):  # like basicConfig: leave a host's handlers alone
+        for old in ours:
+            root.removeHandler(old)
+        handler = log_handler(fmt)
+        handler._reportrag = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.setLevel(level)
+    if server_level is not None:
+        server = logging.getLevelName(server_level.upper())
+        server = server if isinstance(server, int) else logging.INFO
+        for name in ("uvicorn", "uvicorn.error", "reportrag.access"):
+            logging.getLogger(name).setLevel(min(server, level) if verbose else server)
     # Third-party chatter would drown the one line we promise on errors.
     for noisy in (
         "transformers",
@@ -58,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reportrag`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, log_format(args.log_format))
     try:
         return int(args.func(args) or 0)
     except ReportragError as exc:

@@ -68,17 +68,30 @@ def _key_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header (None for any other)."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 async def require_read_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+    settings: SettingsDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:
-    """Read endpoints need a key only when REPORTRAG_READ_API_KEY is set (admin key works too)."""
+    """Read endpoints need a key only when REPORTRAG_READ_API_KEY is set (admin key works too),
+    in ``X-API-Key`` or as ``Authorization: Bearer KEY`` (how Prometheus and OpenAI-style
+    clients send one)."""
     if settings.read_api_key is None or not settings.read_api_key.get_secret_value():
         return
     admin = settings.admin_key()
-    if _key_matches(x_api_key, settings.read_api_key.get_secret_value()) or (
-        admin is not None and _key_matches(x_api_key, admin)
-    ):
-        return
+    for given in (x_api_key, bearer_token(authorization)):
+        if _key_matches(given, settings.read_api_key.get_secret_value()) or (
+            admin is not None and _key_matches(given, admin)
+        ):
+            return
     raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
 
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.redact import Redactor
 from reportrag import errors as E
+from reportrag.logs import request_id
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,12 @@ def error_response(
     details: dict | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A JSON error in the documented shape."""
-    return JSONResponse(
-        status_code=status,
-        headers=headers,
-        content={"error": {"code": code, "message": message, "details": details or {}}},
-    )
+    """A JSON error in the documented shape, with the request's id (api/observability.py)."""
+    body: dict[str, object] = {"code": code, "message": message, "details": details or {}}
+    rid = request_id.get()
+    if rid:
+        body["request_id"] = rid
+    return JSONResponse(status_code=status, headers=headers, content={"error": body})
 
 
 def status_for(exc: E.ReportragError) -> int:

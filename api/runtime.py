@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reportrag import telemetry
 from reportrag.errors import (
     CollectionMissingError,
     ReportragError,
@@ -91,6 +92,7 @@ class Runtime:
     # One pool for the searches of every request, kept across Milvus reconnects.
     _executor: ThreadPoolExecutor = field(default_factory=search_executor, repr=False)
     _lite_seen: tuple[float, ChildStatus | None] = field(default=(-1e9, None), repr=False)
+    _connected_before: bool = field(default=False, repr=False)  # a connect is a reconnect
 
     @property
     def store(self) -> Any:
@@ -237,9 +239,11 @@ class Runtime:
             store = open_collection(self.settings, self.embedder)
         except CollectionMissingError as exc:
             self.store_error = exc.message
+            telemetry.milvus_state(False)
             raise
         except ReportragError as exc:
             self.store_error = exc.message
+            telemetry.milvus_state(False)
             logger.warning("Milvus not ready: %s", exc.message)
             raise StoreUnavailableError(
                 f"Milvus is not available: {exc.message}", details=dict(exc.details)
@@ -252,6 +256,8 @@ class Runtime:
             old, self._conn, self.store_error = self._conn, conn, ""
             if old is not None:
                 self._retire_locked(old)
+            reconnect, self._connected_before = self._connected_before, True
+        telemetry.milvus_state(True, reconnect=reconnect)
         return conn
 
     def release(self, conn: _Connection) -> None:
@@ -277,6 +283,7 @@ class Runtime:
             self.store_error = reason
             if conn is not None:
                 self._retire_locked(conn)
+        telemetry.milvus_state(False)
 
     # -- admin ingestion -----------------------------------------------------------------
 

@@ -248,6 +248,9 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+    request_id: str | None = Field(
+        default=None, description="the request's id (its X-Request-ID), to find it in the logs"
+    )
 
 
 class ErrorOut(BaseModel):

@@ -202,6 +202,27 @@ def realdocs(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def observability(d: dict[str, Any]) -> list[str]:
+    """What request ids, metrics and (off) tracing cost (bench/observability.py)."""
+    out = [_machine(d) + f"; {d['rounds']} rounds alternated, medians; {d['n1']} requests at "
+           f"c=1, {d['n16']} at c=16", "",
+           *_head("server", "c=1 p50 ms:", "c=16 QPS:", "p50 vs before ms:",
+                  "QPS vs before:")]
+    for name, r in d["summary"].items():
+        delta = (f"{r['c1_p50_delta_ms']:+.3f}", f"{r['c16_qps_change_pct']:+.2f} %") \
+            if "c1_p50_delta_ms" in r else ("—", "—")
+        label = f"before (`{d['before']}`)" if name == "before" else name
+        out.append(_row(label, r["c1_p50_ms"], r["c16_qps"], *delta))
+    m = d["micro"]
+    out += ["", f"In-process, best of five batches: a request through the request-id and metrics "
+            f"middleware {m['request_context_metrics_on_us'] - m['bare_app_us']:.1f} µs (metrics "
+            f"off: {m['request_context_metrics_off_us'] - m['bare_app_us']:.1f} µs), one timed "
+            f"stage {m['stage_metrics_on_us']} µs, one timed Milvus call "
+            f"{m['milvus_call_metrics_on_us']} µs (tracing off); about "
+            f"**{m['per_search_us']} µs per hybrid search** in all."]
+    return out
+
+
 def chunking(d: dict[str, Any]) -> list[str]:
     """The chunk-size sweep of bench/chunking.py: one fresh ingestion per size, both sets."""
     out = [_machine(d) + f"; mode `{d['mode']}`", "",
@@ -254,7 +275,8 @@ SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32":
             "ingest-avx2": ingest, "http-avx2": http, "baseline-avx2": baseline,
             "embedding-avx2": embedding, "stages-avx2": stages,
             "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning,
-            "chunking": chunking, "pairs": pairs, "realdocs": realdocs}
+            "chunking": chunking, "pairs": pairs, "realdocs": realdocs,
+            "observability": observability}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).
 DOCS = {**{name: "docs/evaluation.md"
            if name.startswith("eval-") or name in ("tuning", "chunking", "pairs", "realdocs")

@@ -39,6 +39,7 @@ from ingest.plan import (
     read_document,
 )
 from ingest.writer import Writer
+from reportrag import telemetry
 from reportrag.errors import (
     CancelledError,
     ConflictError,
@@ -202,7 +203,9 @@ class _Run:
             # The vector is of the text alone: prefixing every chunk with its title and section
             # made chunks of one document alike and cost recall (docs/evaluation.md).
             vectors = self.embedder.embed_documents([c.text for c in part])
-            self.summary.embed_seconds += time.perf_counter() - started
+            took = time.perf_counter() - started
+            self.summary.embed_seconds += took
+            telemetry.ingest_progress(chunks=len(part), embed_seconds=took)
             self.held.update(zip((c.chunk_id for c in part), vectors, strict=True))
             for j in range(0, len(part), step):
                 self.track.wrote = True
@@ -235,6 +238,7 @@ class _Run:
         if self.checkpoint is not None:
             self.checkpoint.mark_done(plan.meta.doc_id, key, len(plan.chunks))
         self.track.done += 1
+        telemetry.ingest_progress(done=1)
         if self.on_document is not None:
             self.on_document(plan)
 
@@ -284,12 +288,30 @@ def run_ingest(
     batches with a CancelledError, after removing the hidden rows of unfinished documents.
     """
     track = _Tracker()
-    with _reporting_writes(track):
+    with _observed(len(docs), observe=not dry_run), _reporting_writes(track):
         return _ingest(docs, embedder=embedder, store=store, detector=detector, opts=_Options(
             chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens, dry_run=dry_run,
             prune_doc_ids=prune_doc_ids, progress=progress, embed_batch=embed_batch,
             write_batch=write_batch, align=align, checkpoint=checkpoint,
             on_document=on_document, max_chunks=max_chunks, cancel=cancel), track=track)
+
+
+@contextmanager
+def _observed(documents: int, *, observe: bool) -> Iterator[None]:
+    """The run's progress metrics (reportrag/telemetry.py): running, then its outcome."""
+    if not observe:
+        yield
+        return
+    telemetry.ingest_started(documents)
+    outcome = "failed"
+    try:
+        yield
+        outcome = "ok"
+    except CancelledError:
+        outcome = "cancelled"
+        raise
+    finally:
+        telemetry.ingest_finished(outcome)
 
 
 @contextmanager
@@ -388,6 +410,8 @@ def _ingest(
                 done = checkpoint.done_chunks(meta.doc_id, key) if checkpoint else None
                 if done is not None:
                     skipped.add(meta.doc_id)
+                    if not opts.dry_run:
+                        telemetry.ingest_progress(skipped=1)
                     metas.append(meta)
                     summary.chunks += done
                     summary.unchanged += done

@@ -10,7 +10,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -110,6 +110,13 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=3600,
         description="seconds a connection has to send a complete request head (else 408 "
         "and closed)",
+    )
+    metrics: bool = Field(
+        default=True,
+        description="serve Prometheus metrics at /metrics and record them (off: neither)",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text (one human line) or json (one object per line)"
     )
 
     @field_validator("collection")

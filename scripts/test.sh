@@ -8,6 +8,10 @@ scripts/setup.sh --test
 # must fail here, not skip: REPORTRAG_REQUIRE_BROWSER=1 turns their skip into a failure.
 scripts/browser-setup.sh || echo "test: browser setup failed: the browser tests will fail" >&2
 export REPORTRAG_REQUIRE_BROWSER=1
+# Prometheus and promtool (Debian's package) for the monitoring tests: a real Prometheus
+# scrapes a live server, promtool checks deploy/prometheus. Missing, those tests fail.
+scripts/prometheus-setup.sh || echo "test: prometheus setup failed: the monitoring tests will fail" >&2
+export REPORTRAG_REQUIRE_PROMETHEUS=1
 scripts/milvus-server.sh install
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 .venv/bin/ruff check .

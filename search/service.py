@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from reportrag import telemetry, tracing
 from reportrag.errors import CapabilityError, InputError
 from reportrag.types import Chunk, Counterpart, Filters, Ranked
 from search.crosslingual import (
@@ -195,6 +196,18 @@ class SearchService:
         t0 = time.perf_counter()
         if balance not in BALANCE:
             raise InputError(f"balance must be one of {BALANCE}, not {balance!r}")
+        with tracing.span("reportrag.search", top_k=top_k) as current:
+            result = self._search(query, top_k, filters, mode, min_score, dedupe, diversify,
+                                  balance, with_counterparts)
+            tracing.set_attributes(current, mode=result.mode, hits=len(result.hits),
+                                   query_lang=result.query_lang)
+        telemetry.search_done(result.mode, len(result.hits))
+        result.took_ms = (time.perf_counter() - t0) * 1000
+        return result
+
+    def _search(self, query: str, top_k: int, filters: Filters | None, mode: str,
+                min_score: float | None, dedupe: bool, diversify: bool, balance: str,
+                with_counterparts: bool) -> SearchResult:
         filters = filters or Filters()
         qlang = detect_query_lang(self.detect_lang, query)
         ran = self.resolve_mode(mode, filters, qlang)
@@ -211,7 +224,8 @@ class SearchService:
                 # All of a dense ranking above the threshold: deeper hits are below it too.
                 truncated = truncated and len(kept) == len(pool)
                 pool = kept
-            hits = self._trim(pool, qvec, top_k=top_k, dedupe=dedupe, diversify=diversify)
+            with telemetry.stage("read_chunks"):
+                hits = self._trim(pool, qvec, top_k=top_k, dedupe=dedupe, diversify=diversify)
             if len(hits) >= top_k or not truncated or k >= full:
                 break
             # Near-duplicates (or chunks deleted since) used up a short dense ranking: search
@@ -219,8 +233,7 @@ class SearchService:
             k = full
         if with_counterparts:
             self._attach_counterparts(hits)
-        took = (time.perf_counter() - t0) * 1000
-        return SearchResult(hits=hits, mode=ran, took_ms=took, query_lang=qlang)
+        return SearchResult(hits=hits, mode=ran, took_ms=0.0, query_lang=qlang)
 
     def _depth(self, mode: str, top_k: int, diversify: bool, full: int) -> int:
         """Hits each search returns.
@@ -248,7 +261,8 @@ class SearchService:
         else:
             plans = {"": self._plan(query, filters, ran, qlang, k, rows)}
         if qvec is None:
-            qvec = self.embedder.embed_query(query)
+            with telemetry.stage("encode_query"):
+                qvec = self.embedder.embed_query(query)
         for plan in plans.values():
             plan.start_dense(qvec)
         ranked = {lang: self._assemble(plan, qvec) for lang, plan in plans.items()}
@@ -290,7 +304,7 @@ class SearchService:
 
     def _retrieval(self, query: str, filters: Filters, hybrid: bool, k: int, *,
                    counterparts: bool = False, rows: bool = False) -> _Retrieval:
-        keyword = (self._pool.submit(self.store.rank_text, query, filters, k,
+        keyword = (self._pool.submit(tracing.bind(self.store.rank_text), query, filters, k,
                                      counterparts=counterparts, rows=rows) if hybrid else None)
         return _Retrieval(self, filters, hybrid, k, keyword, counterparts, rows)
 
@@ -320,7 +334,9 @@ class SearchService:
             if "pivot" not in cand.found_via:
                 cand.found_via.append("pivot")
             pivot_ids.append(cid)
-        fused = fuse_with_pivot(direct_ids, pivot_ids, pivot_weight=self.tuning.pivot_weight)
+        with telemetry.stage("fusion", step="pivot"):
+            fused = fuse_with_pivot(direct_ids, pivot_ids,
+                                    pivot_weight=self.tuning.pivot_weight)
         for cid, cand in by_id.items():
             cand.score = fused.get(cid, 0.0)
         return _ranked(by_id)
@@ -484,14 +500,16 @@ class _Retrieval:
     def start_dense(self, qvec: np.ndarray) -> None:
         if self.dense is None:
             store = self.service.store
-            self.dense = self.service._pool.submit(store.rank_dense, qvec, self.filters, self.k,
-                                                   counterparts=self.counterparts, rows=self.rows)
+            self.dense = self.service._pool.submit(
+                tracing.bind(store.rank_dense), qvec, self.filters, self.k,
+                counterparts=self.counterparts, rows=self.rows)
 
     def merged(self) -> dict[str, _Candidate]:
         assert self.dense is not None, "start_dense first"
         dense = self.dense.result()
         keyword = self.keyword.result() if self.keyword is not None else []
-        return self.service._merge(dense, keyword, hybrid=self.hybrid)
+        with telemetry.stage("fusion", step="merge"):
+            return self.service._merge(dense, keyword, hybrid=self.hybrid)
 
 
 @dataclass

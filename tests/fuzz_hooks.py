@@ -40,7 +40,8 @@ def error_shape(ctx, response, case) -> bool | None:  # noqa: ANN001
         raise AssertionError(f"{response.status_code} body is not JSON") from exc
     assert isinstance(body, dict) and set(body) == {"error"}, f"not the error shape: {body!r}"
     err = body["error"]
-    assert isinstance(err, dict) and set(err) == {"code", "message", "details"}, err
+    assert isinstance(err, dict) and set(err) == {"code", "message", "details", "request_id"}, err
+    assert err["request_id"] == response.headers.get("x-request-id"), err
     assert isinstance(err["code"], str) and err["code"] and set(err["code"]) <= ERROR_CODE_CHARS
     assert isinstance(err["message"], str) and err["message"], err
     assert isinstance(err["details"], dict), err

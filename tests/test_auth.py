@@ -32,7 +32,8 @@ def _bare_client(settings: Settings) -> TestClient:
 
 def _error(r) -> dict:  # noqa: ANN001
     body = r.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
     return body["error"]
 
 

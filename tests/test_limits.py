@@ -46,7 +46,8 @@ def client(lite_settings, embedder):  # noqa: ANN001, ANN201
 def _error(r) -> dict:  # noqa: ANN001
     assert r.status_code < 500, r.text
     body = r.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
     assert isinstance(body["error"]["details"], dict) and body["error"]["message"]
     assert "Traceback" not in r.text
     return body["error"]

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
-from api.errors import NOT_READY, UNHEALTHY, redactor
+from api.errors import NOT_READY, UNHEALTHY, error_response, redactor
 from api.schemas import ErrorOut, HealthOut
 
 router = APIRouter(tags=["health"])
@@ -40,13 +40,9 @@ def healthz(
     if healthy:
         response.headers["X-Worker-Pid"] = pid
         return HealthOut(status="ok", store=store)
-    return JSONResponse(
-        status_code=503,
-        headers={"X-Worker-Pid": pid},
-        content={"error": {"code": UNHEALTHY,
-                           "message": f"Milvus Lite process is down for good: {store['reason']}",
-                           "details": {"store": store}}},
-    )
+    return error_response(503, UNHEALTHY,
+                          f"Milvus Lite process is down for good: {store['reason']}",
+                          {"store": store}, headers={"X-Worker-Pid": pid})
 
 
 @router.get(
@@ -60,14 +56,5 @@ def readyz(runtime: RuntimeDep, request: Request) -> JSONResponse:
     if ok:
         return JSONResponse({"status": "ready", **report})
     retry = report.pop("retry_after_s", RETRY_AFTER_S)
-    return JSONResponse(
-        status_code=503,
-        headers={"Retry-After": str(retry)},
-        content={
-            "error": {
-                "code": NOT_READY,
-                "message": f"not ready: {report.get('milvus') or report['model']}",
-                "details": {**report, "retry_after_s": retry},
-            }
-        },
-    )
+    return error_response(503, NOT_READY, f"not ready: {report.get('milvus') or report['model']}",
+                          {**report, "retry_after_s": retry}, headers={"Retry-After": str(retry)})

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import ReadAuth, ServiceDep, SettingsDep
+from api.observability import note_mode
 from api.schemas import (
     NON_BLANK,
     ContextIn,
@@ -17,11 +18,13 @@ from api.schemas import (
     SearchIn,
     SearchOut,
 )
+from reportrag import telemetry, tracing
 from reportrag.errors import InputError
 from reportrag.settings import Settings
 from reportrag.types import Filters
 from search.context import Passage, expand_neighbors, merge_adjacent, render
 from search.filters import build_filters
+from search.service import Hit, SearchService
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAuth])
 _ERRORS = {
@@ -60,7 +63,7 @@ def _check_query(query: str, settings: Settings) -> str:
     responses=_ERRORS,
     summary="Semantic / hybrid search with metadata filters",
 )
-def search(body: SearchIn, service: ServiceDep, settings: SettingsDep) -> dict:
+def search(body: SearchIn, service: ServiceDep, settings: SettingsDep, request: Request) -> dict:
     query = _check_query(body.query, settings)
     result = service.search(
         query,
@@ -73,6 +76,7 @@ def search(body: SearchIn, service: ServiceDep, settings: SettingsDep) -> dict:
         balance=body.balance,
         with_counterparts=body.with_counterparts,
     )
+    note_mode(request, result.mode)
     return result.to_dict()
 
 
@@ -82,27 +86,15 @@ def search(body: SearchIn, service: ServiceDep, settings: SettingsDep) -> dict:
     responses=_ERRORS,
     summary="Prompt-ready context with numbered citations, within a token budget",
 )
-def context(body: ContextIn, service: ServiceDep, settings: SettingsDep) -> dict:
+def context(body: ContextIn, service: ServiceDep, settings: SettingsDep,
+            request: Request) -> dict:
     t0 = time.perf_counter()
     query = _check_query(body.query, settings)
     result = service.search(query, top_k=body.top_k, filters=_filters(body.filters), mode=body.mode)
-    groups = [
-        Passage(
-            expand_neighbors(h, service.store, body.neighbors),
-            h.score,
-            list(h.found_via),
-            [h.chunk.chunk_id],
-        )
-        for h in result.hits
-    ]
-    passages = merge_adjacent(groups)
-    emb = service.embedder
-    overhead = emb.count_tokens("")  # prompt prefix + special tokens the counter adds
-
-    def count(text: str) -> int:
-        return emb.count_tokens(text) - overhead
-
-    text, citations, used = render(passages, count_tokens=count, max_tokens=body.max_tokens)
+    note_mode(request, result.mode)
+    with telemetry.stage("context_render") as current:
+        text, citations, used = _render(body, service, result.hits)
+        tracing.set_attributes(current, passages=len(citations), tokens=used)
     return {
         "context": text,
         "citations": citations,
@@ -111,3 +103,25 @@ def context(body: ContextIn, service: ServiceDep, settings: SettingsDep) -> dict
         "mode": result.mode,
         "took_ms": round((time.perf_counter() - t0) * 1000, 2),
     }
+
+
+def _render(body: ContextIn, service: SearchService, hits: list[Hit],
+            ) -> tuple[str, list[dict], int]:
+    """The hits with their neighbours, adjacent ones merged, rendered within the budget."""
+    groups = [
+        Passage(
+            expand_neighbors(h, service.store, body.neighbors),
+            h.score,
+            list(h.found_via),
+            [h.chunk.chunk_id],
+        )
+        for h in hits
+    ]
+    passages = merge_adjacent(groups)
+    emb = service.embedder
+    overhead = emb.count_tokens("")  # prompt prefix + special tokens the counter adds
+
+    def count(text: str) -> int:
+        return emb.count_tokens(text) - overhead
+
+    return render(passages, count_tokens=count, max_tokens=body.max_tokens)

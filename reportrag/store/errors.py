@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 from pymilvus.exceptions import ConnectError, MilvusException, MilvusUnavailableException
 
+from reportrag import telemetry
 from reportrag.errors import StoreError, StoreUnavailableError
 
 _UNAVAILABLE_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -56,12 +57,36 @@ def describe(exc: BaseException | None) -> str:
     return str(exc) or type(exc).__name__
 
 
+def error_kind(exc: BaseException) -> str:
+    """How a Milvus call failed, for the error counter: timeout, unavailable or error."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, grpc.FutureTimeoutError):
+            return "timeout"
+        if isinstance(cur, grpc.RpcError) and hasattr(cur, "code"):
+            if cur.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return "timeout"
+        if isinstance(cur, MilvusException) and cur.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return "timeout"
+        cur = cur.__cause__ or cur.__context__
+    return "unavailable" if is_unavailable(exc) else "error"
+
+
 @contextmanager
-def translated(op: str, uri: str, collection: str) -> Iterator[None]:
-    """Run a block of Milvus calls; failures leave as StoreError / StoreUnavailableError."""
+def translated(op: str, uri: str, collection: str, *, metric: str | None = None,
+               ) -> Iterator[None]:
+    """Run a block of Milvus calls; failures leave as StoreError / StoreUnavailableError.
+
+    The block is timed and counted under ``metric`` (default ``op``): reportrag/telemetry.py.
+    """
+    label = metric or op
     try:
-        yield
+        with telemetry.milvus_call(label):
+            yield
     except (MilvusException, grpc.RpcError) as exc:
+        telemetry.milvus_error(label, error_kind(exc))
         where = redact_uri(uri)
         details = {"op": op, "uri": where, "collection": collection}
         if isinstance(exc, MilvusException):

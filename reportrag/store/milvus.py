@@ -255,8 +255,8 @@ class MilvusStore:
             raise StoreError("MilvusStore is not connected; call connect() first")
         return self._client
 
-    def _op(self, op: str) -> AbstractContextManager[None]:
-        return translated(op, self._uri, self._collection)
+    def _op(self, op: str, metric: str | None = None) -> AbstractContextManager[None]:
+        return translated(op, self._uri, self._collection, metric=metric)
 
     @property
     def _templating(self) -> bool:
@@ -923,7 +923,7 @@ class MilvusStore:
             visible_only=self._visibility,
         )
         started = time.monotonic()
-        with self._op("search"):
+        with self._op("search", "search_text" if field == sc.SPARSE else "search_dense"):
             result = self._c().search(
                 self._collection,
                 data=data,
