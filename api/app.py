@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from api import errors, observability, security, tracing
 from api.cors import JsonCORSMiddleware
+from api.integrations import dify, openai_vs
+from api.integrations.common import publish_store_id
 from api.limits import BodyLimit, publish_query_limit
 from api.links import publish_links
 from api.routes import admin, documents, health, page, search
@@ -61,7 +63,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     cfg = settings or (runtime.settings if runtime else get_settings())
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
-    publish_query_limit(app, cfg.max_query_chars, ("SearchIn", "ContextIn"))
+    publish_query_limit(app, cfg.max_query_chars,
+                        ("SearchIn", "ContextIn", "RetrievalIn", "VectorStoreSearchIn"))
     publish_links(app)
     if cfg.cors_origins:
         app.add_middleware(
@@ -74,6 +77,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.install(app)
     for module in (health, search, documents, admin, page):
         app.include_router(module.router)
+    # Other services' retrieval contracts, each with its own shapes (api/integrations/).
+    app.include_router(dify.router)
+    app.include_router(openai_vs.router)
+    publish_store_id(app, cfg.collection)
     if provider is not None:  # first: it needs Starlette's own stack, unwrapped
         tracing.instrument(app, provider)
     security.install(app)

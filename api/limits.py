@@ -89,7 +89,17 @@ def publish_query_limit(app: FastAPI, max_query_chars: int, models: tuple[str, .
         for name in models:
             prop = components.get(name, {}).get("properties", {}).get("query")
             if prop is not None:
-                prop["maxLength"] = max_query_chars
+                _limit(prop, max_query_chars)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _limit(prop: dict[str, Any], max_chars: int) -> None:
+    """Set ``maxLength`` on a string schema, on each string of a union, on an array's items."""
+    if prop.get("type") == "string":
+        prop["maxLength"] = max_chars
+    for member in prop.get("anyOf", []):
+        _limit(member, max_chars)
+    if isinstance(prop.get("items"), dict):
+        _limit(prop["items"], max_chars)

@@ -45,6 +45,14 @@ DateValue = Annotated[
 ]
 
 
+# A date YYYY-MM-DD (the calendar is checked where it is used).
+DayValue = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+
+
 class _Strict(BaseModel):
     # Unknown fields are errors (422), never silently ignored.
     model_config = ConfigDict(extra="forbid", strict=True)

@@ -203,6 +203,7 @@ def test_a_refused_cors_preflight_answers_the_json_error_shape(
             "code": "cors_rejected",
             "message": f"CORS preflight refused: {', '.join(rejected)} not allowed",
             "details": {"rejected": rejected},
+            "request_id": r.headers["x-request-id"],
         }
     }
     if "origin" in rejected:

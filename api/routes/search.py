@@ -46,7 +46,7 @@ def _filters(f: FiltersIn) -> Filters:
 _NON_BLANK = re.compile(NON_BLANK)
 
 
-def _check_query(query: str, settings: Settings) -> str:
+def check_query(query: str, settings: Settings) -> str:
     if not _NON_BLANK.search(query):
         raise InputError("query is empty or only whitespace", details={"field": "query"})
     if len(query) > settings.max_query_chars:
@@ -64,7 +64,7 @@ def _check_query(query: str, settings: Settings) -> str:
     summary="Semantic / hybrid search with metadata filters",
 )
 def search(body: SearchIn, service: ServiceDep, settings: SettingsDep, request: Request) -> dict:
-    query = _check_query(body.query, settings)
+    query = check_query(body.query, settings)
     result = service.search(
         query,
         top_k=body.top_k,
@@ -89,7 +89,7 @@ def search(body: SearchIn, service: ServiceDep, settings: SettingsDep, request: 
 def context(body: ContextIn, service: ServiceDep, settings: SettingsDep,
             request: Request) -> dict:
     t0 = time.perf_counter()
-    query = _check_query(body.query, settings)
+    query = check_query(body.query, settings)
     result = service.search(query, top_k=body.top_k, filters=_filters(body.filters), mode=body.mode)
     note_mode(request, result.mode)
     with telemetry.stage("context_render") as current:
