@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from api.deps import ReadAuth
 from reportrag import __version__
 from reportrag import metrics as m
+from reportrag.errors import ReportragError
 from reportrag.logs import request_id
 
 if TYPE_CHECKING:
@@ -134,14 +135,17 @@ class BuildInfo:
         emb = getattr(runtime, "embedder", None)
         store = getattr(runtime, "store", None)
         spec = getattr(emb, "spec", None)
-        caps = getattr(store, "capabilities", None) if store is not None else None
+        try:  # a connection closed under the scrape: its labels go blank, the scrape answers
+            caps = store.capabilities if store is not None else None
+            index = store.vector_index if store is not None else ""
+        except ReportragError:
+            caps, index = None, ""
         labels = {
             "version": __version__,
             "model": str(getattr(spec, "name", "") or ""),
             "dim": str(getattr(emb, "dim", "") or ""),
             "precision": str(getattr(settings, "precision", "") or ""),
-            "index": str(getattr(store, "vector_index", "") or getattr(settings, "index_kind", "")
-                         or ""),
+            "index": str(index or getattr(settings, "index_kind", "") or ""),
             "store": str(getattr(caps, "kind", "") or ""),
             "collection": str(getattr(settings, "collection", "") or ""),
         }
