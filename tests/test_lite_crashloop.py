@@ -128,11 +128,18 @@ def test_a_crash_looping_lite_process_is_restarted_and_readyz_tells_the_truth(
             killed_at = time.monotonic()
             if kill < KILLS:
                 _check_while_down(_until_back(server.url, db, child, BACK_WITHIN_S), kill)
-        # After the last kill: searches answer again within the bound, in every worker.
+        # After the last kill: searches answer again within the bound, in every worker. Each
+        # worker reconnects on its first request after the restart, and requests that arrive
+        # during that reconnect get a fast 503 (api/runtime.py): so the bound is for three
+        # batches of concurrent searches in a row all answered, spread over both workers.
         deadline = killed_at + LAST_KILL_WITHIN_S
-        while (code := _searches(server.url, 1)[0]) != 200 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert code == 200, f"no search answered within {LAST_KILL_WITHIN_S}s of the last kill"
+        clean = 0
+        while clean < 3 and time.monotonic() < deadline:
+            codes = _searches(server.url, 8)
+            clean = clean + 1 if codes == [200] * 8 else 0
+            if clean == 0:
+                time.sleep(0.2)
+        assert clean == 3, f"searches did not all answer within {LAST_KILL_WITHIN_S}s: {codes}"
         assert _searches(server.url, 40) == [200] * 40
         workers = {httpx.get(f"{server.url}/healthz", timeout=30).headers["x-worker-pid"]
                    for _ in range(40)}
