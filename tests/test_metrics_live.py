@@ -9,8 +9,6 @@ HTTP API, the request-rate and p99 expressions the dashboard and the alerts use.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.servers import ApiServer, copy_lite, free_port
+from tests.servers import ApiServer, copy_lite, free_port, prometheus_binary
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "deploy" / "prometheus" / "alerts.yml"
@@ -31,16 +29,6 @@ QUERIES = ["Who funds open source projects?", "开源项目的资金来自哪里
            "Wie viele Entwickler arbeiten an Open Source?", "license compliance"]
 
 pytestmark = pytest.mark.slow
-
-
-def _prometheus() -> str:
-    path = shutil.which("prometheus")
-    if path is None:
-        message = "prometheus is not installed: run scripts/prometheus-setup.sh"
-        if os.environ.get("REPORTRAG_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +96,7 @@ def _ask(prom: str, expr: str) -> list[dict]:
 
 def test_a_real_prometheus_scrapes_it_and_answers_the_dashboard_queries(
         two_workers: ApiServer, tmp_path: Path) -> None:
-    exe = _prometheus()
+    exe = prometheus_binary("prometheus")
     port = two_workers.url.rsplit(":", 1)[1]
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -158,8 +146,9 @@ def test_a_real_prometheus_scrapes_it_and_answers_the_dashboard_queries(
             p99 = [float(s["value"][1]) for s in _ask(prom, p99_expr)
                    if s["metric"].get("mode") == "hybrid"]
             recorded = _ask(prom, "reportrag:search_latency_seconds:p99_5m")
-            if (rate.get("/v1/search", 0) > 0 and p99 and not math.isnan(p99[0])
-                    and recorded):
+            # rate() needs two scrapes that saw a route's counter: wait for both routes.
+            if (rate.get("/v1/search", 0) > 0 and rate.get("/v1/context", 0) > 0 and p99
+                    and not math.isnan(p99[0]) and recorded):
                 break
             assert time.monotonic() < deadline, (health, rate, p99, recorded)
             time.sleep(2)
