@@ -68,6 +68,19 @@ def _key_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def read_key_required(settings: Settings) -> bool:
+    """Whether reads need a key: REPORTRAG_READ_API_KEY is set (and not empty)."""
+    return settings.read_api_key is not None and bool(settings.read_api_key.get_secret_value())
+
+
+def read_key_accepts(settings: Settings, given: str | None) -> bool:
+    """Whether ``given`` is the read key or the admin key (which may read too)."""
+    read = settings.read_api_key.get_secret_value() if settings.read_api_key else ""
+    admin = settings.admin_key()
+    return (bool(read) and _key_matches(given, read)) or (
+        admin is not None and _key_matches(given, admin))
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer TOKEN`` header (None for any other)."""
     if authorization is None:
@@ -84,14 +97,10 @@ async def require_read_key(
     """Read endpoints need a key only when REPORTRAG_READ_API_KEY is set (admin key works too),
     in ``X-API-Key`` or as ``Authorization: Bearer KEY`` (how Prometheus and OpenAI-style
     clients send one)."""
-    if settings.read_api_key is None or not settings.read_api_key.get_secret_value():
+    if not read_key_required(settings):
         return
-    admin = settings.admin_key()
-    for given in (x_api_key, bearer_token(authorization)):
-        if _key_matches(given, settings.read_api_key.get_secret_value()) or (
-            admin is not None and _key_matches(given, admin)
-        ):
-            return
+    if any(read_key_accepts(settings, given) for given in (x_api_key, bearer_token(authorization))):
+        return
     raise HTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
 
 

@@ -57,19 +57,26 @@ def start_server(data: Path, port: int, *, workers: int, milvus_uri: str | None,
         cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 300
-    url = f"http://127.0.0.1:{port}/readyz"
+    wait_ready(proc, f"http://127.0.0.1:{port}", log)
+    return proc
+
+
+def wait_ready(proc: subprocess.Popen, url: str, log: Path, what: str = "reportrag serve",
+               timeout: float = 300) -> None:
+    """Until ``/readyz`` answers 200; a server that exits or stays unready is stopped and
+    ends the benchmark with a line naming its log."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"reportrag serve exited ({proc.returncode}); see {log}")
+            raise SystemExit(f"{what} exited ({proc.returncode}); see {log}")
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return proc
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     stop_server(proc)
-    raise SystemExit(f"reportrag serve was not ready within 300 s; see {log}")
+    raise SystemExit(f"{what} was not ready within {timeout:g} s; see {log}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:

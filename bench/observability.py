@@ -31,10 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.common import REPO, machine, write_result
-from bench.http_latency import free_port, loadgen, stop_server
+from bench.http_latency import free_port, loadgen, stop_server, wait_ready
 
 VARIANTS = ("before", "metrics off", "metrics on")
 
@@ -58,18 +56,8 @@ def _start(variant: str, data: Path, tree: Path, log: Path) -> tuple[subprocess.
          "warning"], cwd=tree, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{variant}: reportrag serve exited; see {log}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    stop_server(proc)
-    raise SystemExit(f"{variant}: not ready within 300 s; see {log}")
+    wait_ready(proc, url, log, f"{variant}: reportrag serve")
+    return proc, url
 
 
 def _measure(url: str, work: Path, n1: int, n16: int) -> dict[str, float]:

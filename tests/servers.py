@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RESERVED_PORTS = set(range(19530, 19549))  # the suite's own Milvus server (scripts/test.sh)
@@ -242,3 +243,15 @@ class MilvusServer:
                 break
             time.sleep(0.2)
         (self.data_dir / "milvus.pid").unlink(missing_ok=True)
+
+
+def prometheus_binary(name: str) -> str:
+    """The path of ``prometheus`` or ``promtool`` (scripts/prometheus-setup.sh installs them):
+    the test skips without it, or fails when REPORTRAG_REQUIRE_PROMETHEUS=1 (scripts/test.sh)."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed: run scripts/prometheus-setup.sh"
+        if os.environ.get("REPORTRAG_REQUIRE_PROMETHEUS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -6,14 +6,14 @@ Grafana dashboard, whose queries may name only the metrics the API exports at GE
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.servers import prometheus_binary
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -56,13 +56,7 @@ def _base(series: str) -> str:
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        message = "promtool is not installed: run scripts/prometheus-setup.sh"
-        if os.environ.get("REPORTRAG_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return prometheus_binary("promtool")
 
 
 def _run(promtool: str, *args: str) -> str:

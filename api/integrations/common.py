@@ -1,22 +1,30 @@
-"""What the integrations share: the bearer key check, a leased search, a 0-1 score."""
+"""What the integrations share: the bearer key check, their error routes, a leased search,
+a 0-1 score."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import Field
+from starlette.exceptions import HTTPException
 
-from api.deps import _key_matches, bearer_token
+from api.deps import bearer_token, read_key_accepts, read_key_required
+from api.errors import status_for
 from api.routes.search import check_query
 from api.runtime import Runtime
 from api.schemas import DocIdValue, KindValue, LangCode
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
+from reportrag.errors import ReportragError
 from reportrag.settings import Settings
 from reportrag.types import Filters
 from search.service import Hit
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 # Their scores are "similarity, 0 to 1": the cosine of the passage and the query (dense
 # score), clipped. The multilingual-e5 model puts related passages at about 0.8-0.9.
@@ -27,6 +35,48 @@ DocIdValues = DocIdValue | Annotated[list[DocIdValue], Field(min_length=1, max_l
 KindValues = KindValue | Annotated[list[KindValue], Field(min_length=1, max_length=50)]
 
 
+class ProtocolError(Exception):
+    """A failure already answered in the protocol's own form."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+# How a protocol writes an error: (HTTP status, message, reportrag's code, offending field).
+Render = Callable[[int, str, str | None, str | None], Response]
+
+
+def protocol_route(render: Render) -> type[APIRoute]:
+    """A route class whose failures, a malformed body included, answer in the protocol's
+    form: its own (ProtocolError) as raised, the others through ``render``; a bad value is
+    400 (as both Dify and OpenAI answer it), not our 422."""
+
+    class ProtocolRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def answer(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except ProtocolError as exc:
+                    return exc.response
+                except RequestValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+                    return render(400, f"invalid request: {where}: {first['msg']}", None,
+                                  where or None)
+                except HTTPException as exc:  # e.g. a body that is not JSON at all
+                    return render(exc.status_code, str(exc.detail), None, None)
+                except ReportragError as exc:
+                    status = status_for(exc)
+                    return render(400 if status == 422 else status, exc.message, exc.code, None)
+
+            return answer
+
+    return ProtocolRoute
+
+
 def relevance(hit: Hit) -> float:
     return round(min(1.0, max(0.0, hit.dense_score or 0.0)), 6)
 
@@ -34,16 +84,12 @@ def relevance(hit: Hit) -> float:
 def key_problem(settings: Settings, authorization: str | None) -> str | None:
     """None when the request may read; ``missing`` (no or a malformed bearer header) or
     ``wrong`` (a key that is neither the read nor the admin key). Open without a read key."""
-    read = settings.read_api_key.get_secret_value() if settings.read_api_key else ""
-    if not read:
+    if not read_key_required(settings):
         return None
     token = bearer_token(authorization)
     if token is None:
         return "missing"
-    admin = settings.admin_key()
-    if _key_matches(token, read) or (admin is not None and _key_matches(token, admin)):
-        return None
-    return "wrong"
+    return None if read_key_accepts(settings, token) else "wrong"
 
 
 @dataclass

@@ -15,23 +15,26 @@ clipped to 0-1; ``score_threshold`` drops passages below it (0 turns it off).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException
 
 from api.deps import RuntimeDep
-from api.errors import status_for
-from api.integrations.common import DocIdValues, KindValues, LangValues, key_problem, retrieve
+from api.integrations.common import (
+    DocIdValues,
+    KindValues,
+    LangValues,
+    ProtocolError,
+    key_problem,
+    protocol_route,
+    retrieve,
+)
 from api.integrations.conditions import Condition, NoMatch, all_of, any_of
 from api.schemas import NON_BLANK, DayValue, Int
-from reportrag.errors import FilterError, ReportragError
+from reportrag.errors import FilterError
 
 log = logging.getLogger(__name__)
 
@@ -112,41 +115,11 @@ def dify_error(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error_code": code, "error_msg": message})
 
 
-class DifyError(Exception):
-    """An error to answer in Dify's form."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+def _render(status: int, message: str, code: str | None, param: str | None) -> JSONResponse:
+    return dify_error(status, status, message)  # other failures: the HTTP status as the code
 
 
-class DifyRoute(APIRoute):
-    """A route whose failures (a bad body included) answer in Dify's error form."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def answer(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except DifyError as exc:
-                return dify_error(exc.status, exc.code, exc.message)
-            except RequestValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first.get("loc", ()))
-                return dify_error(400, 400, f"invalid request: {where}: {first['msg']}")
-            except HTTPException as exc:  # e.g. a body that is not JSON at all
-                return dify_error(exc.status_code, exc.status_code, str(exc.detail))
-            except ReportragError as exc:
-                status = status_for(exc)
-                if status == 422:  # a bad value: Dify's suggested form has 400 for it
-                    status = 400
-                return dify_error(status, status, exc.message)
-
-        return answer
-
-
-router = APIRouter(tags=["integrations"], route_class=DifyRoute)
+router = APIRouter(tags=["integrations"], route_class=protocol_route(_render))
 
 
 async def dify_key(
@@ -155,10 +128,10 @@ async def dify_key(
 ) -> None:
     problem = key_problem(runtime.settings, authorization)
     if problem == "missing":
-        raise DifyError(401, 1001,
-                        "Invalid Authorization header format. Expected 'Bearer <api-key>'.")
+        raise ProtocolError(dify_error(
+            401, 1001, "Invalid Authorization header format. Expected 'Bearer <api-key>'."))
     if problem == "wrong":
-        raise DifyError(403, 1002, "Authorization failed")
+        raise ProtocolError(dify_error(403, 1002, "Authorization failed"))
 
 
 def _conditions(mc: MetadataCondition | None) -> list[Condition]:
@@ -193,13 +166,14 @@ class DifyErrorOut(BaseModel):
 )
 async def retrieval(runtime: RuntimeDep, req: RetrievalIn) -> JSONResponse:
     if req.knowledge_id != runtime.settings.collection:
-        raise DifyError(404, 2001, f"The knowledge {req.knowledge_id[:100]!r} does not exist")
+        raise ProtocolError(dify_error(
+            404, 2001, f"The knowledge {req.knowledge_id[:100]!r} does not exist"))
     try:
         filters = all_of(_conditions(req.metadata_condition))
     except NoMatch:
         return JSONResponse({"records": []})
     except FilterError as exc:
-        raise DifyError(400, 400, getattr(exc, "message", None) or str(exc)) from exc
+        raise ProtocolError(dify_error(400, 400, exc.message)) from exc
     threshold = req.retrieval_setting.score_threshold
     found, _mode = await run_in_threadpool(
         retrieve, runtime, [req.query], top_k=req.retrieval_setting.top_k, filters=filters,

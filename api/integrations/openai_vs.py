@@ -23,41 +23,29 @@ Errors answer in OpenAI's form ``{"error": {"message", "type", "param", "code"}}
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
-from starlette.exceptions import HTTPException
 
 from api.deps import RuntimeDep
-from api.errors import status_for
 from api.integrations.common import (
     MAX_QUERIES,
     DocIdValues,
     KindValues,
     LangValues,
+    ProtocolError,
     key_problem,
+    protocol_route,
     retrieve,
 )
 from api.integrations.conditions import Condition, NoMatch, all_of, any_of
 from api.runtime import Runtime
 from api.schemas import NON_BLANK, DayValue, Int
-from reportrag.errors import ReportragError
 
 STARTED = int(time.time())  # the store's created_at: when this process started serving it
-
-
-class OpenAIError(Exception):
-    def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.param, self.code = (
-            status, message, kind, param, code)
 
 
 def openai_error(status: int, message: str, *, kind: str = "invalid_request_error",
@@ -70,33 +58,14 @@ _KINDS = {401: "authentication_error", 403: "permission_error", 404: "invalid_re
           503: "server_error", 500: "server_error"}
 
 
-class OpenAIRoute(APIRoute):
-    """A route whose failures (a bad body included) answer in OpenAI's error form."""
+def _render(status: int, message: str, code: str | None, param: str | None) -> JSONResponse:
+    return openai_error(status, message, kind=_KINDS.get(status, "invalid_request_error"),
+                        param=param, code=code)
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
 
-        async def answer(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except OpenAIError as exc:
-                return openai_error(exc.status, exc.message, kind=exc.kind, param=exc.param,
-                                    code=exc.code)
-            except RequestValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-                return openai_error(400, f"invalid request: {where}: {first['msg']}",
-                                    param=where or None)
-            except HTTPException as exc:  # e.g. a body that is not JSON at all
-                return openai_error(exc.status_code, str(exc.detail))
-            except ReportragError as exc:
-                status = status_for(exc)
-                if status == 422:  # OpenAI answers a bad value with 400
-                    status = 400
-                return openai_error(status, exc.message, kind=_KINDS.get(
-                    status, "invalid_request_error"), code=exc.code)
-
-        return answer
+def _no_store(store_id: str) -> ProtocolError:
+    return ProtocolError(openai_error(404, f"No vector store found with id {store_id[:100]!r}",
+                                      param="vector_store_id", code="not_found"))
 
 
 async def bearer_key(
@@ -105,12 +74,13 @@ async def bearer_key(
 ) -> None:
     problem = key_problem(runtime.settings, authorization)
     if problem is not None:
-        raise OpenAIError(401, "missing or wrong API key (Authorization: Bearer KEY)",
-                          kind="authentication_error", code="invalid_api_key")
+        raise ProtocolError(openai_error(
+            401, "missing or wrong API key (Authorization: Bearer KEY)",
+            kind="authentication_error", code="invalid_api_key"))
 
 
-router = APIRouter(prefix="/v1/vector_stores", tags=["integrations"], route_class=OpenAIRoute,
-                   dependencies=[Depends(bearer_key)])
+router = APIRouter(prefix="/v1/vector_stores", tags=["integrations"],
+                   route_class=protocol_route(_render), dependencies=[Depends(bearer_key)])
 
 StoreId = Annotated[str, Path(max_length=255, description="the collection name")]
 
@@ -264,8 +234,7 @@ def conditions(node: ComparisonFilter | CompoundFilter) -> list[Condition]:
 def _store(runtime: Runtime, store_id: str) -> VectorStoreOut:
     settings = runtime.settings
     if store_id != settings.collection:
-        raise OpenAIError(404, f"No vector store found with id {store_id[:100]!r}",
-                          param="vector_store_id", code="not_found")
+        raise _no_store(store_id)
     conn = runtime.lease_ready()
     try:
         documents = len(conn.store.all_doc_ids())
@@ -299,11 +268,11 @@ async def get_store(runtime: RuntimeDep, vector_store_id: StoreId) -> VectorStor
 async def search_store(runtime: RuntimeDep, vector_store_id: StoreId,
                        body: VectorStoreSearchIn) -> dict[str, Any]:
     if vector_store_id != runtime.settings.collection:
-        raise OpenAIError(404, f"No vector store found with id {vector_store_id[:100]!r}",
-                          param="vector_store_id", code="not_found")
+        raise _no_store(vector_store_id)
     queries = [body.query] if isinstance(body.query, str) else list(body.query)
     if not queries or len(queries) > MAX_QUERIES:
-        raise OpenAIError(400, f"query takes 1 to {MAX_QUERIES} strings", param="query")
+        raise ProtocolError(openai_error(400, f"query takes 1 to {MAX_QUERIES} strings",
+                                         param="query"))
     try:
         filters = all_of(conditions(body.filters)) if body.filters is not None else all_of([])
     except NoMatch:
