@@ -289,3 +289,28 @@ def test_stage_and_milvus_timings_are_recorded(lite_settings, embedder) -> None:
         assert _sample("reportrag_milvus_up") == 1
         info = c.get("/metrics").text
         assert 'reportrag_build_info{' in info and 'store="lite"' in info
+
+
+# -- bad settings and flags -------------------------------------------------------------------
+
+def test_a_bad_log_format_is_one_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import main
+
+    monkeypatch.setenv("REPORTRAG_LOG_FORMAT", "xml; rm -rf /")
+    assert main(["model", "info"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["reportrag: error: setting REPORTRAG_LOG_FORMAT: Input should be 'text' or "
+                   "'json'"]
+    monkeypatch.delenv("REPORTRAG_LOG_FORMAT")
+    with pytest.raises(SystemExit) as exited:
+        main(["--log-format", "xml", "model", "info"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'xml'" in capsys.readouterr().err
+
+
+def test_a_bad_metrics_setting_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        _settings(metrics="sometimes")
