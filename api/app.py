@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -36,6 +36,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     provider = tracer_provider or tracing.provider_from_env()
     owned = tracer_provider is None and provider is not None
 
+    mcp_endpoint = None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is None:
@@ -44,7 +46,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             app.state.runtime = rt
         else:
             app.state.runtime = runtime
-        yield
+        async with AsyncExitStack() as stack:
+            if mcp_endpoint is not None:
+                await stack.enter_async_context(mcp_endpoint.running())
+            yield
         if runtime is None:
             app.state.runtime.close()
         if owned:
@@ -81,6 +86,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(dify.router)
     app.include_router(openai_vs.router)
     publish_store_id(app, cfg.collection)
+    if cfg.mcp:  # the MCP tools at /mcp (api/mcp.py)
+        from api import mcp
+
+        mcp_endpoint = mcp.mount(app, cfg.cors_origins)
     if provider is not None:  # first: it needs Starlette's own stack, unwrapped
         tracing.instrument(app, provider)
     security.install(app)

@@ -13,7 +13,12 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from reportrag.ids import ID_PATTERN
+from reportrag.types import Filters
+from search.filters import build_filters
+
 MAX_TOP_K = 100
+MAX_NEIGHBORS = 20  # chunks on each side of one chunk (GET /v1/chunks/{id})
 # A query must have a character that is not whitespace (Python's str.isspace, spelled out so
 # that Python, ECMA and Rust regex engines agree); the route checks it with a clear message.
 NON_BLANK = (
@@ -33,7 +38,7 @@ def _integral(value: object) -> object:
 Int = Annotated[int, BeforeValidator(_integral)]
 # The same rules search/filters.py enforces, published in the OpenAPI schema.
 LangCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
-DocIdValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+DocIdValue = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 KindValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 # YYYY-MM-DD (a real date: search/filters.py checks the calendar) or "" for no filter.
 DateValue = Annotated[
@@ -75,6 +80,11 @@ class FiltersIn(_Strict):
     kind: list[KindValue] | None = Field(default=None, max_length=50, description="e.g. ['report']")
     date_from: DateValue | None = Field(default=None, description="YYYY-MM-DD, inclusive")
     date_to: DateValue | None = Field(default=None, description="YYYY-MM-DD, inclusive")
+
+    def to_filters(self) -> Filters:
+        """The checked, portable filters the search runs with."""
+        return build_filters(lang=self.lang, doc_id=self.doc_id, section=self.section,
+                             kind=self.kind, date_from=self.date_from, date_to=self.date_to)
 
 
 class SearchIn(_Strict):
@@ -200,6 +210,24 @@ class ChunkOut(BaseModel):
     prev_id: str
     next_id: str
     counterparts: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ChunkIn(_Strict):
+    """One chunk and its neighbours (the MCP ``get_chunk`` tool; ``GET /v1/chunks/{id}``)."""
+
+    chunk_id: DocIdValue = Field(description="a chunk_id from search or context results")
+    neighbors: Int = Field(default=0, ge=0, le=MAX_NEIGHBORS,
+                           description="chunks to add on each side, in reading order")
+
+
+class CounterpartsIn(_Strict):
+    """A chunk's aligned passages (the MCP ``counterparts`` tool)."""
+
+    chunk_id: DocIdValue = Field(description="a chunk_id from search or context results")
+
+
+class NoArguments(_Strict):
+    """A call that takes no arguments."""
 
 
 class ChunkWithNeighborsOut(BaseModel):

@@ -8,6 +8,9 @@ from pathlib import Path
 from reportrag.langid import is_cjk_char
 
 MAX_ID = 128
+# What a document or chunk id we accept may look like, in every layer (HTTP paths, filters,
+# MCP arguments).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 
 def slug(text: str) -> str:

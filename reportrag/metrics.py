@@ -54,6 +54,7 @@ class Metrics:
     ingest_chunks: Counter
     ingest_embed_seconds: Counter
     ingest_progress_time: Gauge
+    mcp_tool_calls: Counter
 
 
 @cache
@@ -113,4 +114,7 @@ def metrics() -> Metrics:
             "reportrag_ingest_last_progress_timestamp_seconds",
             "Unix time of the running ingestion's last progress (a document or a batch)",
             multiprocess_mode="max"),
+        mcp_tool_calls=Counter(
+            "reportrag_mcp_tool_calls", "MCP tool calls answered, by tool and outcome "
+            "(ok, error: the caller's mistake or a store failure)", ["tool", "outcome"]),
     )

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
         default=True,
         description="serve Prometheus metrics at /metrics and record them (off: neither)",
     )
+    mcp: bool = Field(
+        default=True,
+        description="serve the MCP tools at /mcp (streamable HTTP; off: no /mcp)",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="text (one human line) or json (one object per line)"
     )

@@ -70,6 +70,12 @@ def search_done(mode: str, hits: int) -> None:
             mm.search_empty.labels(mode).inc()
 
 
+def mcp_tool_call(tool: str, outcome: str) -> None:
+    """One MCP tool call answered (``tool`` is one of ours; ``outcome`` ok or error)."""
+    if m.enabled():
+        m.metrics().mcp_tool_calls.labels(tool, outcome).inc()
+
+
 def ingest_started(documents: int) -> None:
     if m.enabled():
         mm = m.metrics()

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import date
 
 from reportrag.errors import FilterError
+from reportrag.ids import ID_PATTERN
 from reportrag.types import Filters
 
 _LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_ID = re.compile(ID_PATTERN)
 _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_VALUES = 50
 MAX_SECTION_CHARS = 500

@@ -39,6 +39,7 @@ METRICS = {
     "reportrag_ingest_chunks_embedded_total": "counter",
     "reportrag_ingest_embed_seconds_total": "counter",
     "reportrag_ingest_last_progress_timestamp_seconds": "gauge",
+    "reportrag_mcp_tool_calls_total": "counter",
     "reportrag_build_info": "gauge",
 }
 SERIES = {

@@ -185,3 +185,36 @@ def test_the_integrations_are_in_the_openapi_schema(server: ApiServer) -> None:
 def test_docs_show_a_transcript_of_each_client() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "integrations.md").read_text()
     assert "client.vector_stores.search(" in doc and "POST /retrieval" in doc
+
+
+# -- LlamaIndex: the retriever inside LlamaIndex's own retrieval calls ------------------------
+
+def test_llamaindex_retriever_returns_nodes_with_citations(server: ApiServer) -> None:
+    from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
+    from api.client import ReportragAPIError
+    from api.llamaindex_retriever import ReportragLlamaRetriever
+
+    retriever = ReportragLlamaRetriever(server.url, api_key=KEY, top_k=3, lang=["zh"])
+    nodes = retriever.retrieve(EN_QUESTION)
+    assert 1 <= len(nodes) <= 3 and all(isinstance(n, NodeWithScore) for n in nodes)
+    best = next(n for n in nodes if "A100" in n.node.get_content())
+    meta = best.node.metadata
+    assert best.node.node_id == meta["chunk_id"] and meta["doc_lang"] == "zh"
+    assert best.score is not None and meta["title"] and meta["search_mode"] == "crosslingual"
+    assert 0 <= best.node.start_char_idx < best.node.end_char_idx
+    assert any(c["lang"] == "en" and "A100" in c["text"] for c in meta["counterparts"])
+    # What an LLM prompt gets: the passage with its title, section and language, not the ids.
+    shown = best.node.get_content(metadata_mode=MetadataMode.LLM)
+    assert meta["title"] in shown and "chunk_id" not in shown and "counterparts" not in shown
+    # The async path LlamaIndex's query engines use answers the same passages.
+    import asyncio
+
+    again = asyncio.run(retriever.aretrieve(QueryBundle(EN_QUESTION)))
+    assert [n.node.node_id for n in again] == [n.node.node_id for n in nodes]
+
+    with pytest.raises(ReportragAPIError) as refused:
+        ReportragLlamaRetriever(server.url, api_key="wrong").retrieve(EN_QUESTION)
+    assert refused.value.status == 401
+    with pytest.raises(ValueError, match="top_k"):
+        ReportragLlamaRetriever(server.url, top_k=0)

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from api.deps import ReadAuth, ServiceDep
 from api.schemas import (
+    MAX_NEIGHBORS,
     ChunkWithNeighborsOut,
     CounterpartsOut,
     DocumentOut,
     DocumentsOut,
     ErrorOut,
 )
-from reportrag.errors import NotFoundError
+from reportrag.ids import ID_PATTERN
+from search import lookup
 
 router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[ReadAuth])
 _ERRORS = {
     s: {"model": ErrorOut} for s in (401, 404, 422, 503)
 }  # 401 only when REPORTRAG_READ_API_KEY is set
-_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-DocId = Annotated[str, Path(pattern=_ID, max_length=128)]
-ChunkId = Annotated[str, Path(pattern=_ID, max_length=128)]
+DocId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+ChunkId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 
 
 @router.get(
@@ -43,17 +43,7 @@ def list_documents(service: ServiceDep) -> dict:
     summary="One document's metadata",
 )
 def get_document(doc_id: DocId, service: ServiceDep) -> dict:
-    for d in service.store.documents():
-        if d["doc_id"] == doc_id:
-            return d
-    raise NotFoundError(f"no document {doc_id!r}")
-
-
-def _chunk_or_404(service, chunk_id: str):  # noqa: ANN001, ANN202
-    found = service.store.get([chunk_id])
-    if not found or not re.fullmatch(_ID, chunk_id):
-        raise NotFoundError(f"no chunk {chunk_id!r}")
-    return found[0]
+    return lookup.document(service.store, doc_id)
 
 
 @router.get(
@@ -63,17 +53,10 @@ def _chunk_or_404(service, chunk_id: str):  # noqa: ANN001, ANN202
     summary="One chunk, optionally with its neighbours in the document",
 )
 def get_chunk(
-    chunk_id: ChunkId, service: ServiceDep, neighbors: Annotated[int, Query(ge=0, le=20)] = 0
+    chunk_id: ChunkId, service: ServiceDep,
+    neighbors: Annotated[int, Query(ge=0, le=MAX_NEIGHBORS)] = 0,
 ) -> dict:
-    chunk = _chunk_or_404(service, chunk_id)
-    before, after = [], []
-    if neighbors:
-        window = service.store.chunks_window(
-            chunk.doc_id, chunk.ordinal - neighbors, chunk.ordinal + neighbors
-        )
-        before = [c.to_dict() for c in window if c.ordinal < chunk.ordinal]
-        after = [c.to_dict() for c in window if c.ordinal > chunk.ordinal]
-    return {"chunk": chunk.to_dict(), "before": before, "after": after}
+    return lookup.chunk_with_neighbors(service.store, chunk_id, neighbors)
 
 
 @router.get(
@@ -83,5 +66,5 @@ def get_chunk(
     summary="The aligned passages of this chunk in other languages",
 )
 def get_counterparts(chunk_id: ChunkId, service: ServiceDep) -> dict:
-    chunk = _chunk_or_404(service, chunk_id)
+    chunk = lookup.chunk(service.store, chunk_id)
     return {"chunk_id": chunk.chunk_id, "counterparts": service.counterparts_of(chunk)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from fastapi import APIRouter, Request
 
@@ -14,33 +13,17 @@ from api.schemas import (
     ContextIn,
     ContextOut,
     ErrorOut,
-    FiltersIn,
     SearchIn,
     SearchOut,
 )
-from reportrag import telemetry, tracing
 from reportrag.errors import InputError
 from reportrag.settings import Settings
-from reportrag.types import Filters
-from search.context import Passage, expand_neighbors, merge_adjacent, render
-from search.filters import build_filters
-from search.service import Hit, SearchService
+from search.context import build_context
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAuth])
 _ERRORS = {
     s: {"model": ErrorOut} for s in (400, 401, 413, 422, 503)
 }  # 401 only when REPORTRAG_READ_API_KEY is set
-
-
-def _filters(f: FiltersIn) -> Filters:
-    return build_filters(
-        lang=f.lang,
-        doc_id=f.doc_id,
-        section=f.section,
-        kind=f.kind,
-        date_from=f.date_from,
-        date_to=f.date_to,
-    )
 
 
 _NON_BLANK = re.compile(NON_BLANK)
@@ -68,7 +51,7 @@ def search(body: SearchIn, service: ServiceDep, settings: SettingsDep, request: 
     result = service.search(
         query,
         top_k=body.top_k,
-        filters=_filters(body.filters),
+        filters=body.filters.to_filters(),
         mode=body.mode,
         min_score=body.min_score,
         dedupe=body.dedupe,
@@ -88,40 +71,8 @@ def search(body: SearchIn, service: ServiceDep, settings: SettingsDep, request: 
 )
 def context(body: ContextIn, service: ServiceDep, settings: SettingsDep,
             request: Request) -> dict:
-    t0 = time.perf_counter()
     query = check_query(body.query, settings)
-    result = service.search(query, top_k=body.top_k, filters=_filters(body.filters), mode=body.mode)
-    note_mode(request, result.mode)
-    with telemetry.stage("context_render") as current:
-        text, citations, used = _render(body, service, result.hits)
-        tracing.set_attributes(current, passages=len(citations), tokens=used)
-    return {
-        "context": text,
-        "citations": citations,
-        "tokens": used,
-        "max_tokens": body.max_tokens,
-        "mode": result.mode,
-        "took_ms": round((time.perf_counter() - t0) * 1000, 2),
-    }
-
-
-def _render(body: ContextIn, service: SearchService, hits: list[Hit],
-            ) -> tuple[str, list[dict], int]:
-    """The hits with their neighbours, adjacent ones merged, rendered within the budget."""
-    groups = [
-        Passage(
-            expand_neighbors(h, service.store, body.neighbors),
-            h.score,
-            list(h.found_via),
-            [h.chunk.chunk_id],
-        )
-        for h in hits
-    ]
-    passages = merge_adjacent(groups)
-    emb = service.embedder
-    overhead = emb.count_tokens("")  # prompt prefix + special tokens the counter adds
-
-    def count(text: str) -> int:
-        return emb.count_tokens(text) - overhead
-
-    return render(passages, count_tokens=count, max_tokens=body.max_tokens)
+    out = build_context(service, query, filters=body.filters.to_filters(), top_k=body.top_k,
+                        neighbors=body.neighbors, max_tokens=body.max_tokens, mode=body.mode)
+    note_mode(request, out["mode"])
+    return out
