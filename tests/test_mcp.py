@@ -198,3 +198,22 @@ async def test_the_sdk_client_uses_every_tool_over_stdio(
                                    env=env, cwd=str(REPO))
     async with Client(params, read_timeout_seconds=180) as client:
         await _exercise(client)
+
+
+@pytest.mark.slow
+def test_malformed_requests_get_json_rpc_errors_and_the_server_keeps_serving(
+        server: ApiServer) -> None:
+    auth = {"Authorization": f"Bearer {KEY}", "Accept": "application/json, text/event-stream"}
+    garbage = httpx.post(f"{server.url}/mcp", content=b"{not json",
+                         headers={**auth, "Content-Type": "application/json"}, timeout=30)
+    assert 400 <= garbage.status_code < 500
+    assert garbage.json()["error"]["code"] == -32700  # JSON-RPC parse error
+    wrong_type = httpx.post(f"{server.url}/mcp", content=b"<xml/>",
+                            headers={**auth, "Content-Type": "text/xml"}, timeout=30)
+    assert 400 <= wrong_type.status_code < 500
+    huge = httpx.post(f"{server.url}/mcp", content=b"x" * (3 << 20),
+                      headers={**auth, "Content-Type": "application/json"}, timeout=30)
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"
+    ok = httpx.post(f"{server.url}/v1/search", json={"query": EN_QUESTION},
+                    headers={"X-API-Key": KEY}, timeout=60)
+    assert ok.status_code == 200 and ok.json()["hits"]
