@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,7 +47,9 @@ INT8_7BIT_FILE = "model.int8-7bit.onnx"  # reduce_range: for x86 CPUs without VN
 INT8_7BIT_META = "int8-7bit.json"
 # x86 flags of int8 dot-product instructions that add u8 × s8 products without saturating
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
-INT8_VERSION = 1
+# 2: the weights sit beside the graph in FILE.data, which onnxruntime maps instead of copying:
+# a serving process holds the pages of the embedding table it reads, not all 384 MB of it.
+INT8_VERSION = 2
 PRECISIONS = ("fp32", "int8")
 
 
@@ -57,22 +60,32 @@ def _weights_id(model_dir: Path) -> dict[str, object]:
     return {"version": EXPORT_VERSION, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def data_file(target: Path) -> Path:
+    """Where a model saved with external data keeps its weights."""
+    return target.with_name(target.name + ".data")
+
+
 def _up_to_date(target: Path, meta: Path, want: dict[str, object]) -> bool:
-    """Whether ``target`` was made from what ``want`` describes and is still whole."""
+    """Whether ``target`` (and its weights file, if it has one) was made from what ``want``
+    describes and is still whole."""
     try:
         have = json.loads(meta.read_text(encoding="utf-8"))
+        data = have.get("data_size")
         return (
             target.is_file()
             and have.get("weights") == want
             and have.get("onnx_size") == target.stat().st_size
+            and (data is None or data == data_file(target).stat().st_size)
         )
     except (OSError, ValueError, AttributeError):
         return False
 
 
 def _record(target: Path, meta: Path, want: dict[str, object]) -> None:
-    meta.write_text(json.dumps({"weights": want, "onnx_size": target.stat().st_size}),
-                    encoding="utf-8")
+    record: dict[str, object] = {"weights": want, "onnx_size": target.stat().st_size}
+    if data_file(target).is_file():
+        record["data_size"] = data_file(target).stat().st_size
+    meta.write_text(json.dumps(record), encoding="utf-8")
 
 
 def exported_model(model_dir: Path, *, fresh: bool = False) -> Path:
@@ -164,11 +177,36 @@ def _quantize(source: Path, target: Path, *, reduce_range: bool) -> None:
                              extra_options={"MatMulConstBOnly": True})
         finally:
             quant_log.setLevel(level)
+        _save_with_external_data(tmp, target)
     except Exception as exc:  # the quantizer raises many types; none is ours to handle
-        tmp.unlink(missing_ok=True)
         raise ModelError(f"int8 quantization of {source} failed: {exc}") from exc
-    os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     logger.info("quantized %s in %.1fs", target.name, time.monotonic() - started)
+
+
+def _save_with_external_data(source: Path, target: Path) -> None:
+    """``source`` saved as ``target`` (the graph) and ``target``.data (every weight of 1 KB
+    or more). Same weights, same results; onnxruntime maps the .data file into memory, so
+    only the pages that are read (the rows of the embedding table that queries use) take
+    memory. Written under temporary names, then moved: data first, graph last."""
+    import onnx
+
+    model = onnx.load(str(source))
+    work = target.parent / f".{target.name}.{os.getpid()}.dir"
+    work.mkdir(exist_ok=True)
+    try:
+        onnx.save_model(model, str(work / target.name), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location=data_file(target).name,
+                        size_threshold=1024)
+        del model
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(work / data_file(target).name, 0o666 & ~umask)  # onnx writes it 0600
+        os.replace(work / data_file(target).name, data_file(target))
+        os.replace(work / target.name, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _export(model_dir: Path, out_dir: Path, record: dict[str, object]) -> None:
