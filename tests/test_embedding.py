@@ -191,6 +191,28 @@ def test_both_int8_variants_are_close_to_fp32_and_differ_in_weight_range(embedde
     assert float(np.min(np.sum(fp32 * q8, axis=1))) >= 0.98
 
 
+def test_the_int8_export_keeps_its_weights_in_a_mapped_file(embedder) -> None:  # noqa: ANN001
+    """The graph is small; the weights (the 384 MB embedding table among them) are in
+    FILE.data, which onnxruntime maps instead of copying (bench/serve_memory.py). An export
+    written before (weights inline, INT8_VERSION 1) is made again, once."""
+    import json
+
+    from reportrag.embedding.onnx_engine import INT8_VERSION, data_file
+
+    path = Path(embedder.spec.path)
+    made = quantized_model(path)
+    assert made.stat().st_size < 5_000_000 < data_file(made).stat().st_size
+    meta = made.parent / int8_files(int8_reduce_range())[1]
+    record = json.loads(meta.read_text())
+    assert record["weights"]["version"] == INT8_VERSION == 2
+    assert record["data_size"] == data_file(made).stat().st_size
+    old = dict(record, weights=dict(record["weights"], version=1))
+    meta.write_text(json.dumps(old))
+    again = quantized_model(path)
+    assert json.loads(meta.read_text())["weights"]["version"] == 2
+    assert again == made and again.stat().st_size < 5_000_000
+
+
 def test_onnx_threads_default_per_precision(embedder) -> None:
     """0 threads: one for the int8 query encoder (faster on one query), every core for fp32."""
     path = Path(embedder.spec.path)
