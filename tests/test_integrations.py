@@ -185,6 +185,25 @@ def test_the_integrations_are_in_the_openapi_schema(server: ApiServer) -> None:
 def test_docs_show_a_transcript_of_each_client() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "integrations.md").read_text()
     assert "client.vector_stores.search(" in doc and "POST /retrieval" in doc
+    assert 'client.call_tool("search"' in doc and "retriever.retrieve(" in doc
+
+
+def test_the_mcp_client_configurations_in_the_docs_are_what_the_tests_run() -> None:
+    """Claude Desktop's (stdio) and Cursor's (streamable HTTP) configurations parse, and
+    name what tests/test_mcp.py runs: ``reportrag mcp`` with a data dir, ``/mcp`` with the
+    read key as a bearer token."""
+    import json
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "integrations.md").read_text()
+    configs = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", doc, re.S)]
+    servers = [c["mcpServers"]["reportrag"] for c in configs if "mcpServers" in c]
+    stdio = next(s for s in servers if "command" in s)
+    assert stdio["command"].endswith("/reportrag") and stdio["args"] == ["mcp"]
+    assert set(stdio["env"]) == {"REPORTRAG_DATA_DIR"}
+    http = next(s for s in servers if "url" in s)
+    assert http["url"].endswith(":8000/mcp")
+    assert re.fullmatch(r"Bearer \S+", http["headers"]["Authorization"])
 
 
 # -- LlamaIndex: the retriever inside LlamaIndex's own retrieval calls ------------------------
