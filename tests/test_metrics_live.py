@@ -139,6 +139,12 @@ def test_a_real_prometheus_scrapes_it_and_answers_the_dashboard_queries(
         p99_expr = rules["reportrag:search_latency_seconds:p99_5m"]
         deadline = time.monotonic() + 90
         while True:
+            # Traffic goes on while we wait: on a busy machine the first scrape can come after
+            # the burst, and rate() of a counter that no longer moves stays 0.
+            for path in ("/v1/search", "/v1/context"):
+                r = httpx.post(f"{two_workers.url}{path}", headers=AUTH, timeout=60,
+                               json={"query": QUERIES[0], "mode": "hybrid"})
+                assert r.status_code == 200, r.text
             targets = httpx.get(f"{prom}/api/v1/targets", timeout=10).json()
             health = [t["health"] for t in targets["data"]["activeTargets"]]
             rate = {s["metric"].get("route"): float(s["value"][1])

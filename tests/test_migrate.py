@@ -35,6 +35,9 @@ PAIRS = [
 ]
 
 Opened = Callable[..., MilvusStore]
+# The server loads a collection in the background; on a busy CI box (the whole suite on two
+# cores) that took over 30 s once: the tests give Milvus longer than the product default.
+TIMEOUT = 90.0
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def stores(tmp_path: Path) -> Iterator[Opened]:
 
     def open_store(kind: str, name: str | None = None, dim: int = DIM) -> MilvusStore:
         uri = str(tmp_path / f"{kind}.db") if kind == "lite" else SERVER_URI
-        store = MilvusStore(uri, name or f"t_mig_{uuid.uuid4().hex[:10]}", dim, timeout=30.0)
+        store = MilvusStore(uri, name or f"t_mig_{uuid.uuid4().hex[:10]}", dim, timeout=TIMEOUT)
         store.connect()
         made.append(store)
         return store
@@ -83,7 +86,7 @@ def _copy(src: MilvusStore, dst: MilvusStore, **kwargs: object):  # noqa: ANN202
         dst._uri,
         source_collection=src.collection,
         target_collection=dst.collection,
-        timeout=30.0,
+        timeout=TIMEOUT,
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -401,15 +404,15 @@ def test_the_ingested_corpus_survives_lite_to_server_and_back(
         "Wie verdienen Open-Source-Firmen Geld?",
     ]
     src = MilvusStore.open_existing(source_uri, lite_settings.collection)
-    server = MilvusStore(SERVER_URI, name, src.dim, timeout=30.0)
+    server = MilvusStore(SERVER_URI, name, src.dim, timeout=TIMEOUT)
     try:
         to_server = migrate(source_uri, SERVER_URI, source_collection=lite_settings.collection,
-                            target_collection=name, batch=100, timeout=30.0)
+                            target_collection=name, batch=100, timeout=TIMEOUT)
         assert to_server.added == to_server.source_rows == src.count() > 300
         assert (to_server.target_kind, to_server.target_bm25, to_server.sampled) == (
             "server", False, 200)
         back = migrate(SERVER_URI, back_uri, source_collection=name,
-                       target_collection=lite_settings.collection, batch=100, timeout=30.0)
+                       target_collection=lite_settings.collection, batch=100, timeout=TIMEOUT)
         assert back.added == to_server.source_rows and back.target_bm25 is True
         server.connect()
         server.ensure_collection(src.fingerprint() or {})
