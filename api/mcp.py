@@ -36,11 +36,10 @@ from starlette.types import Receive, Scope, Send
 from api import schemas as S
 from api.deps import bearer_token, read_key_accepts, read_key_required
 from api.errors import error_response
-from api.routes.search import check_query
+from api.routes.search import run_context, run_search
 from reportrag import __version__, telemetry
 from reportrag.errors import ReportragError
 from search import lookup
-from search.context import build_context
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -81,21 +80,6 @@ class ToolSpec:
     defaults: dict[str, Any] = field(default_factory=dict)  # where MCP's default differs
 
 
-def _search(service: SearchService, settings: Settings, body: S.SearchIn) -> dict[str, Any]:
-    query = check_query(body.query, settings)
-    return service.search(
-        query, top_k=body.top_k, filters=body.filters.to_filters(), mode=body.mode,
-        min_score=body.min_score, dedupe=body.dedupe, diversify=body.diversify,
-        balance=body.balance, with_counterparts=body.with_counterparts,
-    ).to_dict()
-
-
-def _context(service: SearchService, settings: Settings, body: S.ContextIn) -> dict[str, Any]:
-    query = check_query(body.query, settings)
-    return build_context(service, query, filters=body.filters.to_filters(), top_k=body.top_k,
-                         neighbors=body.neighbors, max_tokens=body.max_tokens, mode=body.mode)
-
-
 def _get_chunk(service: SearchService, _settings: Settings, body: S.ChunkIn) -> dict[str, Any]:
     return lookup.chunk_with_neighbors(service.store, body.chunk_id, body.neighbors)
 
@@ -121,14 +105,14 @@ TOOLS: tuple[ToolSpec, ...] = (
         "translations (`counterparts`). To read one language whatever the question's, set "
         "filters.lang (e.g. an English question with lang [\"zh\"] returns the Chinese "
         "edition's passages, each with its English counterpart)." + _DATA,
-        S.SearchIn, S.SearchOut, _search, defaults={"with_counterparts": True}),
+        S.SearchIn, S.SearchOut, run_search, defaults={"with_counterparts": True}),
     ToolSpec(
         "context", "Context to answer from",
         "Prompt-ready context for answering a question: the best passages, widened by "
         "`neighbors` and merged, numbered inside <passage id=\"N\"> tags within max_tokens, "
         "with a citation list (document, section, offsets) for [N]. Use it when you will "
         "answer from the text; use `search` to browse or compare." + _DATA,
-        S.ContextIn, S.ContextOut, _context),
+        S.ContextIn, S.ContextOut, run_context),
     ToolSpec(
         "get_chunk", "Read a passage and its surroundings",
         "One passage by its chunk_id (from `search` or `context`), with up to `neighbors` "
@@ -177,11 +161,8 @@ def _function(spec: ToolSpec, runtime_of: Callable[[], Runtime]) -> Callable[...
 
     def leased(body: BaseModel) -> dict[str, Any]:
         runtime = runtime_of()
-        conn = runtime.lease_ready()
-        try:
-            return spec.run(conn.service, runtime.settings, body)
-        finally:
-            runtime.release(conn)
+        with runtime.leased() as service:
+            return spec.run(service, runtime.settings, body)
 
     async def call(**arguments: Any) -> Any:
         given = {k: v for k, v in arguments.items()

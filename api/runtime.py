@@ -22,7 +22,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,6 +261,16 @@ class Runtime:
             reconnect, self._connected_before = self._connected_before, True
         telemetry.milvus_state(True, reconnect=reconnect)
         return conn
+
+    @contextmanager
+    def leased(self) -> Iterator[SearchService]:
+        """:meth:`lease_ready`'s service for a ``with`` block, released after it (blocking:
+        for a worker thread)."""
+        conn = self.lease_ready()
+        try:
+            yield conn.service
+        finally:
+            self.release(conn)
 
     def release(self, conn: _Connection) -> None:
         """A request is done with ``conn``: a retired one closes with its last user."""

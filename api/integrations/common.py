@@ -108,20 +108,17 @@ def retrieve(runtime: Runtime, queries: list[str], *, top_k: int, filters: Filte
     settings = runtime.settings
     for q in queries:
         check_query(q, settings)
-    conn = runtime.lease_ready()
-    try:
-        best: dict[str, Found] = {}
-        ran = mode
+    best: dict[str, Found] = {}
+    ran = mode
+    with runtime.leased() as service:
         for q in queries:
-            result = conn.service.search(q, top_k=top_k, filters=filters, mode=mode,
-                                         min_score=min_score, with_counterparts=True)
+            result = service.search(q, top_k=top_k, filters=filters, mode=mode,
+                                    min_score=min_score, with_counterparts=True)
             ran = result.mode
             for rank, h in enumerate(result.hits):
                 old = best.get(h.chunk.chunk_id)
                 if old is None or rank < old.rank:
                     best[h.chunk.chunk_id] = Found(h, relevance(h), rank)
-    finally:
-        runtime.release(conn)
     ranked = sorted(best.values(), key=lambda f: (f.rank, -f.score))
     return ranked[:top_k], ran
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Request
 
@@ -19,6 +20,7 @@ from api.schemas import (
 from reportrag.errors import InputError
 from reportrag.settings import Settings
 from search.context import build_context
+from search.service import SearchService
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAuth])
 _ERRORS = {
@@ -40,6 +42,23 @@ def check_query(query: str, settings: Settings) -> str:
     return query
 
 
+def run_search(service: SearchService, settings: Settings, body: SearchIn) -> dict[str, Any]:
+    """A ``POST /v1/search`` body answered (also the MCP ``search`` tool)."""
+    query = check_query(body.query, settings)
+    return service.search(
+        query, top_k=body.top_k, filters=body.filters.to_filters(), mode=body.mode,
+        min_score=body.min_score, dedupe=body.dedupe, diversify=body.diversify,
+        balance=body.balance, with_counterparts=body.with_counterparts,
+    ).to_dict()
+
+
+def run_context(service: SearchService, settings: Settings, body: ContextIn) -> dict[str, Any]:
+    """A ``POST /v1/context`` body answered (also the MCP ``context`` tool)."""
+    query = check_query(body.query, settings)
+    return build_context(service, query, filters=body.filters.to_filters(), top_k=body.top_k,
+                         neighbors=body.neighbors, max_tokens=body.max_tokens, mode=body.mode)
+
+
 @router.post(
     "/search",
     response_model=SearchOut,
@@ -47,20 +66,9 @@ def check_query(query: str, settings: Settings) -> str:
     summary="Semantic / hybrid search with metadata filters",
 )
 def search(body: SearchIn, service: ServiceDep, settings: SettingsDep, request: Request) -> dict:
-    query = check_query(body.query, settings)
-    result = service.search(
-        query,
-        top_k=body.top_k,
-        filters=body.filters.to_filters(),
-        mode=body.mode,
-        min_score=body.min_score,
-        dedupe=body.dedupe,
-        diversify=body.diversify,
-        balance=body.balance,
-        with_counterparts=body.with_counterparts,
-    )
-    note_mode(request, result.mode)
-    return result.to_dict()
+    out = run_search(service, settings, body)
+    note_mode(request, out["mode"])
+    return out
 
 
 @router.post(
@@ -71,8 +79,6 @@ def search(body: SearchIn, service: ServiceDep, settings: SettingsDep, request: 
 )
 def context(body: ContextIn, service: ServiceDep, settings: SettingsDep,
             request: Request) -> dict:
-    query = check_query(body.query, settings)
-    out = build_context(service, query, filters=body.filters.to_filters(), top_k=body.top_k,
-                        neighbors=body.neighbors, max_tokens=body.max_tokens, mode=body.mode)
+    out = run_context(service, settings, body)
     note_mode(request, out["mode"])
     return out
