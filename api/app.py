@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from api import errors, observability, security, tracing
+from api import errors, jobs, observability, security, tracing
 from api.cors import JsonCORSMiddleware
 from api.integrations import dify, openai_vs
 from api.integrations.common import publish_store_id
 from api.limits import BodyLimit, publish_query_limit
 from api.links import publish_links
-from api.routes import admin, documents, health, page, search
+from api.routes import admin, documents, health, page, search, uploads
 from api.runtime import Runtime
 from reportrag import __version__
 from reportrag.settings import Settings, get_settings
@@ -49,6 +49,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         async with AsyncExitStack() as stack:
             if mcp_endpoint is not None:
                 await stack.enter_async_context(mcp_endpoint.running())
+            runner = jobs.start_runner(app.state.runtime)
+            app.state.jobs = runner
+            stack.callback(runner.stop)
             yield
         if runtime is None:
             app.state.runtime.close()
@@ -67,7 +70,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         swagger_ui_oauth2_redirect_url=None,
     )
     cfg = settings or (runtime.settings if runtime else get_settings())
-    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=cfg.max_body_bytes, upload_bytes=cfg.max_upload_bytes
+    )
     publish_query_limit(app, cfg.max_query_chars,
                         ("SearchIn", "ContextIn", "RetrievalIn", "VectorStoreSearchIn"))
     publish_links(app)
@@ -80,7 +85,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             expose_headers=["X-Request-ID"],
         )
     errors.install(app)
-    for module in (health, search, documents, admin, page):
+    for module in (health, search, documents, admin, uploads, page):
         app.include_router(module.router)
     # Other services' retrieval contracts, each with its own shapes (api/integrations/).
     app.include_router(dify.router)

@@ -19,7 +19,9 @@ from reportrag.logs import log_handler, quiet_jieba
 
 LOG_FORMATS = ("text", "json")
 
-_COMMAND_MODULES = ("model", "ingest", "search", "serve", "mcp", "evaluate", "migrate")
+_COMMAND_MODULES = (
+    "model", "ingest", "add", "search", "serve", "mcp", "evaluate", "migrate"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,6 +52,9 @@ _STATUS: list[tuple[type[E.ReportragError], int]] = [
     (E.FingerprintMismatchError, 409),
     (E.CapabilityError, 400),
     (E.TokenLimitError, 422),
+    (E.UnsupportedTypeError, 415),
+    (E.TooLargeError, 413),
+    (E.QueueFullError, 429),
     (E.FilterError, 422),
     (E.InputError, 422),
     (E.NotFoundError, 404),
@@ -116,9 +119,11 @@ def install(app: FastAPI) -> None:
             if runtime is not None:
                 runtime.mark_store_down(exc.message)
         details = dict(exc.details)
-        if status == 503:
+        if status in (429, 503):
             details.setdefault("retry_after_s", 5)  # set: the real wait (a Lite restart's)
-        headers = {"Retry-After": str(details["retry_after_s"])} if status == 503 else None
+        headers = (
+            {"Retry-After": str(details["retry_after_s"])} if status in (429, 503) else None
+        )
         # The message was written for the operator: paths and addresses stay server-side.
         public = redactor(request)
         return error_response(

@@ -5,13 +5,24 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from ingest.cancel import CancelToken, request_cancel
 from ingest.checkpoint import Checkpoint, checkpoint_path, forget_document
-from ingest.corpus import find_documents
-from ingest.pipeline import IngestSummary, ingest_lock, run_ingest
+from ingest.corpus import Discovery, find_documents
+from ingest.formats import parse_bytes
+from ingest.pipeline import IngestSummary, StageCallback, ingest_lock, run_ingest
+from ingest.uploads import Upload, UploadStore, check_filename, split_metadata
 from reportrag.embedding import TextEmbedder
-from reportrag.errors import InputError
+from reportrag.errors import (
+    ConflictError,
+    DocumentError,
+    InputError,
+    NotFoundError,
+    OutdatedCollectionError,
+    ReportragError,
+    TooLargeError,
+)
 from reportrag.langid import LanguageDetector
 from reportrag.settings import Settings
 
@@ -37,19 +48,32 @@ def ingest_from_settings(
     full: bool = False,
     progress: bool = False,
     rebuild: bool = False,
+    upgrade: bool = False,
 ) -> IngestSummary:
     """Ingest the corpus (or ``paths``) under the ingestion lock; prune only a whole-corpus run.
 
     ``full`` ignores the checkpoint: every document is chunked and compared with Milvus.
-    ``rebuild`` drops the collection first (for one built by an older reportrag or model).
+    ``rebuild`` drops the collection first (for one built by an older reportrag or model);
+    ``upgrade`` does so only when the collection's schema is older than this code's (a
+    collection of another model is still refused).
     """
     if rebuild and paths:
         raise InputError("a rebuild re-ingests the whole corpus folder: name no paths")
-    found = find_documents(settings.corpus_dir, paths or None)
+    if paths:
+        found = find_documents(settings.corpus_dir, paths)
+    else:  # the whole corpus: the folder's documents and the uploaded ones
+        found = all_documents(settings)
     # A dry run writes nothing, not even the lock file, but it does not plan against a
     # collection another ingestion is writing either (409, like a real run).
     with ingest_lock(settings.data_dir, create=not dry_run):
         cancel = None if dry_run else CancelToken(settings.data_dir)
+        if upgrade and not paths and not dry_run and store.has_collection():
+            store.ensure_collection(embedder.fingerprint())
+            try:
+                store.require_writable()
+            except OutdatedCollectionError as exc:
+                log.warning("upgrade: %s", exc.message)
+                rebuild = True
         if rebuild and not dry_run and store.has_collection():
             log.warning("rebuild: dropping collection %s", settings.collection)
             store.drop()
@@ -78,6 +102,140 @@ def ingest_from_settings(
         )
     summary.refused = [asdict(r) for r in found.refused]
     return summary
+
+
+def all_documents(settings: Settings) -> Discovery:
+    """The documents a whole ingestion reads: the corpus folder's, then the uploaded ones.
+
+    A missing corpus folder is no error when documents were uploaded; an id that both hold
+    is (DocumentError naming it).
+    """
+    uploaded = UploadStore(settings.data_dir).documents()
+    if not settings.corpus_dir.is_dir() and uploaded:
+        return Discovery(documents=uploaded)
+    discovery = find_documents(settings.corpus_dir)
+    found = discovery.documents
+    clash = {m.doc_id for m in found} & {m.doc_id for m in uploaded}
+    if clash:
+        doc_id = sorted(clash)[0]
+        raise DocumentError(
+            f"document {doc_id!r} is both a file of the corpus folder and an upload: rename "
+            "one (a doc_id in manifest.toml), or delete the upload",
+            details={"doc_id": doc_id},
+        )
+    return Discovery(documents=[*found, *uploaded], refused=discovery.refused)
+
+
+def corpus_doc_ids(settings: Settings) -> set[str]:
+    """The doc ids of the corpus folder's documents (none when it is missing or unreadable)."""
+    if not settings.corpus_dir.is_dir():
+        return set()
+    try:
+        return {m.doc_id for m in find_documents(settings.corpus_dir).documents}
+    except ReportragError as exc:
+        log.warning("corpus folder: %s", exc.message)
+        return set()
+
+
+def store_upload(
+    settings: Settings,
+    *,
+    filename: str,
+    data: bytes,
+    values: dict[str, Any],
+    doc_id: str | None = None,
+    replace: bool = False,
+) -> tuple[Upload, bool, bool]:
+    """Check an upload and keep it under the data directory: (record, changed, existed).
+
+    Refused with a 4xx-class error, storing nothing: a bad file name or type (415), too
+    large (413), empty, metadata that is not valid, a file that does not parse (an encrypted
+    PDF, a scan, a zip bomb), an id of the corpus folder, or (unless ``replace``) another
+    document already uploaded under the same id.
+    """
+    check_filename(filename)
+    limit = settings.max_upload_bytes
+    if len(data) > limit:
+        raise TooLargeError(
+            f"{filename}: larger than the upload limit of {limit:,} bytes "
+            "(REPORTRAG_MAX_UPLOAD_BYTES)",
+            details={"limit_bytes": limit},
+        )
+    if not data:
+        raise InputError(f"{filename}: the file is empty (0 bytes)", details={"filename": filename})
+    fields, user = split_metadata(values)
+    if doc_id is not None:
+        if fields.get("doc_id", doc_id) != doc_id:
+            raise InputError("metadata.doc_id differs from the document id in the path")
+        fields["doc_id"] = doc_id
+    uploads = UploadStore(settings.data_dir)
+    target = uploads.doc_id_for(filename, fields)
+    parsed = parse_bytes(data, suffix=Path(filename).suffix, source=filename, max_bytes=limit)
+    if not parsed.text.strip():
+        raise DocumentError(f"{filename}: no text left after cleaning", details={"file": filename})
+    if target in corpus_doc_ids(settings):
+        raise ConflictError(
+            f"document {target!r} comes from the corpus folder; give the upload another "
+            "doc_id (metadata.doc_id)",
+            details={"doc_id": target},
+        )
+    existing = uploads.get(target)
+    if existing is not None and not replace:
+        _, differs = uploads.put(target, filename, data, fields, user, dry=True)
+        if differs:
+            raise ConflictError(
+                f"document {target!r} exists: to replace it, send it with PUT to its own "
+                "document URL (or reportrag add --replace)",
+                details={"doc_id": target},
+            )
+    upload, changed = uploads.put(target, filename, data, fields, user)
+    return upload, changed, existing is not None
+
+
+def ingest_upload(
+    settings: Settings,
+    *,
+    embedder: TextEmbedder,
+    store,  # noqa: ANN001 - a connected MilvusStore
+    doc_id: str,
+    on_stage: StageCallback | None = None,
+) -> IngestSummary:
+    """Ingest one uploaded document (the caller holds the ingestion lock: a job runner).
+
+    Its declared translation is aligned with it whether it is a corpus file or an upload.
+    """
+    uploads = UploadStore(settings.data_dir)
+    upload = uploads.get(doc_id)
+    if upload is None:
+        raise NotFoundError(f"no uploaded document {doc_id!r} (deleted meanwhile?)")
+    meta = uploads.meta(upload)
+    try:
+        known = all_documents(settings).documents
+    except ReportragError as exc:  # a broken manifest must not stop uploads
+        log.warning("aligning %s with the uploads only: %s", doc_id, exc.message)
+        known = uploads.documents()
+    # Its declared partners (either side may declare the pair); detection reads the store.
+    others = [
+        m for m in known
+        if m.doc_id != doc_id and (m.translation_of == doc_id or m.doc_id == meta.translation_of)
+    ]
+    store.ensure_collection(embedder.fingerprint())
+    store.require_writable()
+    return run_ingest(
+        [meta],
+        embedder=embedder,
+        store=store,
+        detector=LanguageDetector(),
+        chunk_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        progress=False,
+        embed_batch=settings.ingest_batch,
+        checkpoint=open_checkpoint(settings, store),
+        max_chunks=settings.max_document_chunks,
+        cancel=CancelToken(settings.data_dir),
+        on_stage=on_stage,
+        align_with=others,
+    )
 
 
 def forget_from_checkpoint(settings: Settings, doc_id: str) -> None:

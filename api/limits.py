@@ -17,6 +17,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+UPLOAD_PATH = "/v1/documents"
+UPLOAD_OVERHEAD = 256 * 1024  # multipart boundaries, part headers, the metadata field
 
 
 class BodyLimit:
@@ -27,18 +29,30 @@ class BodyLimit:
     buffers more than ``max_bytes``.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Document uploads (POST /v1/documents, PUT /v1/documents/{id}) may be this large,
+        # plus room for the multipart framing and the metadata field.
+        self.upload_bytes = max(max_bytes, upload_bytes + UPLOAD_OVERHEAD if upload_bytes else 0)
+
+    def _limit(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        if scope.get("method") in ("POST", "PUT") and (
+            path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/")
+        ):
+            return self.upload_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         length = Headers(scope=scope).get("content-length")
         if length is not None:
-            if not length.isdigit() or int(length) > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if not length.isdigit() or int(length) > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
             await self.app(scope, receive, send)  # the server enforces the declared framing
             return
@@ -50,8 +64,8 @@ class BodyLimit:
                 return  # the client left before finishing its body: nothing to answer
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if size > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -67,13 +81,13 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         # Connection: close, because the rest of the body is never read.
         response = errors.error_response(
             413,
             "payload_too_large",
-            f"request body larger than {self.max_bytes} bytes",
-            {"max_bytes": self.max_bytes},
+            f"request body larger than {limit} bytes",
+            {"max_bytes": limit},
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)

@@ -8,9 +8,10 @@
 Each result is a ``NodeWithScore``: a ``TextNode`` whose id is the chunk id and whose text is
 the passage, with the search score, the passage's character offsets in its document
 (``start_char_idx`` / ``end_char_idx``) and its metadata: doc_id, title, section, lang,
-doc_lang, kind, date, ordinal, found_via, the scores, the search mode and (on by default)
-its aligned ``counterparts`` in other languages. An LLM prompt sees only title, section and
-language of that metadata; embeddings see none (the text is embedded already).
+doc_lang, kind, date, ordinal, page (PDF, DOCX; else None), the document's user metadata,
+found_via, the scores, the search mode and (on by default) its aligned ``counterparts`` in
+other languages. An LLM prompt sees only title, section, language and page of that
+metadata; embeddings see none (the text is embedded already).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from api.schemas import MAX_TOP_K
 
 MODES = ("auto", "dense", "hybrid", "crosslingual")
 # What a prompt built from the node shows besides the text (the rest is for citations).
-SHOWN_TO_LLM = ("title", "section", "lang")
+SHOWN_TO_LLM = ("title", "section", "lang", "page")
 
 
 class ReportragLlamaRetriever(BaseRetriever):

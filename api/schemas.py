@@ -144,6 +144,10 @@ class HitOut(BaseModel):
     kind: str = ""
     date: str = ""
     ordinal: int = 0
+    page: int | None = Field(default=None, description="the page it starts on (PDF, DOCX)")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="the document's user metadata"
+    )
     found_via: list[str] = Field(default_factory=list)
     counterparts: list[CounterpartOut] | None = None
 
@@ -180,6 +184,7 @@ class CitationOut(BaseModel):
     chunk_ids: list[str]
     char_start: int
     char_end: int
+    page: int | None = None
     score: float
     found_via: list[str]
 
@@ -210,6 +215,8 @@ class ChunkOut(BaseModel):
     prev_id: str
     next_id: str
     counterparts: list[dict[str, Any]] = Field(default_factory=list)
+    page: int | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class ChunkIn(_Strict):
@@ -278,6 +285,35 @@ class IngestIn(_Strict):
     full: bool = Field(
         default=False, description="ignore the checkpoint: re-chunk and compare every document"
     )
+
+
+class UploadOut(BaseModel):
+    """``POST /v1/documents``: 202 with the job that ingests it (200: nothing changed)."""
+
+    doc_id: str
+    job_id: str | None = Field(description="GET /v1/jobs/{job_id}; null when nothing to do")
+    unchanged: bool = Field(description="the same bytes and metadata were stored already")
+    state: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    doc_id: str
+    action: Literal["add", "replace"]
+    state: Literal["queued", "parsing", "embedding", "writing", "done", "failed"]
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    progress: dict[str, int] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+    filename: str = ""
+
+
+class JobsOut(BaseModel):
+    jobs: list[JobOut]
 
 
 class ErrorBody(BaseModel):

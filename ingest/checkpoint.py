@@ -63,7 +63,10 @@ def document_key(meta: DocumentMeta, data: bytes, run: str) -> str:
     h = hashlib.sha256(run.encode())
     for f in fields(meta):
         if f.name != "path":
-            h.update(f"\x00{f.name}={getattr(meta, f.name)}".encode())
+            value = getattr(meta, f.name)
+            if isinstance(value, dict):
+                value = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+            h.update(f"\x00{f.name}={value}".encode())
     h.update(b"\x00data=")
     h.update(hashlib.sha256(data).digest())
     return h.hexdigest()[:32]

@@ -472,6 +472,8 @@ def chunk_document(
                 char_start=raw_start,
                 char_end=raw_end,
                 content_hash=digest,
+                page=parsed.page_at(raw_start),
+                metadata=dict(doc.metadata),
             )
         )
     for prev, nxt in zip(chunks, chunks[1:], strict=False):

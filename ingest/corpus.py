@@ -10,17 +10,21 @@ import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from ingest.document import ParsedDocument
-from reportrag.errors import DocumentError, ManifestError
+from ingest.formats import SUFFIXES
+from reportrag.errors import DocumentError, InputError, ManifestError
 from reportrag.ids import MAX_ID, default_doc_id
 from reportrag.types import DocumentMeta
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
-DOC_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
-_KEYS = {"file", "doc_id", "title", "lang", "kind", "date", "translation_of", "source"}
+DOC_SUFFIXES = set(SUFFIXES)
+_KEYS = {
+    "file", "doc_id", "title", "lang", "kind", "date", "translation_of", "source", "metadata"
+}
 _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LANG = re.compile(r"[a-z]{2,3}")
@@ -101,6 +105,16 @@ def _validate_entry(entry: object, where: str) -> dict[str, str]:
     if "file" not in entry:
         raise ManifestError(f"{where}: entry without 'file'")
     for key, val in entry.items():
+        if key == "metadata":
+            if not isinstance(val, dict):
+                raise ManifestError(f"{where}: 'metadata' must be a table of key = value")
+            from ingest.uploads import check_user_metadata
+
+            try:
+                check_user_metadata(val)
+            except InputError as exc:
+                raise ManifestError(f"{where}: {exc.message}") from exc
+            continue
         if not isinstance(val, str):
             raise ManifestError(f"{where}: '{key}' must be a string, not {type(val).__name__}")
     if "doc_id" in entry and not _DOC_ID.fullmatch(entry["doc_id"]):
@@ -176,7 +190,7 @@ def list_folder(folder: Path) -> tuple[list[Path], list[Refused]]:
     return files, refused
 
 
-def _meta(f: Path, doc_id: str, entry: dict[str, str]) -> DocumentMeta:
+def _meta(f: Path, doc_id: str, entry: dict[str, Any]) -> DocumentMeta:
     return DocumentMeta(
         doc_id=doc_id,
         path=str(f),
@@ -186,6 +200,7 @@ def _meta(f: Path, doc_id: str, entry: dict[str, str]) -> DocumentMeta:
         date=entry.get("date", ""),
         translation_of=entry.get("translation_of", ""),
         source=entry.get("source", ""),
+        metadata=dict(entry.get("metadata", {})),
     )
 
 

@@ -9,11 +9,13 @@ identification reads only the prose blocks.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Literal
 
 from ingest.clean import CleanedText, clean_text
 
+DocumentFormat = Literal["text", "markdown", "html", "pdf", "docx"]
 BlockKind = Literal["heading", "paragraph", "list_item", "table_row", "code", "quote"]
 PROSE_KINDS: frozenset[str] = frozenset({"heading", "paragraph", "list_item", "quote"})
 
@@ -40,11 +42,18 @@ class ParsedDocument:
     cleaned: CleanedText
     blocks: tuple[Block, ...] = ()
     title: str = ""  # the document's own title (first heading, front matter), plain text
-    format: Literal["text", "markdown", "html"] = "text"
+    format: DocumentFormat = "text"
+    # Where each page begins, as offsets into the source text (PDF: its text layer): page
+    # ``n`` holds the source offsets from ``page_starts[n-1]`` on. Empty: no pages.
+    page_starts: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:
         return self.cleaned.text
+
+    def page_at(self, raw_offset: int) -> int:
+        """The page (1-based) of a source offset; 0 when the document has no pages."""
+        return bisect.bisect_right(self.page_starts, raw_offset) if self.page_starts else 0
 
 
 def parse_document(raw: str, *, suffix: str, source: str = "") -> ParsedDocument:

@@ -14,10 +14,9 @@ import re
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 from ingest.clean import Buffer, CleanedText, Edit, invisible_edits, nfkc_edits, space_edits
-from ingest.document import Block, BlockKind, ParsedDocument
+from ingest.document import Block, BlockKind, DocumentFormat, ParsedDocument
 
 _DATA_URI = re.compile(r"data:[A-Za-z]+/[\w.+-]+(?:;[\w.+-]+(?:=[\w.+-]*)?)*,[^\s\"'()<>]*")
 # Template directives of static site generators (Hugo shortcodes, Jinja/Liquid tags): the
@@ -76,7 +75,7 @@ def assemble(
     raw: str,
     found: Extraction,
     *,
-    fmt: Literal["markdown", "html"],
+    fmt: DocumentFormat,
     title: str = "",
 ) -> ParsedDocument:
     """Build the document: cut, edit and clean every segment, then join the blocks."""

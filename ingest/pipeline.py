@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,6 +60,13 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+StageCallback = Callable[[str, dict[str, int]], None]
+
+
+def _no_stage(state: str, progress: dict[str, int]) -> None:
+    """No one is watching the stages of this run."""
+
 
 EMBED_BATCH = 256  # chunks per embedding call (the engine sorts them by length inside)
 WRITE_BATCH = 64  # rows per write handed to Milvus
@@ -157,7 +164,9 @@ class _Run:
         on_document: Callable[[DocumentPlan], None] | None,
         cancel: CancelToken | None,
         track: _Tracker,
+        on_stage: StageCallback = _no_stage,
     ) -> None:
+        self.on_stage = on_stage
         self.embedder = embedder
         self.store = store
         self.summary = summary
@@ -214,6 +223,7 @@ class _Run:
                 while finishes and finishes[-1][0] <= written:
                     self._queue_finish(*finishes.pop()[1:])
             self.summary.embedded += len(part)
+            self.on_stage("embedding", {"embedded": self.summary.embedded})
         while finishes:  # documents with nothing (left) to embed
             self._queue_finish(*finishes.pop()[1:])
         self.buffer, self.pending = [], []
@@ -276,8 +286,14 @@ def run_ingest(
     on_document: Callable[[DocumentPlan], None] | None = None,
     max_chunks: int = MAX_DOCUMENT_CHUNKS,
     cancel: CancelToken | None = None,
+    on_stage: StageCallback | None = None,
+    align_with: Sequence[DocumentMeta] = (),
 ) -> IngestSummary:
     """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus.
+
+    ``align_with``: the other documents known (not ingested by this run), so a declared
+    translation pair of which this run ingests one side is aligned too. ``on_stage(state,
+    progress)`` is told when the run parses, embeds and writes (background jobs show it).
 
     A run's writes are one batch: on Milvus Lite they are flushed once, at the end, and the
     collection is then consolidated into one segment (``MilvusStore.consolidate``), so BM25
@@ -293,7 +309,9 @@ def run_ingest(
             chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens, dry_run=dry_run,
             prune_doc_ids=prune_doc_ids, progress=progress, embed_batch=embed_batch,
             write_batch=write_batch, align=align, checkpoint=checkpoint,
-            on_document=on_document, max_chunks=max_chunks, cancel=cancel), track=track)
+            on_document=on_document, max_chunks=max_chunks, cancel=cancel,
+            on_stage=on_stage or _no_stage, align_with=tuple(align_with)), track=track)
+
 
 
 @contextmanager
@@ -349,6 +367,8 @@ class _Options:
     on_document: Callable[[DocumentPlan], None] | None
     max_chunks: int
     cancel: CancelToken | None
+    on_stage: StageCallback
+    align_with: tuple[DocumentMeta, ...]
 
 
 @dataclass
@@ -399,6 +419,7 @@ def _ingest(
                 on_document=opts.on_document,
                 cancel=opts.cancel,
                 track=track,
+                on_stage=opts.on_stage,
             )
         bar = _progress(docs, desc="ingesting", unit="doc", disable=not opts.progress)
         try:
@@ -419,6 +440,7 @@ def _ingest(
                         {"doc_id": meta.doc_id, "chunks": done, "unchanged": done, "skipped": True}
                     )
                     continue
+                opts.on_stage("parsing", {"documents": len(docs), "documents_read": len(metas)})
                 meta, chunks = prepare_document(
                     meta,
                     embedder=embedder,
@@ -431,10 +453,13 @@ def _ingest(
                 metas.append(meta)
                 plan = plan_document(meta, chunks, existing)
                 summary.count(plan)
+                opts.on_stage("embedding", {"chunks": summary.chunks, "to_embed": summary.added})
                 if state is not None:
                     state.add(plan, key)
                     bar.set_postfix(embedded=summary.embedded, refresh=False)
             if state is not None:
+                state.flush()
+                opts.on_stage("writing", {"embedded": summary.embedded})
                 state.close()
         except BaseException as exc:
             if state is not None:
@@ -451,8 +476,11 @@ def _ingest(
             pruned = _prune(store, {m.doc_id for m in metas}, summary, checkpoint,
                             dry_run=opts.dry_run, track=track)
         if opts.align and not opts.dry_run:
+            ids = {m.doc_id for m in metas}
+            others = [m for m in opts.align_with if m.doc_id not in ids]
             summary.alignments, summary.translation_detection = _align(
-                docs, metas, store, keys, skipped, checkpoint, track, pruned
+                [*docs, *others], [*metas, *others], store, keys, skipped, checkpoint, track,
+                pruned,
             )
         if checkpoint is not None and not opts.dry_run:
             checkpoint.compact()
@@ -554,7 +582,8 @@ def _align(
 
 def _detection_key(metas: list[DocumentMeta], keys: dict[str, str]) -> str:
     """The documents a detection saw: their ids and keys (bytes, metadata, settings, code)."""
-    return pair_key("detect", "|".join(sorted(f"{m.doc_id}={keys[m.doc_id]}" for m in metas)))
+    seen = sorted(f"{m.doc_id}={keys.get(m.doc_id, '')}" for m in metas)
+    return pair_key("detect", "|".join(seen))
 
 
 def _write_rewrites(plan: DocumentPlan, store) -> dict[str, np.ndarray]:  # noqa: ANN001

@@ -12,9 +12,8 @@ from typing import Protocol
 import numpy as np
 
 from ingest.chunking import chunk_document
-from ingest.clean import decode_bytes
 from ingest.corpus import with_defaults
-from ingest.document import parse_document
+from ingest.formats import parse_bytes
 from ingest.outline import ProseIndex
 from reportrag.errors import DocumentError
 from reportrag.langid import LanguageDetector, document_language
@@ -101,8 +100,7 @@ def prepare_document(
         data = read_document(meta, max_bytes=max_bytes)
     path = meta.path
     name = Path(path).name
-    text = decode_bytes(data, source=name, max_bytes=max_bytes)
-    parsed = parse_document(text, suffix=Path(path).suffix, source=name)
+    parsed = parse_bytes(data, suffix=Path(path).suffix, source=name, max_bytes=max_bytes)
     if not parsed.text.strip():
         raise DocumentError(f"{name}: no text left after cleaning", details={"file": name})
     prose = ProseIndex(parsed).prose(0, len(parsed.text))

@@ -4,6 +4,9 @@ ReportragError
 ├── ConfigError              a setting is missing or wrong                 (CLI 2, HTTP 500)
 ├── InputError               caller-supplied input is invalid              (CLI 2, HTTP 4xx)
 │   ├── DocumentError        a corpus file cannot be read/decoded/used
+│   │   └── NoTextLayerError  a PDF without text (a scan): no OCR           (HTTP 422)
+│   ├── UnsupportedTypeError  a file type reportrag does not read          (HTTP 415)
+│   ├── TooLargeError        an upload over the size limit                 (HTTP 413)
 │   ├── ManifestError        the corpus manifest is malformed
 │   └── FilterError          a search filter is unknown or has a bad value
 ├── ModelError               the embedding model cannot be found/built/used  (CLI 3)
@@ -18,6 +21,7 @@ ReportragError
 │   └── CapabilityError      the store lacks a feature (e.g. BM25)         (HTTP 400)
 ├── IngestIncompleteError    an ingestion failed after writing: re-run it  (CLI 4, HTTP 500)
 ├── NotFoundError            a document / chunk id does not exist          (HTTP 404)
+├── QueueFullError           the ingestion job queue is full; retry later   (HTTP 429)
 └── ConflictError            e.g. an ingestion already running             (HTTP 409)
     └── CancelledError       the ingestion was cancelled on request        (HTTP 409)
 """
@@ -51,6 +55,31 @@ class InputError(ReportragError):
 
 class DocumentError(InputError):
     code = "bad_document"
+
+
+class NoTextLayerError(DocumentError):
+    """A PDF whose pages carry no text (a scan): there is nothing to index without OCR."""
+
+    code = "no_text_layer"
+
+
+class UnsupportedTypeError(InputError):
+    """A file of a type reportrag does not read (HTTP 415)."""
+
+    code = "unsupported_media_type"
+
+
+class TooLargeError(InputError):
+    """An upload over the size limit (HTTP 413)."""
+
+    code = "too_large"
+
+
+class QueueFullError(ReportragError):
+    """The ingestion job queue is full (HTTP 429 with Retry-After)."""
+
+    code = "queue_full"
+    exit_code = 6
 
 
 class ManifestError(InputError):

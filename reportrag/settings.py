@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     )
     max_query_chars: int = Field(default=2000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, le=1024**3,
+        description="largest document POST/PUT /v1/documents accepts (bytes; larger: 413)",
+    )
+    job_queue: int = Field(
+        default=100, ge=1, le=100_000,
+        description="ingestion jobs that may wait at once (one more: 429 with Retry-After)",
+    )
     keepalive_timeout: float = Field(
         default=5.0, gt=0, le=3600,
         description="seconds an idle kept-alive HTTP connection stays open",

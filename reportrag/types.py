@@ -41,6 +41,8 @@ class DocumentMeta:
     date: str = ""
     translation_of: str = ""
     source: str = ""
+    # Free key/values from an upload or the manifest, stored with every chunk.
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class Chunk:
     counterparts: list[Counterpart] = field(default_factory=list)
     doc_lang: str = ""  # the document's language (``lang`` is this chunk's own)
     context: str = ""  # "title › section" the chunk is keyword-indexed with (BM25)
+    page: int = 0  # the page (1-based) the chunk starts on; 0: the document has no pages
+    # The document's user metadata (free keys: string, number, bool, list of strings).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def indexed_text(self) -> str:
@@ -84,6 +89,7 @@ class Chunk:
         """A JSON-ready dict (counterparts as plain dicts)."""
         d = dict(self.__dict__)
         d["counterparts"] = [c.__dict__ for c in self.counterparts]
+        d["page"] = self.page or None
         return d
 
 

@@ -138,7 +138,7 @@ def render(
             head = (
                 f'<passage id="{n}" doc="{_attr(first.doc_id)}" '
                 f'title="{_attr(first.title)}" section="{_attr(first.section)}" '
-                f'lang="{_attr(first.lang)}">'
+                f'lang="{_attr(first.lang)}"{_page_attr(first.page)}>'
             )
             block = f"{head}\n{escape_passage(p.text())}\n</passage>"
             cost = count_tokens(block)
@@ -158,11 +158,16 @@ def render(
                 "chunk_ids": [c.chunk_id for c in p.chunks],
                 "char_start": first.char_start,
                 "char_end": last.char_end,
+                "page": first.page or None,
                 "score": round(p.score, 6),
                 "found_via": p.found_via,
             }
         )
     return "\n\n".join(blocks), citations, used
+
+
+def _page_attr(page: int) -> str:
+    return f' page="{page}"' if page else ""
 
 
 def expand_neighbors(hit: Hit, store, neighbors: int) -> list[Chunk]:  # noqa: ANN001

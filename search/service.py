@@ -68,7 +68,8 @@ class Hit:
             "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
             "keyword_score": None if self.keyword_score is None else round(self.keyword_score, 6),
             "char_start": c.char_start, "char_end": c.char_end, "kind": c.kind, "date": c.date,
-            "ordinal": c.ordinal, "found_via": self.found_via,
+            "ordinal": c.ordinal, "page": c.page or None, "metadata": c.metadata,
+            "found_via": self.found_via,
         }
         if self.counterparts is not None:
             out["counterparts"] = self.counterparts

@@ -188,3 +188,25 @@ def test_a_folder_named_on_the_command_line_brings_its_own_manifest(
     assert (meta.doc_id, meta.lang, meta.translation_of) == ("team-notes", "de", "team-notes-en")
     (one,) = discover(corpus, [other / "notes.md"])  # a file: its folder's manifest too
     assert one.doc_id == "team-notes"
+
+
+def test_manifest_metadata_tables_become_the_documents_user_metadata(tmp_path: Path) -> None:
+    from reportrag.errors import ManifestError
+
+    (tmp_path / "a.md").write_text("# A\n\ntext\n", encoding="utf-8")
+    (tmp_path / "b.pdf").write_bytes(b"%PDF-1.7\n")  # a PDF is a document too
+    (tmp_path / "manifest.toml").write_text(
+        '[[documents]]\nfile = "a.md"\n[documents.metadata]\n'
+        'department = "legal"\nyear = 2023\npublic = true\ntags = ["x", "y"]\n',
+        encoding="utf-8",
+    )
+    docs = {d.doc_id: d for d in discover(tmp_path)}
+    assert docs["a"].metadata == {"department": "legal", "year": 2023, "public": True,
+                                  "tags": ["x", "y"]}
+    assert docs["b"].metadata == {}
+    (tmp_path / "manifest.toml").write_text(
+        '[[documents]]\nfile = "a.md"\n[documents.metadata]\nwhen = 2024-01-01\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ManifestError, match="metadata.when: date is not a supported value"):
+        discover(tmp_path)

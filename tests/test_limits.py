@@ -177,9 +177,9 @@ def test_injection_looking_path_and_query_parameters(client, value: str) -> None
 
 def test_unknown_routes_and_methods(client) -> None:  # noqa: ANN001
     assert _error(client.get("/v1/nope"))["code"] == "not_found"
-    r = client.put("/v1/documents/rise-of-open-source-llms")
+    r = client.patch("/v1/documents/rise-of-open-source-llms")
     assert r.status_code == 405 and _error(r)["code"] == "method_not_allowed"
-    assert r.headers["allow"] == "DELETE, GET"  # both routers' methods for this path
+    assert r.headers["allow"] == "DELETE, GET, PUT"  # the three routers' methods for this path
 
 
 @pytest.mark.parametrize(

@@ -34,8 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ing.add_argument(
         "--rebuild",
         action="store_true",
-        help="drop the collection and ingest the corpus folder afresh (after an upgrade that "
-        "changed the schema, or another model); documents from elsewhere are not re-added",
+        help="drop the collection and ingest the corpus folder and the added documents "
+        "afresh (after an upgrade that changed the schema, or another model)",
+    )
+    ing.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="rebuild the collection only if an older reportrag built it (scripts/run.sh)",
     )
     ing.add_argument(
         "--cancel",
@@ -77,6 +82,7 @@ def _ingest(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             full=args.full,
             rebuild=args.rebuild,
+            upgrade=args.upgrade,
             progress=not args.no_progress and sys.stderr.isatty(),
         )
     finally:

@@ -50,6 +50,7 @@ def _search(args: argparse.Namespace) -> int:
     for i, h in enumerate(result.hits, 1):
         c = h.chunk
         text = " ".join(c.text.split())
-        print(f"\n[{i}] {h.score:.4f}  {c.lang}  {c.doc_id}  § {c.section or '-'}")
+        page = f"  p. {c.page}" if c.page else ""
+        print(f"\n[{i}] {h.score:.4f}  {c.lang}  {c.doc_id}{page}  § {c.section or '-'}")
         print(f"    {text[:300]}{'…' if len(text) > 300 else ''}")
     return 0

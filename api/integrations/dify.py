@@ -186,7 +186,8 @@ def _record(hit: Any, score: float) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "doc_id": c.doc_id, "chunk_id": c.chunk_id, "lang": c.lang,
         "doc_lang": c.doc_lang or c.lang, "section": c.section, "kind": c.kind, "date": c.date,
-        "char_start": c.char_start, "char_end": c.char_end, "found_via": list(hit.found_via),
+        "char_start": c.char_start, "char_end": c.char_end, "page": c.page or None,
+        "metadata": c.metadata, "found_via": list(hit.found_via),
         "counterparts": [{k: v for k, v in cp.items() if k in ("chunk_id", "doc_id", "lang",
                                                                  "confidence", "text")}
                          for cp in hit.counterparts or []],

@@ -296,6 +296,8 @@ def _result(hit: Any, score: float) -> dict[str, Any]:
         "date": c.date, "char_start": c.char_start, "char_end": c.char_end,
         "ordinal": c.ordinal,
     }
+    if c.page:
+        attributes["page"] = c.page
     if hit.counterparts:
         best = hit.counterparts[0]
         attributes.update(counterpart_chunk_id=best["chunk_id"], counterpart_lang=best["lang"],

@@ -68,13 +68,17 @@ def delete_document(
 ) -> dict:
     from api.ingesting import forget_from_checkpoint
     from ingest.pipeline import ingest_lock
+    from ingest.uploads import UploadStore
 
     # The ingestion lock: one writer at a time (and a backup taken under it is consistent).
     with ingest_lock(runtime.settings.data_dir):
         ids = list(service.store.doc_index(doc_id))
-        if not ids:
+        uploaded = UploadStore(runtime.settings.data_dir).remove(doc_id)  # its original too
+        if not ids and not uploaded:
             raise NotFoundError(f"no document {doc_id!r}")
-        with service.store.batched_writes():  # Milvus Lite: one flush, then one segment
-            deleted = service.store.delete(ids)
+        deleted = 0
+        if ids:
+            with service.store.batched_writes():  # Milvus Lite: one flush, then one segment
+                deleted = service.store.delete(ids)
         forget_from_checkpoint(runtime.settings, doc_id)
-    return {"doc_id": doc_id, "deleted": deleted}
+    return {"doc_id": doc_id, "deleted": deleted, "upload_removed": uploaded}

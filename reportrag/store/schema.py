@@ -23,8 +23,9 @@ SPARSE = "sparse"
 # searches and reads for users see visible rows only, so no half-written document is seen.
 VISIBLE = "visible"
 # What the collection's fields are: 1 before ``visible``, ``doc_lang``, ``context`` and
-# ``index_text`` existed (2: vectors and BM25 of "context + text"); writes refuse older ones.
-SCHEMA_VERSION = 2
+# ``index_text`` existed (2: vectors and BM25 of "context + text"); 3 adds ``page`` and the
+# user ``metadata``. Older collections are read; writes refuse them.
+SCHEMA_VERSION = 3
 INDEX_TEXT = "index_text"  # context + text: what BM25 reads (schema 2; 1 read ``text``)
 SCHEMA_PROPERTY = "reportrag.schema"
 FINGERPRINT_PROPERTY = "reportrag.fingerprint"
@@ -51,17 +52,20 @@ VARCHAR_FIELDS: dict[str, int] = {
     "text": 65535,
 }
 INDEX_TEXT_BYTES = 65535
-INT_FIELDS = ("ordinal", "token_count", "char_start", "char_end")
+INT_FIELDS = ("ordinal", "token_count", "char_start", "char_end", "page")
+METADATA = "metadata"  # JSON: the document's user metadata (schema 3)
 # Scalar fields that filters and lookups use; each gets a scalar index.
 FILTER_FIELDS = ("doc_id", "lang", "doc_lang", "kind", "date", "section")
 # What a search / query returns to rebuild a Chunk (never the vectors).
-CHUNK_FIELDS = [*VARCHAR_FIELDS, *INT_FIELDS, "counterparts"]
+CHUNK_FIELDS = [*VARCHAR_FIELDS, *INT_FIELDS, "counterparts", METADATA]
 _SINCE_2 = ("doc_lang", "context")  # chunk fields a collection of schema 1 does not have
+_SINCE_3 = ("page", METADATA)  # nor one of schema 2
 
 
 def chunk_fields(schema: int) -> list[str]:
     """The fields a query returns to rebuild a Chunk from a collection of ``schema``."""
-    return CHUNK_FIELDS if schema >= 2 else [f for f in CHUNK_FIELDS if f not in _SINCE_2]
+    missing = (*(_SINCE_2 if schema < 2 else ()), *(_SINCE_3 if schema < 3 else ()))
+    return [f for f in CHUNK_FIELDS if f not in missing]
 
 
 def row_fields(schema: int) -> list[str]:
@@ -88,6 +92,7 @@ def build_schema(dim: int, dialect: Dialect, description: str) -> Any:
     for name in INT_FIELDS:
         schema.add_field(name, DataType.INT64)
     schema.add_field("counterparts", DataType.JSON)
+    schema.add_field(METADATA, DataType.JSON)
     schema.add_field(VISIBLE, DataType.BOOL)
     schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=dim)
     if bm25:
@@ -149,6 +154,7 @@ def chunk_to_row(chunk: Chunk, vector: np.ndarray, *, visible: bool = True) -> d
     row[INDEX_TEXT] = chunk.indexed_text
     row.update({name: int(getattr(chunk, name)) for name in INT_FIELDS})
     row["counterparts"] = counterparts_json(chunk.counterparts)
+    row[METADATA] = dict(chunk.metadata)
     row[VISIBLE] = bool(visible)
     row[VECTOR] = vector.tolist()
     return row
@@ -159,7 +165,8 @@ def schema_version(desc: dict[str, Any]) -> int:
     recorded = (desc.get("properties") or {}).get(SCHEMA_PROPERTY)
     if recorded is not None and str(recorded).isdigit():
         return int(recorded)
-    return 2 if any(f.get("name") == VISIBLE for f in desc.get("fields", [])) else 1
+    names = {f.get("name") for f in desc.get("fields", [])}
+    return 3 if METADATA in names else 2 if VISIBLE in names else 1
 
 
 def counterparts_json(counterparts: list[Counterpart]) -> dict[str, Any]:
@@ -276,6 +283,8 @@ def row_to_chunk(row: dict[str, Any]) -> Chunk:
         prev_id=str(row.get("prev_id", "")),
         next_id=str(row.get("next_id", "")),
         counterparts=_counterparts(row.get("counterparts")),
+        page=int(row.get("page") or 0),
+        metadata=_json_object(row.get(METADATA)) if row.get(METADATA) else {},
     )
 
 

@@ -1,0 +1,51 @@
+"""Which file types reportrag reads, and the one entry point that parses any of them.
+
+Text formats (plain text, Markdown, HTML) are decoded as UTF-8 and parsed from text; PDF and
+Word files are parsed from their bytes. Every parser returns the same document model
+(:class:`~ingest.document.ParsedDocument`), so chunking, language rules and citations do
+not depend on the format.
+"""
+
+from __future__ import annotations
+
+from ingest.clean import decode_bytes
+from ingest.document import ParsedDocument, parse_document
+from reportrag.errors import DocumentError
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+BINARY_SUFFIXES = (".pdf", ".docx")
+SUFFIXES: tuple[str, ...] = (*TEXT_SUFFIXES, *BINARY_SUFFIXES)
+# What an upload may say it is (besides application/octet-stream, which the name decides).
+MEDIA_TYPES: dict[str, str] = {
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def supported(suffix: str) -> bool:
+    return suffix.lower() in SUFFIXES
+
+
+def parse_bytes(data: bytes, *, suffix: str, source: str, max_bytes: int) -> ParsedDocument:
+    """Parse a file's bytes by its type (``suffix``, e.g. ``.pdf``)."""
+    kind = suffix.lower()
+    if kind in BINARY_SUFFIXES and len(data) > max_bytes:
+        raise DocumentError(
+            f"{source}: larger than {max_bytes:,} bytes ({len(data):,} bytes)",
+            details={"path": source, "reason": f"larger than {max_bytes:,} bytes"},
+        )
+    if kind == ".pdf":
+        from ingest.pdf import parse_pdf
+
+        return parse_pdf(data, source=source)
+    if kind == ".docx":
+        from ingest.word import parse_docx
+
+        return parse_docx(data, source=source)
+    text = decode_bytes(data, source=source, max_bytes=max_bytes)
+    return parse_document(text, suffix=kind, source=source)

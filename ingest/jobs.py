@@ -1,0 +1,250 @@
+"""Background ingestion jobs: a queue kept on disk, run one at a time, resumed after a crash.
+
+A job is one JSON file ``<data_dir>/jobs/<job_id>.json``: what to do (ingest or replace one
+uploaded document), its state (queued → parsing → embedding → writing → done | failed),
+progress counts, timings and the error that failed it. The folder *is* the queue: any
+process serving the data directory may run the next job, and the ingestion lock makes that
+one at a time (a CLI ingestion in progress makes jobs wait, never fail).
+
+A job found in a running state by a runner that holds the lock was interrupted (the process
+died): it is queued again and re-run, which converges because ingestion is idempotent (same
+chunk ids, same count as an uninterrupted run), up to :data:`MAX_ATTEMPTS` times; then it is
+marked failed with the reason, and can be submitted again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reportrag.errors import ConflictError, NotFoundError, QueueFullError, ReportragError
+
+log = logging.getLogger(__name__)
+
+JOBS_DIR = "jobs"
+STATES = ("queued", "parsing", "embedding", "writing", "done", "failed")
+RUNNING = ("parsing", "embedding", "writing")
+FINISHED = ("done", "failed")
+MAX_ATTEMPTS = 3
+KEEP_FINISHED = 500  # finished jobs kept on disk (the oldest go first)
+POLL_S = 1.0
+
+
+@dataclass
+class Job:
+    """One job's record (what ``GET /v1/jobs/{id}`` returns)."""
+
+    job_id: str
+    doc_id: str
+    action: str  # "add" | "replace"
+    state: str = "queued"
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    progress: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    filename: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class JobStore:
+    """The job records of one data directory (each written atomically)."""
+
+    def __init__(self, data_dir: Path, *, max_queued: int = 100) -> None:
+        self.root = data_dir / JOBS_DIR
+        self.max_queued = max_queued
+        self._lock = threading.Lock()
+
+    def _path(self, job_id: str) -> Path:
+        if not job_id.isalnum() or len(job_id) > 64:
+            raise NotFoundError(f"no job {job_id[:80]!r}")
+        return self.root / f"{job_id}.json"
+
+    def save(self, job: Job) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self._path(job.job_id)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(job.to_dict(), ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def get(self, job_id: str) -> Job:
+        try:
+            data = json.loads(self._path(job_id).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFoundError(f"no job {job_id!r}") from None
+        except (OSError, ValueError) as exc:
+            raise NotFoundError(f"job {job_id!r} cannot be read ({exc})") from exc
+        return Job(**data)
+
+    def all(self) -> list[Job]:
+        """Every job, oldest first."""
+        if not self.root.is_dir():
+            return []
+        jobs = []
+        for path in self.root.glob("*.json"):
+            try:
+                jobs.append(Job(**json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError, TypeError):
+                continue  # removed meanwhile, or not ours
+        return sorted(jobs, key=lambda j: (j.created_at, j.job_id))
+
+    def check_room(self) -> None:
+        """QueueFullError when :attr:`max_queued` jobs wait already."""
+        waiting = sum(1 for j in self.all() if j.state not in FINISHED)
+        if waiting >= self.max_queued:
+            raise QueueFullError(
+                f"{waiting} ingestion jobs are waiting (REPORTRAG_JOB_QUEUE={self.max_queued}); "
+                "retry when some have finished",
+                details={"waiting": waiting, "retry_after_s": 10},
+            )
+
+    def submit(self, doc_id: str, action: str, *, filename: str = "") -> Job:
+        """Queue a job; QueueFullError when :attr:`max_queued` jobs wait already."""
+        with self._lock:
+            self.check_room()
+            job = Job(
+                job_id=f"{int(time.time() * 1000):013d}{secrets.token_hex(6)}",
+                doc_id=doc_id, action=action, created_at=round(time.time(), 3),
+                filename=filename,
+            )
+            self.save(job)
+        self._prune()
+        return job
+
+    def _prune(self) -> None:
+        done = [j for j in self.all() if j.state in FINISHED]
+        for job in done[: max(0, len(done) - KEEP_FINISHED)]:
+            self._path(job.job_id).unlink(missing_ok=True)
+
+    def next_job(self) -> Job | None:
+        """The job to run now (call under the ingestion lock): an interrupted one first.
+
+        A job left in a running state was interrupted; past MAX_ATTEMPTS it is failed.
+        """
+        jobs = self.all()
+        for job in jobs:
+            if job.state in RUNNING:
+                if job.attempts >= MAX_ATTEMPTS:
+                    self.fail(job, "interrupted", f"interrupted {job.attempts} times; giving up")
+                    continue
+                log.warning("job %s (%s) was interrupted in %s: running it again",
+                            job.job_id, job.doc_id, job.state)
+                return job
+        return next((j for j in jobs if j.state == "queued"), None)
+
+    def fail(self, job: Job, code: str, message: str, details: dict | None = None) -> None:
+        job.state = "failed"
+        job.finished_at = round(time.time(), 3)
+        job.error = {"code": code, "message": message, "details": details or {}}
+        self.save(job)
+
+
+JobFunction = Callable[[Job, Callable[[str, dict[str, int]], None]], dict[str, Any]]
+
+
+class JobRunner:
+    """A thread that runs the queued jobs one at a time under the ingestion lock.
+
+    ``run`` ingests one job's document: it calls ``report(state, progress)`` as it goes and
+    returns the summary kept as the job's result. ``lock`` is the ingestion lock (a context
+    manager raising ConflictError while another ingestion holds it: the job then waits).
+    """
+
+    def __init__(self, jobs: JobStore, run: JobFunction, lock: Callable[[], Any]) -> None:
+        self.jobs = jobs
+        self._run = run
+        self._lock = lock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.busy = False
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="reportrag-jobs", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(POLL_S)
+            self._wake.clear()
+            try:
+                while not self._stop.is_set() and self.run_pending():
+                    pass
+            except Exception:  # the runner never dies: a bug in one job fails that job only
+                log.exception("job runner")
+                time.sleep(POLL_S)
+
+    def run_pending(self) -> bool:
+        """Run the next job if there is one and the lock is free; whether one ran."""
+        if not any(j.state not in FINISHED for j in self.jobs.all()):
+            return False
+        try:
+            with self._lock():
+                job = self.jobs.next_job()
+                if job is None:
+                    return False
+                self.busy = True
+                try:
+                    self._execute(job)
+                finally:
+                    self.busy = False
+                return True
+        except ConflictError:
+            return False  # another ingestion holds the lock: try again at the next poll
+
+    def _execute(self, job: Job) -> None:
+        job.attempts += 1
+        job.started_at = job.started_at or round(time.time(), 3)
+        job.error = None
+        started = time.perf_counter()
+        marks: dict[str, float] = {}
+
+        def report(state: str, progress: dict[str, int]) -> None:
+            if state != job.state:
+                marks.setdefault(state, time.perf_counter())
+                job.state = state
+            job.progress.update(progress)
+            self.jobs.save(job)
+
+        report("parsing", {})
+        try:
+            job.result = self._run(job, report)
+        except ReportragError as exc:
+            self.jobs.fail(job, exc.code, exc.message, dict(exc.details))
+            log.warning("job %s (%s) failed: %s", job.job_id, job.doc_id, exc.message)
+            return
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job.job_id, job.doc_id)
+            self.jobs.fail(job, "internal_error", f"{type(exc).__name__}: see the server log")
+            return
+        now = time.perf_counter()
+        order = sorted(marks, key=marks.__getitem__)
+        for a, b in zip(order, [*order[1:], None], strict=True):
+            job.timings[f"{a}_s"] = round((marks[b] if b else now) - marks[a], 3)
+        job.timings["total_s"] = round(now - started, 3)
+        job.state = "done"
+        job.finished_at = round(time.time(), 3)
+        self.jobs.save(job)
