@@ -80,11 +80,22 @@ class FiltersIn(_Strict):
     kind: list[KindValue] | None = Field(default=None, max_length=50, description="e.g. ['report']")
     date_from: DateValue | None = Field(default=None, description="YYYY-MM-DD, inclusive")
     date_to: DateValue | None = Field(default=None, description="YYYY-MM-DD, inclusive")
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="a filter over the documents' user metadata: a condition "
+        '{"key": K, "op": OP, "value": V} (OP: eq, ne, in, nin, gt, gte, lt, lte, contains, '
+        'exists) or {"and": [...]}, {"or": [...]}, {"not": {...}}; keys and value types are '
+        "checked against the collection's documents (422 otherwise)",
+        json_schema_extra={"examples": [{"and": [
+            {"key": "department", "op": "eq", "value": "legal"},
+            {"key": "year", "op": "gte", "value": 2023}]}]},
+    )
 
     def to_filters(self) -> Filters:
         """The checked, portable filters the search runs with."""
         return build_filters(lang=self.lang, doc_id=self.doc_id, section=self.section,
-                             kind=self.kind, date_from=self.date_from, date_to=self.date_to)
+                             kind=self.kind, date_from=self.date_from, date_to=self.date_to,
+                             metadata=self.metadata)
 
 
 class SearchIn(_Strict):
@@ -111,6 +122,13 @@ class SearchIn(_Strict):
     )
     with_counterparts: bool = Field(
         default=False, description="attach each hit's aligned passages in other languages"
+    )
+    facets: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]] = (
+        Field(
+            default_factory=list, max_length=10,
+            description="count the passages the filters select by these fields (lang, "
+            "doc_lang, kind, date, doc_id) or metadata keys, e.g. ['lang', 'year']",
+        )
     )
 
 
@@ -152,11 +170,23 @@ class HitOut(BaseModel):
     counterparts: list[CounterpartOut] | None = None
 
 
+class FacetValueOut(BaseModel):
+    value: str | int | float | bool
+    count: int
+
+
+class FacetsOut(BaseModel):
+    counts: dict[str, list[FacetValueOut]]
+    passages: int = Field(description="passages counted (those the filters select)")
+    truncated: bool = Field(description="more passages matched than were counted")
+
+
 class SearchOut(BaseModel):
     hits: list[HitOut]
     mode: str
     took_ms: float
     query_lang: str = ""
+    facets: FacetsOut | None = None
 
 
 class ContextIn(_Strict):

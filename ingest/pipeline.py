@@ -48,6 +48,7 @@ from reportrag.errors import (
     ReportragError,
 )
 from reportrag.langid import LanguageDetector
+from reportrag.metadata import merge_types
 from reportrag.types import Chunk, DocumentMeta
 
 __all__ = [
@@ -407,6 +408,8 @@ def _ingest(
         keys: dict[str, str] = {}
         skipped: set[str] = set()
         metas: list[DocumentMeta] = []
+        # The user metadata keys' types: a document that retypes a key is refused.
+        types = existing.metadata_types(fresh=True) if existing is not None else {}
         state = None
         if not opts.dry_run:
             state = _Run(
@@ -451,6 +454,10 @@ def _ingest(
                     data=data,
                 )
                 metas.append(meta)
+                merged = merge_types(types, meta.metadata, doc_id=meta.doc_id)
+                if merged != types and not opts.dry_run:
+                    store.set_metadata_types(merged)  # before its rows: filters find them
+                types = merged
                 plan = plan_document(meta, chunks, existing)
                 summary.count(plan)
                 opts.on_stage("embedding", {"chunks": summary.chunks, "to_embed": summary.added})

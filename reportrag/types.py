@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from reportrag.metadata import MetaFilter
+
 SECTION_SEP = " › "  # joins the headings of a section path: "2.3 … › 2.3.5 …"
 
 
@@ -104,10 +106,13 @@ class Filters:
     date_from: str = ""
     date_to: str = ""
     chunk_id: tuple[str, ...] = ()
+    # A filter over the documents' user metadata (reportrag/metadata.py), or None.
+    metadata: MetaFilter | None = None
 
     def is_empty(self) -> bool:
         return not (
-            self.lang
+            self.metadata is not None
+            or self.lang
             or self.doc_id
             or self.section
             or self.kind

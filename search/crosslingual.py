@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from reportrag.metadata import evaluate
 from reportrag.types import Chunk, Counterpart, Filters
 from search.fusion import rrf
 
@@ -36,8 +37,10 @@ class Aligned(Protocol):
 
 
 def source_filters(filters: Filters, query_lang: str) -> Filters:
-    """Filters for the query-language search: same constraints, the query's language, any doc."""
-    return replace(filters, lang=(query_lang,), doc_id=())
+    """Filters for the query-language search: same constraints, the query's language, any doc
+    and any user metadata (the other edition need not carry it: pivoted passages are
+    checked against it, :func:`matches`)."""
+    return replace(filters, lang=(query_lang,), doc_id=(), metadata=None)
 
 
 def matches(chunk: Chunk, filters: Filters) -> bool:
@@ -51,6 +54,8 @@ def matches(chunk: Chunk, filters: Filters) -> bool:
     if filters.section and not chunk.section.startswith(filters.section):
         return False
     if filters.date_from and not (chunk.date and chunk.date >= filters.date_from):
+        return False
+    if filters.metadata is not None and not evaluate(filters.metadata, chunk.metadata):
         return False
     return not (filters.date_to and not (chunk.date and chunk.date <= filters.date_to))
 

@@ -8,6 +8,7 @@ from datetime import date
 
 from reportrag.errors import FilterError
 from reportrag.ids import ID_PATTERN
+from reportrag.metadata import parse_filter
 from reportrag.types import Filters
 
 _LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
@@ -56,8 +57,13 @@ def build_filters(
     kind: Sequence[str] | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    metadata: object = None,
 ) -> Filters:
-    """Checked filters; any bad value is a FilterError naming the field (never ignored)."""
+    """Checked filters; any bad value is a FilterError naming the field (never ignored).
+
+    ``metadata`` is the JSON form of a metadata filter (reportrag/metadata.py); its keys and
+    types are checked against the collection when the search runs.
+    """
     sec = section or ""
     # Control characters as the store counts them (C0, DEL, C1): refused here, by name.
     if len(sec) > MAX_SECTION_CHARS or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in sec):
@@ -73,6 +79,7 @@ def build_filters(
         kind=_list("kind", kind, _KIND),
         date_from=_date("date_from", date_from),
         date_to=_date("date_to", date_to),
+        metadata=None if metadata is None else parse_filter(metadata),
     )
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise FilterError("date_from is after date_to", details={"field": "date_from"})

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reportrag import telemetry, tracing
-from reportrag.errors import CapabilityError, InputError
+from reportrag.errors import CapabilityError, FilterError, InputError
+from reportrag.metadata import resolve_filter
 from reportrag.types import Chunk, Counterpart, Filters, Ranked
 from search.crosslingual import (
     PIVOT_SOURCE_CANDIDATES,
@@ -206,10 +207,22 @@ class SearchService:
         result.took_ms = (time.perf_counter() - t0) * 1000
         return result
 
+    def resolve_metadata(self, filters: Filters) -> Filters:
+        """Filters whose metadata condition is checked against the collection's declared
+        keys and types (FilterError: 422); read again once before a key is called unknown
+        (another process may have just ingested the document that declares it)."""
+        if filters.metadata is None:
+            return filters
+        try:
+            resolved = resolve_filter(filters.metadata, self.store.metadata_types())
+        except FilterError:
+            resolved = resolve_filter(filters.metadata, self.store.metadata_types(fresh=True))
+        return replace(filters, metadata=resolved)
+
     def _search(self, query: str, top_k: int, filters: Filters | None, mode: str,
                 min_score: float | None, dedupe: bool, diversify: bool, balance: str,
                 with_counterparts: bool) -> SearchResult:
-        filters = filters or Filters()
+        filters = self.resolve_metadata(filters or Filters())
         qlang = detect_query_lang(self.detect_lang, query)
         ran = self.resolve_mode(mode, filters, qlang)
         full = max(self.candidates, top_k * 2)

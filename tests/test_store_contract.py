@@ -1136,3 +1136,72 @@ def test_lite_without_jieba_falls_back_to_standard(monkeypatch: pytest.MonkeyPat
     lite = detect_dialect("milvus_lite-3.2.2", uri="/x/milvus.db")
     assert lite.capabilities.analyzer == "standard"
     assert lite.analyzer_params == {"tokenizer": "standard"}
+
+
+# -- user metadata filters (reportrag/metadata.py) ---------------------------------------
+
+HOSTILE = 'legal" or 1==1 or "x'
+META_VALUES = [
+    {"dept": "legal", "year": 2023, "public": True, "tags": ["finance", "oss"],
+     "due": "2024-01-05", "score": 1.5},
+    {"dept": "eng", "year": 2021, "public": False, "tags": ["oss"], "due": "2023-06-01"},
+    {},
+    {"dept": HOSTILE, "year": 2025, "tags": ["it's", '["x"]']},
+    {"dept": "legal", "score": -2.25, "public": True},
+    {"dept": "it's \"quoted\" [x] \\", "year": 2019},
+]
+
+
+def _meta_cases() -> list[dict]:
+    eq = lambda k, v: {"key": k, "op": "eq", "value": v}  # noqa: E731
+    cases = [
+        eq("dept", "legal"), {"key": "dept", "op": "ne", "value": "legal"},
+        {"key": "dept", "op": "in", "value": ["legal", "eng"]},
+        {"key": "dept", "op": "nin", "value": ["legal"]},
+        {"key": "year", "op": "gt", "value": 2021}, {"key": "year", "op": "gte", "value": 2021},
+        {"key": "year", "op": "lt", "value": 2023}, {"key": "year", "op": "lte", "value": 2023.0},
+        {"key": "score", "op": "gt", "value": -3}, {"key": "score", "op": "lt", "value": 0.5},
+        eq("public", True), {"key": "public", "op": "ne", "value": True},
+        {"key": "tags", "op": "contains", "value": "oss"},
+        {"key": "tags", "op": "in", "value": ["finance", "nothing"]},
+        {"key": "due", "op": "gte", "value": "2024-01-01"},
+        {"key": "due", "op": "lt", "value": "2024-01-01"},
+        {"key": "dept", "op": "exists"}, {"not": {"key": "dept", "op": "exists"}},
+        {"not": eq("dept", "legal")}, {"not": {"key": "tags", "op": "contains", "value": "oss"}},
+        {"and": [eq("dept", "legal"), {"key": "year", "op": "gte", "value": 2023}]},
+        {"or": [eq("dept", "eng"), {"key": "year", "op": "gt", "value": 2024}]},
+        {"not": {"or": [eq("public", True), {"key": "year", "op": "lt", "value": 2020}]}},
+        # hostile values match exactly what they say, nothing more
+        eq("dept", HOSTILE), eq("dept", "it's \"quoted\" [x] \\"),
+        {"key": "tags", "op": "contains", "value": "it's"},
+        {"key": "tags", "op": "contains", "value": '["x"]'},
+        eq("dept", "or 1==1"), {"key": "dept", "op": "in", "value": [f"v{i}" for i in range(100)]},
+        {"and": [{"or": [{"not": eq("dept", "legal")}] * 3}] * 3},
+    ]
+    return cases
+
+
+@pytest.mark.parametrize("raw", _meta_cases(), ids=lambda c: json.dumps(c)[:60])
+def test_metadata_filters_match_the_portable_semantics(make_store: StoreFactory, raw) -> None:  # noqa: ANN001
+    from reportrag.metadata import evaluate, merge_types, parse_filter, resolve_filter
+
+    store = make_store()
+    store.ensure_collection(FINGERPRINT)
+    chunks = make_chunks()
+    types: dict[str, str] = {}
+    for i, c in enumerate(chunks):
+        c.metadata = META_VALUES[i % len(META_VALUES)]
+        types = merge_types(types, c.metadata, doc_id=c.doc_id)
+    store.upsert(chunks, unit_vectors(len(chunks)))
+    store.set_metadata_types(types)
+    assert store.metadata_types(fresh=True) == types
+    node = resolve_filter(parse_filter(raw), store.metadata_types())
+    expected = {c.chunk_id for c in chunks if evaluate(node, c.metadata)}
+    hits = store.search_dense(unit_vectors(1, seed=5)[0], Filters(metadata=node), len(chunks))
+    assert ids(hits) == expected, raw
+    # the other filters still apply beside it
+    both = Filters(metadata=node, lang=("en",))
+    hits = store.search_dense(unit_vectors(1, seed=5)[0], both, len(chunks))
+    assert ids(hits) == {c.chunk_id for c in chunks if c.chunk_id in expected and c.lang == "en"}
+    stored = {c.chunk_id: c for c in store.get([c.chunk_id for c in chunks])}
+    assert {k: v.metadata for k, v in stored.items()} == {c.chunk_id: c.metadata for c in chunks}

@@ -277,3 +277,72 @@ def test_reportrag_add_stores_and_ingests_and_a_rebuild_reads_it_again(
     assert {d["doc_id"] for d in summary["per_document"]} == {"guide", "rep"}
     assert cli_main(["search", EN_QUESTION, "--doc", "rep", "--top-k", "1"]) == 0
     assert "rep  p. 3" in capsys.readouterr().out
+
+
+def test_metadata_filters_and_facets_over_http(app) -> None:  # noqa: ANN001
+    client, _ = app
+    docs = {
+        "contract-a": ({"department": "legal", "year": 2023, "tags": ["nda"], "signed": True},
+                       "The supplier keeps every customer record confidential for five years."),
+        "contract-b": ({"department": "legal", "year": 2021, "tags": ["sla"], "signed": False},
+                       "The supplier answers every support ticket within one business day."),
+        "memo-c": ({"department": "finance", "year": 2024, "tags": ["nda", "budget"]},
+                   "The supplier invoice for the support contract is due in March."),
+    }
+    for doc_id, (meta, text) in docs.items():
+        r = _upload(client, f"{doc_id}.md", f"# {doc_id}\n\n{text}\n".encode(),
+                    metadata={"doc_id": doc_id, "metadata": meta})
+        assert _wait(client, r.json()["job_id"])["state"] == "done"
+
+    def found(flt: dict, **extra) -> set[str]:
+        r = client.post("/v1/search", json={"query": "What does the supplier do?", "top_k": 10,
+                                            "filters": {"metadata": flt}, **extra})
+        assert r.status_code == 200, r.text
+        return {h["doc_id"] for h in r.json()["hits"]}
+
+    legal = {"key": "department", "op": "eq", "value": "legal"}
+    assert found(legal) == {"contract-a", "contract-b"}
+    assert found({"and": [{"key": "department", "op": "eq", "value": "legal"},
+                          {"key": "year", "op": "gte", "value": 2022}]}) == {"contract-a"}
+    assert found({"key": "tags", "op": "contains", "value": "nda"}) == {"contract-a", "memo-c"}
+    assert found({"not": {"key": "signed", "op": "exists"}}) == {"memo-c", "guide"}
+    assert found({"key": "year", "op": "in", "value": [2021, 2024]},
+                 mode="hybrid") == {"contract-b", "memo-c"}
+    r = client.post("/v1/context", json={"query": "supplier", "filters": {"metadata": {
+        "key": "department", "op": "eq", "value": "finance"}}})
+    assert {c["doc_id"] for c in r.json()["citations"]} == {"memo-c"}
+
+    recent = {"metadata": {"key": "year", "op": "gte", "value": 2022}}
+    r = client.post("/v1/search", json={"query": "supplier", "filters": recent,
+                                        "facets": ["department", "lang", "tags"]})
+    facets = r.json()["facets"]
+    assert facets["counts"]["department"] == [{"value": "finance", "count": 1},
+                                              {"value": "legal", "count": 1}]
+    assert {"value": "nda", "count": 2} in facets["counts"]["tags"]
+    assert facets["passages"] == 2 and facets["truncated"] is False
+
+    for bad, says in [
+        ({"key": "owner", "op": "eq", "value": "x"}, "unknown metadata key"),
+        ({"key": "year", "op": "eq", "value": "2023"}, "is a number"),
+        ({"key": "department", "op": "gt", "value": "a"}, "does not apply"),
+        ({"key": "department", "op": "eq", "value": 'legal" or 1==1 or "'}, None),
+        ({"key": "department", "op": "in", "value": ["x"] * 1000}, "1 to 100"),
+    ]:
+        r = client.post("/v1/search", json={"query": "supplier", "filters": {"metadata": bad}})
+        if says is None:  # an injection attempt is a value like any other: it matches nothing
+            assert r.status_code == 200 and r.json()["hits"] == []
+            continue
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "bad_filter" and says in r.json()["error"]["message"]
+    bomb: dict = {"key": "year", "op": "exists"}
+    for _ in range(200):
+        bomb = {"not": bomb}
+    r = client.post("/v1/search", json={"query": "supplier", "filters": {"metadata": bomb}})
+    assert r.status_code in (400, 422) and "error" in r.json()
+    r = client.post("/v1/search", json={"query": "supplier", "facets": ["nope"]})
+    assert r.status_code == 422 and "unknown facet" in r.json()["error"]["message"]
+    # a document that retypes a key is refused by its job, and the others keep theirs
+    r = _upload(client, "memo-d.md", b"# memo-d\n\nA note.\n",
+                metadata={"doc_id": "memo-d", "metadata": {"year": "last year"}})
+    job = _wait(client, r.json()["job_id"])
+    assert job["state"] == "failed" and "metadata.year is a string" in job["error"]["message"]

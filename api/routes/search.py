@@ -45,11 +45,17 @@ def check_query(query: str, settings: Settings) -> str:
 def run_search(service: SearchService, settings: Settings, body: SearchIn) -> dict[str, Any]:
     """A ``POST /v1/search`` body answered (also the MCP ``search`` tool)."""
     query = check_query(body.query, settings)
-    return service.search(
-        query, top_k=body.top_k, filters=body.filters.to_filters(), mode=body.mode,
+    filters = service.resolve_metadata(body.filters.to_filters())
+    out = service.search(
+        query, top_k=body.top_k, filters=filters, mode=body.mode,
         min_score=body.min_score, dedupe=body.dedupe, diversify=body.diversify,
         balance=body.balance, with_counterparts=body.with_counterparts,
     ).to_dict()
+    if body.facets:
+        from search.facets import facet_counts
+
+        out["facets"] = facet_counts(service.store, filters, body.facets)
+    return out
 
 
 def run_context(service: SearchService, settings: Settings, body: ContextIn) -> dict[str, Any]:

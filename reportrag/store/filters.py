@@ -23,11 +23,14 @@ character LIKE or the literal could treat specially, and a date range as the few
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from reportrag.errors import FilterError
+from reportrag.metadata import KEY_PATTERN, Condition, Group, MetaFilter
 from reportrag.types import Filters
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -43,15 +46,15 @@ class Expr:
     clauses: list[str] = field(default_factory=list)
     params: dict[str, object] = field(default_factory=dict)
 
-    def value(self, name: str, value: str | list[str]) -> str:
+    def value(self, name: str, value: Scalar | list[Scalar]) -> str:
         """The expression text standing for ``value``: a placeholder or a safe literal."""
         if self.templating:
             key = f"p_{name}_{len(self.params)}"
             self.params[key] = value
             return "{" + key + "}"
         if isinstance(value, list):
-            return "[" + ", ".join(quote(v) for v in value) + "]"
-        return quote(value)
+            return "[" + ", ".join(literal(v) for v in value) + "]"
+        return literal(value)
 
     def add(self, clause: str) -> None:
         self.clauses.append(clause)
@@ -61,6 +64,23 @@ class Expr:
         if len(self.clauses) == 1:
             return self.clauses[0]
         return " and ".join(f"({c})" for c in self.clauses)
+
+
+Scalar = str | int | float | bool
+
+
+def literal(value: Scalar) -> str:
+    """A Milvus literal that reads back as exactly ``value`` (string, number or boolean)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise FilterError("filter numbers must be finite")
+        text = repr(value)  # the shortest text that reads back as the same float
+        return format(Decimal(text), "f") if "e" in text or "E" in text else text
+    return quote(value)
 
 
 def quote(value: str) -> str:
@@ -220,6 +240,8 @@ def compile_filters(
             if upper is not None:
                 clause += f" and section < {expr.value('section', upper)}"
             expr.add(clause)
+    if filters.metadata is not None:
+        expr.add(metadata_clause(expr, filters.metadata))
     if like_prefixes and (filters.date_from or filters.date_to):
         date_from = _check_date("date_from", filters.date_from) if filters.date_from else ""
         date_to = _check_date("date_to", filters.date_to) if filters.date_to else ""
@@ -232,6 +254,46 @@ def compile_filters(
         upper_date = expr.value("date", _check_date("date_to", filters.date_to))
         expr.add(f'date <= {upper_date} and date != ""')
     return expr.render(), expr.params
+
+
+METADATA_FIELD = "metadata"
+_META_KEY = re.compile(KEY_PATTERN)
+_COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def metadata_clause(expr: Expr, node: MetaFilter) -> str:
+    """A resolved metadata filter (reportrag/metadata.py) as a boolean expression.
+
+    Every condition is guarded by ``exists`` so that it is true or false, never null: Milvus
+    Lite and the 2.3 server then agree on ``ne``, ``nin`` and ``not`` for documents without
+    the key (tests/test_store_contract.py). ``in`` / ``nin`` become ``or`` chains of ``==``
+    (Lite has no ``in`` on a JSON path), balanced so that long lists stay shallow.
+    """
+    if isinstance(node, Group):
+        if node.op == "not":
+            return f"not ({metadata_clause(expr, node.items[0])})"
+        parts = [f"({metadata_clause(expr, i)})" for i in node.items]
+        if node.op == "or":
+            return _any_of(parts)
+        return " and ".join(parts)
+    if not isinstance(node, Condition) or not _META_KEY.fullmatch(node.key):
+        raise FilterError("not a metadata condition", details={"field": "metadata"})
+    path = f'{METADATA_FIELD}["{node.key}"]'
+    has = f"(exists {path})"
+    name = f"m_{node.key}"
+    op, value = node.op, node.value
+    if op == "exists":
+        return has
+    if op in _COMPARE:
+        return f"{has} and {path} {_COMPARE[op]} {expr.value(name, value)}"
+    if op in ("in", "nin"):
+        any_of = _any_of([f"{path} == {expr.value(name, v)}" for v in value])
+        return f"{has} and {any_of}" if op == "in" else f"{has} and not ({any_of})"
+    if op == "contains":
+        return f"{has} and json_contains({path}, {expr.value(name, value)})"
+    if op == "contains_any":
+        return f"{has} and json_contains_any({path}, {expr.value(name, list(value))})"
+    raise FilterError(f"unknown metadata operator {op!r}", details={"field": "metadata"})
 
 
 def ids_filter(

@@ -218,6 +218,9 @@ def _run(
 
         if not dry_run:
             report.translations = _copy_translations(source, target)
+            types = source.metadata_types(fresh=True)
+            if types and target.metadata_types(fresh=True) != types:
+                target.set_metadata_types(types)  # what metadata filters check against
         if exists or not dry_run:
             _extras(source, target, report, delete_extra and not dry_run)
             report.target_rows = target.count()

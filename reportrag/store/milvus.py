@@ -6,6 +6,7 @@ The only place that knows Milvus field names and filter syntax. Works against Mi
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -122,6 +123,7 @@ class MilvusStore:
         self._unconsolidated = False  # this process wrote since its last consolidate()
         self._mark_lock = threading.Lock()
         self._schema = sc.SCHEMA_VERSION  # of the collection, once known
+        self._metadata_types: tuple[float, dict[str, str]] | None = None  # (read at, types)
 
     def __repr__(self) -> str:
         return f"MilvusStore({redact_uri(self._uri)!r}, {self._collection!r}, dim={self._dim})"
@@ -441,6 +443,27 @@ class MilvusStore:
             return None
         return fresh
 
+    def metadata_types(self, *, fresh: bool = False) -> dict[str, str]:
+        """The user metadata keys of the collection's documents and their types
+        (reportrag/metadata.py), as ingestions recorded them; read at most every few seconds.
+        """
+        now = time.monotonic()
+        cached = self._metadata_types
+        if not fresh and cached is not None and now - cached[0] < sc.METADATA_TYPES_TTL_S:
+            return dict(cached[1])
+        if self._schema < 3 or not self.has_collection():
+            types: dict[str, str] = {}
+        else:
+            props = self._describe().get("properties") or {}
+            types = sc.metadata_types_of(props.get(sc.METADATA_TYPES_PROPERTY))
+        self._metadata_types = (now, types)
+        return dict(types)
+
+    def set_metadata_types(self, types: dict[str, str]) -> None:
+        """Record the metadata keys and types (an ingestion, after merging its documents')."""
+        self._set_property(sc.METADATA_TYPES_PROPERTY, json.dumps(types, sort_keys=True))
+        self._metadata_types = (time.monotonic(), dict(types))
+
     def drop(self) -> None:
         """Drop the collection and everything in it (no error if it is missing)."""
         with self._op("drop_collection"):
@@ -758,6 +781,21 @@ class MilvusStore:
             if len(page) < page_size:
                 return
             last = page[-1]["chunk_id"]
+
+    def matching_rows(
+        self, filters: Filters, fields: list[str], max_rows: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``max_rows`` visible rows matching ``filters`` (``fields`` of each), and
+        whether more matched (facet counts, search/facets.py)."""
+        dialect = self._require_dialect()
+        base = compile_filters(filters, templating=self._templating,
+                               like_prefixes=dialect.like_prefixes, visible_only=self._visibility)
+        rows: list[dict[str, Any]] = []
+        for page in self._scan_pages(base, fields, min(SCAN_PAGE, max_rows + 1)):
+            rows.extend(page)
+            if len(rows) > max_rows:
+                return rows[:max_rows], True
+        return rows, False
 
     def _visible_base(self) -> tuple[str, dict[str, object]]:
         return (VISIBLE_ONLY, {}) if self._visibility else ("", {})

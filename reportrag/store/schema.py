@@ -34,6 +34,10 @@ GENERATION_PROPERTY = "reportrag.generation"
 # "false" from the first write after a consolidation until the next one (Milvus Lite).
 CONSOLIDATED_PROPERTY = "reportrag.consolidated"
 BM25_FUNCTION = "text_bm25"
+# {key: type} of the documents' user metadata (JSON; reportrag/metadata.py), and how long a
+# process trusts what it read of it before reading it again.
+METADATA_TYPES_PROPERTY = "reportrag.metadata_types"
+METADATA_TYPES_TTL_S = 5.0
 
 # VARCHAR limits are bytes of UTF-8 on the server; Chinese text is 3 bytes a character.
 VARCHAR_FIELDS: dict[str, int] = {
@@ -286,6 +290,19 @@ def row_to_chunk(row: dict[str, Any]) -> Chunk:
         page=int(row.get("page") or 0),
         metadata=_json_object(row.get(METADATA)) if row.get(METADATA) else {},
     )
+
+
+def metadata_types_of(raw: object) -> dict[str, str]:
+    """The recorded metadata types ({} when none or unreadable)."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(str(raw))
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def fingerprint_json(fingerprint: dict[str, Any]) -> str:
