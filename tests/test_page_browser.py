@@ -75,7 +75,8 @@ def _free_port() -> int:
 class LiveServer:
     """``reportrag serve`` in a subprocess, over its own copy of the ingested collection."""
 
-    def __init__(self, settings: Settings, workdir: Path, read_key: str | None = None) -> None:
+    def __init__(self, settings: Settings, workdir: Path, read_key: str | None = None,
+                 admin_key: str | None = None) -> None:
         self.workdir = workdir
         data = workdir / "data"
         shutil.copytree(
@@ -97,6 +98,8 @@ class LiveServer:
         )
         if read_key:
             env["REPORTRAG_READ_API_KEY"] = read_key
+        if admin_key:
+            env["REPORTRAG_API_KEY"] = admin_key
         self.log = workdir / "serve.log"
         reportrag = Path(sys.executable).with_name("reportrag")
         with self.log.open("wb") as log:
@@ -407,3 +410,46 @@ def test_read_key_server_asks_for_the_key_and_the_page_uses_it(
     assert "refused" in obs["wrong_key_message"]
     assert obs["hits"] > 0 and obs["hits_after_reload"] > 0  # the key stays for the tab
     assert obs["key_state"] == "· set"
+
+
+ADMIN_KEY = "page-admin-key-7"
+PDF = REPO / "tests" / "data" / "formats" / "report-excerpt.pdf"
+
+
+@pytest.fixture(scope="module")
+def admin(
+    browser_tools: None, lite_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    server = LiveServer(lite_settings, tmp_path_factory.mktemp("live-admin"), admin_key=ADMIN_KEY)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_dropped_files_upload_with_progress_and_become_searchable(
+    admin: LiveServer, tmp_path: Path
+) -> None:
+    runs = _run_scenarios(admin.base, ("upload",), tmp_path / "out.json",
+                          REPORTRAG_E2E_ADMIN_KEY=ADMIN_KEY, REPORTRAG_E2E_PDF=str(PDF))
+    obs = _observed(runs, "upload", admin.base)
+    rows = {r["name"]: r for r in obs["rows"]}
+    assert rows["report-excerpt.pdf"]["state"] == "done", rows
+    assert rows["report-excerpt.pdf"]["text"].startswith("done · ")
+    assert rows["report-excerpt.pdf"]["progress"] == 100
+    assert rows["tea.md"]["state"] == "done" and rows["tea.md"]["doc"] == "tea"
+    assert rows["tool.exe"]["state"] == "failed"
+    assert "not a supported type" in rows["tool.exe"]["text"]
+    # each file's row went through the upload and the job's states, in order
+    pdf_states = [s for name, s in obs["seen"] if name == "report-excerpt.pdf"]
+    assert pdf_states[0] == "uploading" and pdf_states[-1] == "done"
+    assert "queued" in pdf_states or "parsing" in pdf_states or "embedding" in pdf_states
+    assert {"report-excerpt", "tea"} <= set(obs["docOptions"])
+    # the metadata filter in the URL: only the uploads carry team=e2e; the hit names its page
+    assert obs["hits"] and {h["doc"] for h in obs["hits"]} <= {"report-excerpt", "tea"}
+    top = obs["hits"][0]
+    assert top["doc"] == "report-excerpt" and top["page"] == "3" and top["section"].endswith("p. 3")
+    assert "team: e2e" in top["meta"] and "year: 2024" in top["meta"]
+    assert '"team"' in obs["chip"]
+    assert "meta=" not in obs["url_after_clear"]

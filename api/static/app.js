@@ -21,7 +21,10 @@ const state = {
   docs: [],
   seq: 0, // only the newest request may paint: answers to older ones are dropped
   ready: false,
+  meta: "", // the metadata filter of the URL (JSON text), kept until removed
 };
+const JOB_POLL_MS = 700;
+const UPLOAD_TYPES = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -98,6 +101,7 @@ function readUrl() {
     doc: p.get("doc") || "",
     section: p.get("section") || "",
     chunk: p.get("chunk") || "",
+    meta: p.get("meta") || "",
   };
 }
 
@@ -109,6 +113,7 @@ function urlFor(s) {
   if (s.doc) p.set("doc", s.doc);
   if (s.section) p.set("section", s.section);
   if (s.chunk) p.set("chunk", s.chunk);
+  if (s.meta) p.set("meta", s.meta);
   const qs = p.toString();
   return qs ? `/?${qs}` : "/";
 }
@@ -131,7 +136,14 @@ function controls() {
     doc: $("doc").value,
     section: $("section").disabled ? "" : $("section").value,
     chunk: "",
+    meta: state.meta,
   };
+}
+
+function showMeta(meta) {
+  state.meta = meta;
+  $("meta-filter").hidden = !meta;
+  $("meta-filter-text").textContent = meta;
 }
 
 function press(group, attr, value) {
@@ -151,6 +163,7 @@ function restoreControls(s) {
   const doc = state.docs.some((d) => d.doc_id === s.doc) ? s.doc : "";
   $("doc").value = doc;
   fillSections(doc, s.section);
+  showMeta(s.meta);
 }
 
 // ---- filters: documents, sections, modes --------------------------------------------------
@@ -345,7 +358,17 @@ function hitCard(hit, terms) {
   if (hit.dense_score !== null) parts.push(`cosine similarity ${hit.dense_score.toFixed(3)}`);
   if (hit.keyword_score !== null) parts.push(`BM25 ${hit.keyword_score.toFixed(2)}`);
   score.title = parts.join(" · ");
-  node.querySelector(".hit-section").textContent = hit.section || "—";
+  const page = hit.page ? ` · p. ${hit.page}` : "";
+  node.querySelector(".hit-section").textContent = (hit.section || "—") + page;
+  if (hit.page) node.dataset.page = String(hit.page);
+  const meta = Object.entries(hit.metadata || {});
+  if (meta.length) {
+    const line = node.querySelector(".hit-meta");
+    line.textContent = meta
+      .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : String(v)}`)
+      .join(" · ");
+    line.hidden = false;
+  }
   const original = node.querySelector(".original");
   original.lang = hit.lang;
   original.querySelector(".passage-text").replaceWith(passageText(hit.text, hit.lang, terms));
@@ -383,6 +406,7 @@ function describeFilters(s) {
   const doc = state.docs.find((d) => d.doc_id === s.doc);
   if (s.doc) parts.push(`document “${doc ? doc.title : s.doc}”`);
   if (s.section) parts.push(`section “${s.section}”`);
+  if (s.meta) parts.push(`metadata ${s.meta}`);
   return parts;
 }
 
@@ -424,6 +448,16 @@ async function runSearch(push) {
   if (s.lang) filters.lang = [s.lang];
   if (s.doc) filters.doc_id = [s.doc];
   if (s.section) filters.section = s.section;
+  if (s.meta) {
+    try {
+      filters.metadata = JSON.parse(s.meta);
+    } catch {
+      setLoading(false);
+      show("");
+      showError(new ApiError(0, "bad_filter", "The meta= filter in the address is not valid JSON."));
+      return;
+    }
+  }
   try {
     const data = await api("/v1/search", {
       query: s.q,
@@ -576,6 +610,156 @@ function route() {
   else runSearch(false);
 }
 
+// ---- adding documents: drop, upload with progress, follow the job ---------------------------
+
+function uploadRow(file) {
+  const li = document.createElement("li");
+  li.className = "upload";
+  li.dataset.state = "uploading";
+  const name = document.createElement("span");
+  name.className = "upload-name";
+  name.textContent = file.name;
+  const bar = document.createElement("progress");
+  bar.max = 100;
+  bar.value = 0;
+  const what = document.createElement("span");
+  what.className = "upload-state";
+  what.textContent = "uploading…";
+  li.append(name, bar, what);
+  $("uploads").prepend(li);
+  return li;
+}
+
+function setRow(li, stateName, text, percent) {
+  li.dataset.state = stateName;
+  li.querySelector(".upload-state").textContent = text;
+  if (percent !== undefined) li.querySelector("progress").value = percent;
+}
+
+function jobText(job) {
+  const p = job.progress || {};
+  if (job.state === "embedding" && p.to_embed) return `embedding ${p.embedded || 0}/${p.to_embed}`;
+  if (job.state === "done") {
+    const n = (job.result || {}).chunks;
+    return n === undefined ? "done" : `done · ${n} passage${n === 1 ? "" : "s"}`;
+  }
+  if (job.state === "failed") return `failed: ${(job.error || {}).message || "see the server log"}`;
+  return job.state;
+}
+
+async function followJob(li, jobId) {
+  for (;;) {
+    let job;
+    try {
+      job = await api(`/v1/jobs/${encodeURIComponent(jobId)}`);
+    } catch (err) {
+      setRow(li, "failed", `could not follow the job: ${err.message}`);
+      return;
+    }
+    setRow(li, job.state, jobText(job), job.state === "done" ? 100 : undefined);
+    if (job.state === "done" || job.state === "failed") return job.state;
+    await new Promise((r) => setTimeout(r, JOB_POLL_MS));
+  }
+}
+
+// XMLHttpRequest, not fetch: only it reports how much of the body has been sent.
+function sendFile(file, metadata, onProgress) {
+  return new Promise((resolve) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    if (metadata) form.append("metadata", metadata);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/v1/documents");
+    xhr.setRequestHeader("Accept", "application/json");
+    const key = readKey();
+    if (key) xhr.setRequestHeader("X-API-Key", key);
+    xhr.upload.addEventListener("progress", (ev) => {
+      if (ev.lengthComputable) onProgress(Math.round((100 * ev.loaded) / ev.total));
+    });
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        data = null;
+      }
+      resolve({ status: xhr.status, data });
+    });
+    xhr.addEventListener("error", () => resolve({ status: 0, data: null }));
+    xhr.send(form);
+  });
+}
+
+async function uploadFile(file, metadata) {
+  const li = uploadRow(file);
+  const dot = file.name.lastIndexOf(".");
+  const ext = dot >= 0 ? file.name.slice(dot).toLowerCase() : "";
+  if (!UPLOAD_TYPES.includes(ext)) {
+    setRow(li, "failed", `not a supported type (${UPLOAD_TYPES.join(" ")})`);
+    return;
+  }
+  const { status, data } = await sendFile(file, metadata, (pct) => setRow(li, "uploading",
+    `uploading ${pct}%`, pct));
+  if (status === 0) {
+    setRow(li, "failed", "the server could not be reached");
+    return;
+  }
+  if (status === 401 || status === 403) {
+    setRow(li, "failed", "refused: enter the admin API key under “API key”");
+    return;
+  }
+  if (status >= 400 || !data) {
+    setRow(li, "failed", ((data && data.error) || {}).message || `the server answered ${status}`);
+    return;
+  }
+  li.dataset.docId = data.doc_id;
+  if (!data.job_id) {
+    setRow(li, "done", "already there, unchanged", 100);
+    return;
+  }
+  setRow(li, "queued", "queued", 100);
+  if ((await followJob(li, data.job_id)) === "done") {
+    try {
+      fillDocs((await api("/v1/documents")).documents); // the new document in the filters
+      fillSections($("doc").value, $("section").value);
+    } catch {
+      /* the list refreshes at the next page load */
+    }
+  }
+}
+
+function uploadFiles(files) {
+  const raw = $("upload-meta").value.trim();
+  if (raw) {
+    try {
+      JSON.parse(raw);
+    } catch {
+      const li = uploadRow({ name: "metadata" });
+      setRow(li, "failed", "the metadata is not valid JSON: nothing was sent");
+      return;
+    }
+  }
+  for (const file of files) uploadFile(file, raw);
+}
+
+function wireUploads() {
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (ev) => {
+    ev.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    zone.classList.remove("dragging");
+    if (ev.dataTransfer && ev.dataTransfer.files.length) uploadFiles([...ev.dataTransfer.files]);
+  });
+  $("file-input").addEventListener("change", () => {
+    uploadFiles([...$("file-input").files]);
+    $("file-input").value = "";
+  });
+}
+
 // ---- start --------------------------------------------------------------------------------
 
 async function loadFilters() {
@@ -637,8 +821,14 @@ function wire() {
     press("lang-chips", "lang", "");
     $("doc").value = "";
     fillSections("", "");
+    showMeta("");
     runSearch(true);
   });
+  $("meta-clear").addEventListener("click", () => {
+    showMeta("");
+    runSearch(true);
+  });
+  wireUploads();
   for (const a of document.querySelectorAll("#examples a, #home-link")) {
     a.addEventListener("click", (ev) => followLink(ev, a.href));
   }

@@ -5,7 +5,7 @@
 // them with the API. A scenario fails here too when the page never reaches the state it waits
 // for. Everything the page logged as an error, every uncaught exception, failed request and
 // HTTP error is recorded per scenario in ``seen``.
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { DESKTOP, NARROW, launch, watch } from "./lib.mjs";
 
 const [base, out, ...wanted] = process.argv.slice(2);
@@ -14,6 +14,8 @@ if (!base || !out || !wanted.length) {
   process.exit(2);
 }
 const READ_KEY = process.env.REPORTRAG_E2E_READ_KEY || "";
+const ADMIN_KEY = process.env.REPORTRAG_E2E_ADMIN_KEY || "";
+const UPLOAD_PDF = process.env.REPORTRAG_E2E_PDF || "";
 const TIMEOUT = 30_000;
 
 // The page is settled when it shows something other than "starting" or "loading".
@@ -319,6 +321,74 @@ const scenarios = {
     const keyOpen = await layout();
     const { card, toggle, ...obs } = p;
     return { ...obs, layout: closed, layout_key_open: keyOpen, hits: (await readHits(page)).length };
+  },
+
+  // Drop files on the page (a real drop event with a DataTransfer), watch each file's row go
+  // from uploading to done (or failed), then find the PDF's passage with a metadata filter
+  // in the URL and its page on the hit.
+  async upload(page) {
+    await page.goto(`${base}/`);
+    await settled(page);
+    await page.locator("#key-panel summary").click();
+    await page.locator("#key-input").fill(ADMIN_KEY);
+    await page.locator("#key-input").press("Enter");
+    await settled(page);
+    await page.locator("#upload-panel summary").click();
+    await page.locator("#upload-meta").fill('{"team": "e2e", "year": 2024}');
+    const pdf = [...(await readFile(UPLOAD_PDF))];
+    const seen = [];
+    await page.exposeFunction("noteState", (name, state) => seen.push([name, state]));
+    await page.evaluate(() => {
+      new MutationObserver((records) => {
+        for (const r of records) {
+          const li = r.target.closest && r.target.closest("li.upload");
+          if (li) window.noteState(li.querySelector(".upload-name").textContent, li.dataset.state);
+        }
+      }).observe(document.getElementById("uploads"), {
+        subtree: true, attributes: true, attributeFilter: ["data-state"], childList: true,
+      });
+    });
+    await page.evaluate((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], "report-excerpt.pdf", { type: "application/pdf" }));
+      dt.items.add(new File(["# Tea\n\nGreen tea is steeped at eighty degrees.\n"], "tea.md"));
+      dt.items.add(new File(["MZ"], "tool.exe"));
+      const zone = document.getElementById("drop-zone");
+      zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, pdf);
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll("#uploads li.upload")];
+      return rows.length === 3 && rows.every((r) => ["done", "failed"].includes(r.dataset.state));
+    }, null, { timeout: 240_000 });
+    const rows = await page.$$eval("#uploads li.upload", (lis) => lis.map((li) => ({
+      name: li.querySelector(".upload-name").textContent,
+      state: li.dataset.state,
+      text: li.querySelector(".upload-state").textContent,
+      progress: li.querySelector("progress").value,
+      doc: li.dataset.docId || "",
+    })));
+    // Each finished job refreshes the document list: wait for both before leaving the page.
+    await page.waitForFunction(() => {
+      const values = [...document.querySelectorAll("#doc option")].map((o) => o.value);
+      return values.includes("report-excerpt") && values.includes("tea");
+    });
+    await page.waitForLoadState("networkidle");
+    const docOptions = await page.$$eval("#doc option", (os) => os.map((o) => o.value));
+    const meta = JSON.stringify({ key: "team", op: "eq", value: "e2e" });
+    const q = "Into which three layers is the technical architecture of LLMs divided?";
+    await page.goto(`${base}/?q=${encodeURIComponent(q)}&meta=${encodeURIComponent(meta)}`);
+    await expectState(page, "results");
+    const hits = await page.$$eval("#results article.hit", (as) => as.map((a) => ({
+      doc: a.dataset.docId,
+      page: a.dataset.page || "",
+      section: a.querySelector(".hit-section").textContent,
+      meta: a.querySelector(".hit-meta").textContent,
+    })));
+    const chip = await page.locator("#meta-filter-text").textContent();
+    await page.locator("#meta-clear").click();
+    await expectState(page, "results");
+    return { seen, rows, docOptions, hits, chip, url_after_clear: page.url() };
   },
 
   // A server with REPORTRAG_READ_API_KEY: a clear message, then the key from the key field.
