@@ -192,37 +192,40 @@ def store_upload(
     return upload, changed, existing is not None
 
 
-def ingest_upload(
+def ingest_uploads(
     settings: Settings,
     *,
     embedder: TextEmbedder,
     store,  # noqa: ANN001 - a connected MilvusStore
-    doc_id: str,
+    doc_ids: list[str],
     on_stage: StageCallback | None = None,
 ) -> IngestSummary:
-    """Ingest one uploaded document (the caller holds the ingestion lock: a job runner).
+    """Ingest uploaded documents as one run (the caller holds the ingestion lock).
 
-    Its declared translation is aligned with it whether it is a corpus file or an upload.
+    Their declared translations are aligned with them, corpus files or uploads alike.
     """
     uploads = UploadStore(settings.data_dir)
-    upload = uploads.get(doc_id)
-    if upload is None:
-        raise NotFoundError(f"no uploaded document {doc_id!r} (deleted meanwhile?)")
-    meta = uploads.meta(upload)
+    metas = []
+    for doc_id in doc_ids:
+        upload = uploads.get(doc_id)
+        if upload is None:
+            raise NotFoundError(f"no uploaded document {doc_id!r} (deleted meanwhile?)")
+        metas.append(uploads.meta(upload))
     try:
         known = all_documents(settings).documents
     except ReportragError as exc:  # a broken manifest must not stop uploads
-        log.warning("aligning %s with the uploads only: %s", doc_id, exc.message)
+        log.warning("aligning uploads with the other uploads only: %s", exc.message)
         known = uploads.documents()
-    # Its declared partners (either side may declare the pair); detection reads the store.
+    # Their declared partners (either side may declare a pair); detection reads the store.
+    ids = set(doc_ids)
+    wanted = {m.translation_of for m in metas}
     others = [
-        m for m in known
-        if m.doc_id != doc_id and (m.translation_of == doc_id or m.doc_id == meta.translation_of)
+        m for m in known if m.doc_id not in ids and (m.translation_of in ids or m.doc_id in wanted)
     ]
     store.ensure_collection(embedder.fingerprint())
     store.require_writable()
     return run_ingest(
-        [meta],
+        metas,
         embedder=embedder,
         store=store,
         detector=LanguageDetector(),

@@ -23,30 +23,34 @@ def start_runner(runtime: Runtime) -> JobRunner:
     """Start the job thread of this process (stopped by the app's lifespan)."""
     from ingest.pipeline import ingest_lock
 
-    def run(job: Job, report: Any) -> dict[str, Any]:
-        from api.ingesting import ingest_upload
+    def run(jobs: list[Job], report: Any) -> dict[str, dict[str, Any]]:
+        from api.ingesting import ingest_uploads
 
         writer = runtime.open_writer()
         try:
-            summary = ingest_upload(
+            summary = ingest_uploads(
                 runtime.settings, embedder=writer.embedder, store=writer.store,
-                doc_id=job.doc_id, on_stage=report,
+                doc_ids=[j.doc_id for j in jobs], on_stage=report,
             )
         finally:
             writer.close()
-        return _result(summary.to_dict())
+        out = summary.to_dict()
+        return {j.job_id: _result(out, j.doc_id) for j in jobs}
 
     runner = JobRunner(job_store(runtime), run, lambda: ingest_lock(runtime.settings.data_dir))
     runner.start()
     return runner
 
 
-def _result(summary: dict[str, Any]) -> dict[str, Any]:
-    keys = ("chunks", "added", "updated", "unchanged", "deleted", "embedded", "seconds",
-            "embed_seconds")
-    out = {k: summary[k] for k in keys if k in summary}
+def _result(summary: dict[str, Any], doc_id: str) -> dict[str, Any]:
+    """One job's share of its batch's summary: its document's counts and alignments."""
+    mine = next((d for d in summary.get("per_document", []) if d.get("doc_id") == doc_id), {})
+    out = {k: mine.get(k, 0) for k in ("chunks", "added", "updated", "unchanged", "deleted")}
+    out["batch_documents"] = summary.get("documents", 1)
+    out["batch_seconds"] = summary.get("seconds", 0.0)
     out["alignments"] = [
         {k: a.get(k) for k in ("src_doc", "tgt_doc", "source", "confidence", "links")}
         for a in summary.get("alignments", [])
+        if doc_id in (a.get("src_doc"), a.get("tgt_doc"))
     ]
     return out

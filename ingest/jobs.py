@@ -34,6 +34,7 @@ STATES = ("queued", "parsing", "embedding", "writing", "done", "failed")
 RUNNING = ("parsing", "embedding", "writing")
 FINISHED = ("done", "failed")
 MAX_ATTEMPTS = 3
+BATCH = 32  # queued jobs run together as one ingestion (one flush, one alignment pass)
 KEEP_FINISHED = 500  # finished jobs kept on disk (the oldest go first)
 POLL_S = 1.0
 
@@ -129,12 +130,15 @@ class JobStore:
         for job in done[: max(0, len(done) - KEEP_FINISHED)]:
             self._path(job.job_id).unlink(missing_ok=True)
 
-    def next_job(self) -> Job | None:
-        """The job to run now (call under the ingestion lock): an interrupted one first.
+    def next_jobs(self, limit: int = BATCH) -> list[Job]:
+        """The jobs to run now, oldest first (call under the ingestion lock): interrupted
+        ones, then queued ones, up to ``limit``, each document once (a second job for the
+        same document waits for the next batch, so that they run in order).
 
         A job left in a running state was interrupted; past MAX_ATTEMPTS it is failed.
         """
         jobs = self.all()
+        ready: list[Job] = []
         for job in jobs:
             if job.state in RUNNING:
                 if job.attempts >= MAX_ATTEMPTS:
@@ -142,8 +146,16 @@ class JobStore:
                     continue
                 log.warning("job %s (%s) was interrupted in %s: running it again",
                             job.job_id, job.doc_id, job.state)
-                return job
-        return next((j for j in jobs if j.state == "queued"), None)
+                ready.append(job)
+        ready += [j for j in jobs if j.state == "queued"]
+        batch: list[Job] = []
+        docs: set[str] = set()
+        for job in ready:
+            if job.doc_id in docs or len(batch) >= limit:
+                break
+            docs.add(job.doc_id)
+            batch.append(job)
+        return batch
 
     def fail(self, job: Job, code: str, message: str, details: dict | None = None) -> None:
         job.state = "failed"
@@ -152,15 +164,22 @@ class JobStore:
         self.save(job)
 
 
-JobFunction = Callable[[Job, Callable[[str, dict[str, int]], None]], dict[str, Any]]
+# Runs a batch of jobs as one ingestion: reports (state, progress) as it goes and returns
+# each job's result by job id.
+JobFunction = Callable[
+    [list[Job], Callable[[str, dict[str, int]], None]], dict[str, dict[str, Any]]
+]
 
 
 class JobRunner:
-    """A thread that runs the queued jobs one at a time under the ingestion lock.
+    """A thread that runs the queued jobs under the ingestion lock, a batch at a time.
 
-    ``run`` ingests one job's document: it calls ``report(state, progress)`` as it goes and
-    returns the summary kept as the job's result. ``lock`` is the ingestion lock (a context
-    manager raising ConflictError while another ingestion holds it: the job then waits).
+    ``run`` ingests a batch of jobs' documents as one run (one flush, one consolidation, one
+    translation pass, however many small files were queued): it calls ``report(state,
+    progress)`` as it goes and returns each job's result. A batch that fails is run again
+    one job at a time, so that only the job whose document is at fault fails. ``lock`` is
+    the ingestion lock (a context manager raising ConflictError while another ingestion
+    holds it: the jobs then wait).
     """
 
     def __init__(self, jobs: JobStore, run: JobFunction, lock: Callable[[], Any]) -> None:
@@ -203,48 +222,67 @@ class JobRunner:
             return False
         try:
             with self._lock():
-                job = self.jobs.next_job()
-                if job is None:
+                batch = self.jobs.next_jobs()
+                if not batch:
                     return False
                 self.busy = True
                 try:
-                    self._execute(job)
+                    if not self._execute(batch) and len(batch) > 1:
+                        for job in batch:  # one at a time: only the faulty one fails
+                            self._execute([self.jobs.get(job.job_id)])
                 finally:
                     self.busy = False
                 return True
         except ConflictError:
             return False  # another ingestion holds the lock: try again at the next poll
 
-    def _execute(self, job: Job) -> None:
-        job.attempts += 1
-        job.started_at = job.started_at or round(time.time(), 3)
-        job.error = None
+    def _execute(self, batch: list[Job]) -> bool:
+        """Run a batch as one ingestion; whether it succeeded (a batch of one that fails is
+        marked failed here; a larger one is left to be run job by job)."""
+        now = round(time.time(), 3)
+        for job in batch:
+            job.attempts += 1
+            job.started_at = job.started_at or now
+            job.error = None
         started = time.perf_counter()
         marks: dict[str, float] = {}
 
         def report(state: str, progress: dict[str, int]) -> None:
-            if state != job.state:
-                marks.setdefault(state, time.perf_counter())
+            if state not in marks:
+                marks[state] = time.perf_counter()
+            for job in batch:
                 job.state = state
-            job.progress.update(progress)
-            self.jobs.save(job)
+                job.progress.update(progress)
+                self.jobs.save(job)
 
-        report("parsing", {})
+        report("parsing", {"batch": len(batch)})
         try:
-            job.result = self._run(job, report)
+            results = self._run(batch, report)
         except ReportragError as exc:
-            self.jobs.fail(job, exc.code, exc.message, dict(exc.details))
-            log.warning("job %s (%s) failed: %s", job.job_id, job.doc_id, exc.message)
-            return
-        except Exception as exc:
-            log.exception("job %s (%s) failed", job.job_id, job.doc_id)
-            self.jobs.fail(job, "internal_error", f"{type(exc).__name__}: see the server log")
-            return
-        now = time.perf_counter()
+            if len(batch) > 1:
+                log.info("a batch of %d jobs failed (%s): running them one by one",
+                         len(batch), exc.message)
+                return False
+            self.jobs.fail(batch[0], exc.code, exc.message, dict(exc.details))
+            log.warning("job %s (%s) failed: %s", batch[0].job_id, batch[0].doc_id, exc.message)
+            return False
+        except Exception:
+            if len(batch) > 1:
+                log.exception("a batch of %d jobs failed: running them one by one", len(batch))
+                return False
+            log.exception("job %s (%s) failed", batch[0].job_id, batch[0].doc_id)
+            self.jobs.fail(batch[0], "internal_error", "internal error: see the server log")
+            return False
+        end = time.perf_counter()
         order = sorted(marks, key=marks.__getitem__)
-        for a, b in zip(order, [*order[1:], None], strict=True):
-            job.timings[f"{a}_s"] = round((marks[b] if b else now) - marks[a], 3)
-        job.timings["total_s"] = round(now - started, 3)
-        job.state = "done"
-        job.finished_at = round(time.time(), 3)
-        self.jobs.save(job)
+        timings = {
+            f"{a}_s": round((marks[b] if b else end) - marks[a], 3)
+            for a, b in zip(order, [*order[1:], None], strict=True)
+        }
+        for job in batch:
+            job.timings = {**timings, "total_s": round(end - started, 3)}
+            job.result = results.get(job.job_id, {})
+            job.state = "done"
+            job.finished_at = round(time.time(), 3)
+            self.jobs.save(job)
+        return True

@@ -277,6 +277,11 @@ def test_reportrag_add_stores_and_ingests_and_a_rebuild_reads_it_again(
     assert {d["doc_id"] for d in summary["per_document"]} == {"guide", "rep"}
     assert cli_main(["search", EN_QUESTION, "--doc", "rep", "--top-k", "1"]) == 0
     assert "rep  p. 3" in capsys.readouterr().out
+    where = '{"key": "team", "op": "eq", "value": "legal"}'
+    assert cli_main(["search", EN_QUESTION, "--where", where, "--json"]) == 0
+    assert {h["doc_id"] for h in json.loads(capsys.readouterr().out)["hits"]} == {"rep"}
+    assert cli_main(["search", EN_QUESTION, "--where", '{"key": "nope", "op": "exists"}']) == 2
+    assert "unknown metadata key 'nope'" in capsys.readouterr().err
 
 
 def test_metadata_filters_and_facets_over_http(app) -> None:  # noqa: ANN001

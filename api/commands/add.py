@@ -62,7 +62,7 @@ def _metadata(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from api.ingesting import ingest_upload, store_upload
+    from api.ingesting import ingest_uploads, store_upload
     from ingest.pipeline import ingest_lock
 
     if args.doc_id and len(args.files) > 1:
@@ -86,10 +86,10 @@ def _add(args: argparse.Namespace) -> int:
     store.connect()
     try:
         with ingest_lock(settings.data_dir):
-            for upload, _changed in staged:
-                summary = ingest_upload(settings, embedder=embedder, store=store,
-                                        doc_id=upload.doc_id)
-                _print(upload.doc_id, summary.to_dict(), args)
+            summary = ingest_uploads(settings, embedder=embedder, store=store,
+                                     doc_ids=[u.doc_id for u, _ in staged]).to_dict()
+        for upload, _changed in staged:
+            _print(upload.doc_id, summary, args)
     except ConflictError as exc:
         raise ConflictError(
             f"{exc.message}: the documents are kept and will be ingested by the next "
@@ -100,7 +100,13 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print(doc_id: str, out: dict[str, Any], args: argparse.Namespace) -> None:
+def _print(doc_id: str, summary: dict[str, Any], args: argparse.Namespace) -> None:
+    """One line (or JSON object) per file: its document's share of the run."""
+    mine = next(d for d in summary["per_document"] if d["doc_id"] == doc_id)
+    out = {k: mine.get(k, 0) for k in ("chunks", "added", "updated", "unchanged", "deleted")}
+    out["seconds"] = summary["seconds"]
+    out["alignments"] = [a for a in summary["alignments"]
+                         if doc_id in (a["src_doc"], a["tgt_doc"])]
     if args.json:
         print(json.dumps({"doc_id": doc_id, **out}, ensure_ascii=False))
         return

@@ -16,6 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--doc", nargs="+", dest="doc_id", metavar="DOC_ID", help="only these documents")
     s.add_argument("--section", help="section path prefix, e.g. 2.3")
     s.add_argument("--kind", nargs="+", help="document kinds, e.g. report")
+    s.add_argument(
+        "--where", metavar="JSON",
+        help='a metadata filter, e.g. \'{"key": "year", "op": "gte", "value": 2023}\'',
+    )
     s.add_argument("--top-k", type=int, default=5, metavar="N")
     s.add_argument("--mode", choices=["auto", "dense", "hybrid", "crosslingual"], default="auto")
     s.add_argument("--min-score", type=float, default=None)
@@ -32,8 +36,16 @@ def _search(args: argparse.Namespace) -> int:
 
         raise InputError("--top-k must be between 1 and 100")
     settings = get_settings()
+    where = None
+    if args.where:
+        try:
+            where = json.loads(args.where)
+        except ValueError as exc:
+            from reportrag.errors import InputError
+
+            raise InputError(f"--where is not valid JSON ({exc})") from exc
     filters = build_filters(
-        lang=args.lang, doc_id=args.doc_id, section=args.section, kind=args.kind
+        lang=args.lang, doc_id=args.doc_id, section=args.section, kind=args.kind, metadata=where
     )
     embedder = embedder_from_settings(settings)
     store = open_collection(settings, embedder)
