@@ -18,6 +18,7 @@ from reportrag.errors import (
     ConflictError,
     DocumentError,
     InputError,
+    NoTextLayerError,
     NotFoundError,
     OutdatedCollectionError,
     ReportragError,
@@ -98,6 +99,7 @@ def ingest_from_settings(
             embed_batch=settings.ingest_batch,
             checkpoint=checkpoint,
             max_chunks=settings.max_document_chunks,
+            ocr=ocr_enabled(settings),
             cancel=cancel,
         )
     summary.refused = [asdict(r) for r in found.refused]
@@ -124,6 +126,13 @@ def all_documents(settings: Settings) -> Discovery:
             details={"doc_id": doc_id},
         )
     return Discovery(documents=[*found, *uploaded], refused=discovery.refused)
+
+
+def ocr_enabled(settings: Settings) -> bool:
+    """Whether PDFs without a text layer are read by OCR: REPORTRAG_OCR=auto and Tesseract."""
+    from ingest import ocr
+
+    return settings.ocr == "auto" and ocr.available()
 
 
 def corpus_doc_ids(settings: Settings) -> set[str]:
@@ -170,9 +179,15 @@ def store_upload(
         fields["doc_id"] = doc_id
     uploads = UploadStore(settings.data_dir)
     target = uploads.doc_id_for(filename, fields)
-    parsed = parse_bytes(data, suffix=Path(filename).suffix, source=filename, max_bytes=limit)
-    if not parsed.text.strip():
-        raise DocumentError(f"{filename}: no text left after cleaning", details={"file": filename})
+    try:  # no OCR while the client waits: a scan is read by its job
+        parsed = parse_bytes(data, suffix=Path(filename).suffix, source=filename,
+                             max_bytes=limit)
+        if not parsed.text.strip():
+            raise DocumentError(f"{filename}: no text left after cleaning",
+                                details={"file": filename})
+    except NoTextLayerError:
+        if not ocr_enabled(settings):
+            raise
     if target in corpus_doc_ids(settings):
         raise ConflictError(
             f"document {target!r} comes from the corpus folder; give the upload another "
@@ -235,6 +250,7 @@ def ingest_uploads(
         embed_batch=settings.ingest_batch,
         checkpoint=open_checkpoint(settings, store),
         max_chunks=settings.max_document_chunks,
+        ocr=ocr_enabled(settings),
         cancel=CancelToken(settings.data_dir),
         on_stage=on_stage,
         align_with=others,

@@ -139,14 +139,18 @@ def run(server: Server, files: list[tuple[str, bytes]]) -> dict[str, Any]:
             time.sleep(0.2)
     wall = time.perf_counter() - started
     chunks = sum(j["result"]["chunks"] for j in done.values())
-    stages = {k: round(sum(j["timings"].get(k, 0.0) for j in done.values()), 2)
+    # Jobs of one batch share its timings: count each batch once.
+    batches = {(j["started_at"], json.dumps(j["timings"], sort_keys=True)): j["timings"]
+               for j in done.values()}
+    stages = {k: round(sum(t.get(k, 0.0) for t in batches.values()), 2)
               for k in ("parsing_s", "embedding_s", "writing_s")}
     return {
         "documents": len(files), "bytes": sum(len(d) for _, d in files), "chunks": chunks,
         "wall_s": round(wall, 2), "documents_per_s": round(len(files) / wall, 2),
         "chunks_per_s": round(chunks / wall, 1),
         "post_ms_p50": round(sorted(post_ms)[len(post_ms) // 2], 1),
-        "post_ms_max": round(max(post_ms), 1), "job_stage_seconds": stages,
+        "post_ms_max": round(max(post_ms), 1), "batches": len(batches),
+        "batch_stage_seconds": stages,
     }
 
 

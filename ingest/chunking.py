@@ -413,6 +413,23 @@ def _merge_tiny(text: str, pieces: list[Span], limit: int, count: Count) -> list
     return out
 
 
+def _split_at_pages(sections: list[Section], parsed: ParsedDocument) -> list[Section]:
+    """Sections cut where a page begins: no chunk spans two pages, so a citation's page is
+    the page of all of its text (a paragraph running over a page break becomes two)."""
+    if len(parsed.page_starts) < 2:
+        return sections
+    cuts = sorted({parsed.cleaned.to_clean_offset(p) for p in parsed.page_starts[1:]})
+    out: list[Section] = []
+    for sec in sections:
+        start = sec.start
+        for cut in cuts:
+            if start < cut < sec.end:
+                out.append(Section(start, cut, sec.path))
+                start = cut
+        out.append(Section(start, sec.end, sec.path))
+    return out
+
+
 def sections_of(parsed: ParsedDocument) -> list[Section]:
     """The sections of a document: from its heading blocks, or found in plain text."""
     if parsed.blocks:
@@ -441,7 +458,7 @@ def chunk_document(
     text, cleaned = parsed.text, parsed.cleaned
     spans = split_spans(
         text,
-        _fold_sections(text, sections_of(parsed)),
+        _fold_sections(text, _split_at_pages(sections_of(parsed), parsed)),
         count_tokens=count_tokens,
         max_tokens=max_tokens,
         overlap_tokens=overlap_tokens,

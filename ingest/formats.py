@@ -31,8 +31,11 @@ def supported(suffix: str) -> bool:
     return suffix.lower() in SUFFIXES
 
 
-def parse_bytes(data: bytes, *, suffix: str, source: str, max_bytes: int) -> ParsedDocument:
-    """Parse a file's bytes by its type (``suffix``, e.g. ``.pdf``)."""
+def parse_bytes(
+    data: bytes, *, suffix: str, source: str, max_bytes: int, ocr: bool = False
+) -> ParsedDocument:
+    """Parse a file's bytes by its type (``suffix``, e.g. ``.pdf``); ``ocr``: read a PDF
+    without a text layer by OCR."""
     kind = suffix.lower()
     if kind in BINARY_SUFFIXES and len(data) > max_bytes:
         raise DocumentError(
@@ -42,7 +45,7 @@ def parse_bytes(data: bytes, *, suffix: str, source: str, max_bytes: int) -> Par
     if kind == ".pdf":
         from ingest.pdf import parse_pdf
 
-        return parse_pdf(data, source=source)
+        return parse_pdf(data, source=source, ocr=ocr)
     if kind == ".docx":
         from ingest.word import parse_docx
 

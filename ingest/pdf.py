@@ -53,13 +53,20 @@ class _Line:
     bottom: float
 
 
-def parse_pdf(data: bytes, *, source: str = "") -> ParsedDocument:
-    """The document of a PDF's text layer; DocumentError for what cannot be read."""
+def parse_pdf(data: bytes, *, source: str = "", ocr: bool = False) -> ParsedDocument:
+    """The document of a PDF's text layer; DocumentError for what cannot be read.
+
+    A PDF without a text layer (a scan) is read by OCR when ``ocr`` (ingest/ocr.py), else
+    refused with NoTextLayerError.
+    """
     pages = [_lines_of(page) for page in _pages(data, source)]
     if not any(line.text.strip() for lines in pages for line in lines):
+        if ocr:
+            return _ocr_document(data, source)
         raise NoTextLayerError(
-            f"{source or 'PDF'}: no text layer (a scanned PDF?); reportrag does not run OCR: "
-            "export the PDF with its text, or convert it to text first",
+            f"{source or 'PDF'}: no text layer (a scanned PDF?), and OCR is off or Tesseract "
+            "is not installed (apt-get install tesseract-ocr tesseract-ocr-chi-sim; "
+            "REPORTRAG_OCR): export the PDF with its text, or install Tesseract",
             details={"file": source, "pages": len(pages)},
         )
     body = _body_size(pages)
@@ -89,6 +96,40 @@ def parse_pdf(data: bytes, *, source: str = "") -> ParsedDocument:
     ranks = {s: i + 1 for i, s in enumerate(sorted({round(s) for _, s in headings}, reverse=True))}
     for index, size in headings:
         found.segments[index].level = min(6, ranks[round(size)])
+    raw = "".join(raw_parts)
+    src = Buffer(raw)
+    src.apply(invisible_edits(src.text))
+    doc = assemble(src, raw, found, fmt="pdf")
+    return ParsedDocument(doc.cleaned, doc.blocks, doc.title, "pdf", tuple(page_starts))
+
+
+def _ocr_document(data: bytes, source: str) -> ParsedDocument:
+    """A scanned PDF read page by page by OCR: its paragraphs, no headings (no font sizes)."""
+    from ingest import ocr
+
+    raw_parts: list[str] = []
+    found = Extraction()
+    page_starts: list[int] = []
+    pos = 0
+    for number, page in enumerate(_pages(data, source), start=1):
+        page_starts.append(pos)
+        text = ocr.read_page(page, source=source, number=number)
+        for block in re.split(r"\n\s*\n", text):
+            lines = [ln.strip() for ln in block.splitlines() if ln.strip()]
+            if not lines:
+                continue
+            para = _join([_Line(ln, 0.0, 0.0, 0.0, 0.0, 0.0) for ln in lines])
+            if raw_parts:
+                raw_parts.append("\n\n")
+                pos += 2
+            found.add("paragraph", pos, pos + len(para))
+            raw_parts.append(para)
+            pos += len(para)
+    if not raw_parts:
+        raise NoTextLayerError(
+            f"{source or 'PDF'}: no text layer, and OCR found no text on its pages",
+            details={"file": source, "pages": len(page_starts), "ocr": True},
+        )
     raw = "".join(raw_parts)
     src = Buffer(raw)
     src.apply(invisible_edits(src.text))

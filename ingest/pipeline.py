@@ -289,9 +289,11 @@ def run_ingest(
     cancel: CancelToken | None = None,
     on_stage: StageCallback | None = None,
     align_with: Sequence[DocumentMeta] = (),
+    ocr: bool = False,
 ) -> IngestSummary:
     """Ingest ``docs``; with ``prune_doc_ids`` also delete documents no longer in the corpus.
 
+    ``ocr``: read PDFs without a text layer by OCR (ingest/ocr.py).
     ``align_with``: the other documents known (not ingested by this run), so a declared
     translation pair of which this run ingests one side is aligned too. ``on_stage(state,
     progress)`` is told when the run parses, embeds and writes (background jobs show it).
@@ -311,7 +313,7 @@ def run_ingest(
             prune_doc_ids=prune_doc_ids, progress=progress, embed_batch=embed_batch,
             write_batch=write_batch, align=align, checkpoint=checkpoint,
             on_document=on_document, max_chunks=max_chunks, cancel=cancel,
-            on_stage=on_stage or _no_stage, align_with=tuple(align_with)), track=track)
+            on_stage=on_stage or _no_stage, align_with=tuple(align_with), ocr=ocr), track=track)
 
 
 
@@ -370,6 +372,7 @@ class _Options:
     cancel: CancelToken | None
     on_stage: StageCallback
     align_with: tuple[DocumentMeta, ...]
+    ocr: bool
 
 
 @dataclass
@@ -452,6 +455,7 @@ def _ingest(
                     overlap_tokens=opts.overlap_tokens,
                     max_chunks=opts.max_chunks,
                     data=data,
+                    ocr=opts.ocr,
                 )
                 metas.append(meta)
                 merged = merge_types(types, meta.metadata, doc_id=meta.doc_id)

@@ -90,6 +90,7 @@ def prepare_document(
     max_bytes: int = MAX_DOCUMENT_BYTES,
     max_chunks: int = MAX_DOCUMENT_CHUNKS,
     data: bytes | None = None,
+    ocr: bool = False,
 ) -> tuple[DocumentMeta, list[Chunk]]:
     """Read (unless ``data`` is given), clean and chunk one document (no store access).
 
@@ -100,7 +101,8 @@ def prepare_document(
         data = read_document(meta, max_bytes=max_bytes)
     path = meta.path
     name = Path(path).name
-    parsed = parse_bytes(data, suffix=Path(path).suffix, source=name, max_bytes=max_bytes)
+    parsed = parse_bytes(data, suffix=Path(path).suffix, source=name, max_bytes=max_bytes,
+                         ocr=ocr)
     if not parsed.text.strip():
         raise DocumentError(f"{name}: no text left after cleaning", details={"file": name})
     prose = ProseIndex(parsed).prose(0, len(parsed.text))

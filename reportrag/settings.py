@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, ge=1024, le=1024**3,
         description="largest document POST/PUT /v1/documents accepts (bytes; larger: 413)",
     )
+    ocr: Literal["auto", "off"] = Field(
+        default="auto",
+        description="read PDFs without a text layer by OCR where Tesseract is installed "
+        "(auto), or refuse them (off)",
+    )
     job_queue: int = Field(
         default=100, ge=1, le=100_000,
         description="ingestion jobs that may wait at once (one more: 429 with Retry-After)",

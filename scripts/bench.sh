@@ -7,6 +7,7 @@
 #       eval        reportrag eval on the dev and extended query sets (every mode)
 #       tuning      the ranking knobs swept on both query sets (quality only, bench/tuning.py)
 #       ingest      whole-corpus ingestion: cold, unchanged re-run, --full re-run
+#       uploads     POST /v1/documents throughput: the report as PDFs, 50 small files
 #       embedding   engines and precisions: passages/s, single-query latency
 #       stages      where a search request's time goes: each store and embedder call, in-process
 #       http        HTTP latency at concurrency 1/4/16 and max QPS (Milvus Lite)
@@ -57,6 +58,7 @@ for name in "${names[@]}"; do
             $PY -m bench.alignment ;;
         tuning) ensure_ingested; $PY -m bench.tuning --json bench/results/tuning.json ;;
         ingest) $PY -m bench.ingest ;;
+        uploads) $PY -m bench.uploads ;;
         embedding) $PY -m bench.embedding --json bench/results/embedding.json ;;
         stages) ensure_ingested; $PY -m bench.stages --json bench/results/stages.json ;;
         http) ensure_ingested; $PY -m bench.http_latency ;;

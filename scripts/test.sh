@@ -12,6 +12,9 @@ export REPORTRAG_REQUIRE_BROWSER=1
 # scrapes a live server, promtool checks deploy/prometheus. Missing, those tests fail.
 scripts/prometheus-setup.sh || echo "test: prometheus setup failed: the monitoring tests will fail" >&2
 export REPORTRAG_REQUIRE_PROMETHEUS=1
+# Tesseract with Chinese and English data for the OCR tests (scanned PDFs). Missing, they fail.
+scripts/ocr-setup.sh || echo "test: OCR setup failed: the OCR tests will fail" >&2
+export REPORTRAG_REQUIRE_OCR=1
 scripts/milvus-server.sh install
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 .venv/bin/ruff check .

@@ -126,3 +126,47 @@ def test_every_supported_suffix_parses_through_one_entry_point() -> None:
     assert doc.title == "Title" and doc.page_starts == () and doc.page_at(5) == 0
     with pytest.raises(DocumentError, match="larger than"):
         parse_bytes(b"%PDF" + b"0" * 2000, suffix=".pdf", source="a.pdf", max_bytes=1000)
+
+
+def need_ocr() -> None:
+    """Skip without Tesseract, unless REPORTRAG_REQUIRE_OCR=1 (scripts/test.sh): then fail."""
+    import os
+
+    from ingest import ocr
+
+    if ocr.available() and "chi_sim" in ocr.languages():
+        return
+    msg = "OCR tests need Tesseract with chi_sim: run scripts/ocr-setup.sh"
+    if os.environ.get("REPORTRAG_REQUIRE_OCR") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@pytest.mark.slow
+def test_a_scanned_pdf_is_read_by_ocr_with_its_pages() -> None:
+    need_ocr()
+    data = (FORMATS / "report-excerpt-scan.pdf").read_bytes()
+    with pytest.raises(NoTextLayerError, match="no text layer"):
+        parse_pdf(data, source="scan.pdf")  # OCR off: refused, by name
+    doc = parse_pdf(data, source="scan.pdf", ocr=True)
+    assert len(doc.page_starts) == 4
+    for page, passage in ON_PAGE.items():  # English and Chinese read back exactly
+        assert _page_of(doc, passage) == page
+    assert doc.text.startswith(TITLE)
+    with pytest.raises(NoTextLayerError, match="OCR found no text"):
+        parse_pdf(pdfs.drawing_only_pdf(), source="blank.pdf", ocr=True)
+
+
+def test_no_chunk_spans_two_pages() -> None:
+    from ingest.chunking import chunk_document
+    from reportrag.types import DocumentMeta
+
+    data = (FORMATS / "report-excerpt.pdf").read_bytes()
+    doc = parse_pdf(data, source="r.pdf")
+    meta = DocumentMeta(doc_id="r", path="r.pdf", title=TITLE, lang="en")
+    chunks = chunk_document(meta, doc, count_tokens=lambda t: len(t) // 3 + 2, max_tokens=400,
+                            overlap_tokens=40)
+    assert [c.page for c in chunks] == sorted(c.page for c in chunks)
+    assert {c.page for c in chunks} == {1, 2, 3, 4}
+    for c in chunks:
+        assert doc.page_at(c.char_end - 1) == c.page, (c.page, c.text[:60])

@@ -21,6 +21,7 @@ from ingest.jobs import JobStore
 from reportrag.settings import Settings
 from reportrag.wiring import store_from_settings
 from tests import pdfs
+from tests.test_formats import need_ocr
 
 pytestmark = pytest.mark.slow
 KEY = "upload-admin-key"
@@ -93,9 +94,11 @@ def _chunks(client: TestClient, doc_id: str) -> int:
 
 @pytest.mark.parametrize(
     ("name", "pages"), [("report-excerpt.pdf", True), ("report-excerpt.docx", True),
-                        ("report-excerpt.html", False)],
+                        ("report-excerpt.html", False), ("report-excerpt-scan.pdf", True)],
 )
 def test_an_upload_is_found_through_its_job_and_cites_its_page(app, name: str, pages: bool) -> None:  # noqa: ANN001
+    if "scan" in name:  # no text layer: read by OCR in the job
+        need_ocr()
     client, _ = app
     meta = {"doc_id": "excerpt", "kind": "report",
             "metadata": {"year": 2023, "team": "legal", "public": True, "tags": ["llm", "oss"]}}
@@ -199,7 +202,6 @@ HOSTILE = [
     ("bomb.docx", None, {}, 422, "bad_document"),
     ("loop.pdf", pdfs.self_referencing_pdf(), {}, 422, "bad_document"),
     ("locked.pdf", pdfs.encrypted_pdf(), {}, 422, "bad_document"),
-    ("scan.pdf", pdfs.drawing_only_pdf(), {}, 422, "no_text_layer"),
     ("../escape.md", b"# x\n\ntext\n", {}, 422, "invalid_input"),
     ("a" * 300 + ".md", b"# x\n\ntext\n", {}, 422, "invalid_input"),
     ("nested.md", b"# x\n\ntext\n", {"metadata": {"owner": {"name": "x"}}}, 422, "invalid_input"),
@@ -220,6 +222,23 @@ def test_hostile_uploads_get_a_4xx_and_lose_nothing(app, name, data, meta, statu
     assert client.get("/v1/documents").json() == before
     assert not JobStore(settings.data_dir).all()
     assert _search(client, "Who reviews pull requests?", "guide")[0]["doc_id"] == "guide"
+
+
+def test_a_pdf_without_text_is_refused_or_read_by_ocr(app, monkeypatch) -> None:  # noqa: ANN001
+    client, settings = app
+    blank = pdfs.drawing_only_pdf()  # no text layer, and nothing an OCR could read
+    monkeypatch.setattr("ingest.ocr.available", lambda: False)
+    r = _upload(client, "blank.pdf", blank)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "no_text_layer"
+    assert "Tesseract" in r.json()["error"]["message"]
+    assert not JobStore(settings.data_dir).all()
+    monkeypatch.undo()
+    need_ocr()
+    r = _upload(client, "blank.pdf", blank)  # accepted: its job runs the OCR
+    assert r.status_code == 202, r.text
+    job = _wait(client, r.json()["job_id"])
+    assert job["state"] == "failed" and job["error"]["code"] == "no_text_layer"
+    assert "OCR found no text" in job["error"]["message"]
 
 
 def test_raw_hostile_requests(app) -> None:  # noqa: ANN001

@@ -6,7 +6,9 @@
   printed by headless Chromium (Skia's PDF backend, Noto CJK fonts), 4 pages;
 * ``report-excerpt.docx``: the same passages written by python-docx (title, headings,
   paragraphs, one table, a page break before each section);
-* ``report-excerpt.html``: the HTML page itself.
+* ``report-excerpt.html``: the HTML page itself;
+* ``report-excerpt-scan.pdf``: a scan of the PDF: its pages rendered by PDFium at 150 dpi
+  (grayscale) and printed by Chromium as images, one a page, with no text layer (OCR test).
 
 The passages are taken verbatim from ``corpus/`` (the Open-source Annual Report 2023, English
 and Chinese editions; see corpus/README.md for its source and license). The tests ask
@@ -117,11 +119,32 @@ def write_docx(out: Path) -> None:
     doc.save(str(out))
 
 
+def write_scan(pdf_path: Path, out: Path) -> None:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(pdf_path.read_bytes())
+    with tempfile.TemporaryDirectory() as tmp:
+        imgs = []
+        for i in range(len(pdf)):
+            png = Path(tmp) / f"page-{i + 1}.png"
+            pdf[i].render(scale=150 / 72, grayscale=True).to_pil().save(png, optimize=True)
+            imgs.append(f'<img src="{png.name}" style="display:block;width:100%;'
+                        f'height:100vh;object-fit:contain">')
+        page = Path(tmp) / "scan.html"
+        page.write_text(
+            "<!doctype html><html><head><meta charset='utf-8'><style>@page{margin:0}"
+            "body{margin:0}</style></head><body>" + "".join(imgs) + "</body></html>",
+            encoding="utf-8",
+        )
+        write_pdf(page, out)
+
+
 def main() -> None:
     page = HERE / "report-excerpt.html"
     page.write_text(page_html(), encoding="utf-8")
     write_pdf(page, HERE / "report-excerpt.pdf")
     write_docx(HERE / "report-excerpt.docx")
+    write_scan(HERE / "report-excerpt.pdf", HERE / "report-excerpt-scan.pdf")
     print("wrote", *(p.name for p in sorted(HERE.glob("report-excerpt.*"))))
 
 
