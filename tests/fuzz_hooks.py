@@ -4,8 +4,12 @@
 - ``filter_failure``: "schema-valid request rejected" is accepted only for the rules that a
   JSON schema cannot state and that docs/operations.md documents, each matched exactly:
   a query over the model's token limit (422 ``token_limit``), ``date_from`` after
-  ``date_to`` (422 ``bad_filter``) and a body over REPORTRAG_MAX_BODY_BYTES (413). Every
-  other check keeps its full strength.
+  ``date_to`` (422 ``bad_filter``), a body over REPORTRAG_MAX_BODY_BYTES (413), a metadata
+  filter or facet naming a key the collection's documents do not declare, or the wrong type
+  for it (422 ``bad_filter`` with ``details.field`` ``metadata`` / ``facets``), and an upload
+  whose file is not a readable document of a supported type (415, 413 ``too_large``, 422
+  ``invalid_input`` / ``bad_document`` / ``no_text_layer``, 409 ``conflict`` for a taken id),
+  which depends on the file's name and bytes. Every other check keeps its full strength.
 """
 
 from __future__ import annotations
@@ -88,11 +92,25 @@ def _integration_rejection(case, response) -> bool | None:  # noqa: ANN001
         token or message.startswith(_INTEGRATION_REJECTIONS))
 
 
+_UPLOAD_REJECTIONS = {
+    409: {"conflict"},
+    413: {"too_large", "payload_too_large"},
+    415: {"unsupported_media_type"},
+    422: {"invalid_input", "bad_document", "no_text_layer"},
+}
+
+
 def _documented_rejection(case, response) -> bool:  # noqa: ANN001
     integration = _integration_rejection(case, response)
     if integration is not None:
         return integration
     err = _error(response)
+    if case.operation.path.startswith("/v1/documents") and case.method.upper() in ("POST", "PUT"):
+        return err is not None and err.get("code") in _UPLOAD_REJECTIONS.get(
+            response.status_code, set())
+    if (response.status_code == 422 and err is not None and err.get("code") == "bad_filter"
+            and (err.get("details") or {}).get("field") in ("metadata", "facets")):
+        return True
     if response.status_code == 413:
         sent = response.request.body or b""
         return len(sent.encode() if isinstance(sent, str) else sent) > MAX_BODY_BYTES
