@@ -87,20 +87,9 @@ def ingest_from_settings(
             exists = True
         checkpoint = open_checkpoint(settings, store) if exists and not full else None
         summary = run_ingest(
-            found.documents,
-            embedder=embedder,
-            store=store,
-            detector=LanguageDetector(),
-            chunk_tokens=settings.chunk_tokens,
-            overlap_tokens=settings.chunk_overlap_tokens,
-            dry_run=dry_run,
-            prune_doc_ids=not paths,
-            progress=progress,
-            embed_batch=settings.ingest_batch,
-            checkpoint=checkpoint,
-            max_chunks=settings.max_document_chunks,
-            ocr=ocr_enabled(settings),
-            cancel=cancel,
+            found.documents, embedder=embedder, store=store, dry_run=dry_run,
+            prune_doc_ids=not paths, progress=progress, checkpoint=checkpoint, cancel=cancel,
+            **_run_settings(settings),
         )
     summary.refused = [asdict(r) for r in found.refused]
     return summary
@@ -240,21 +229,22 @@ def ingest_uploads(
     store.ensure_collection(embedder.fingerprint())
     store.require_writable()
     return run_ingest(
-        metas,
-        embedder=embedder,
-        store=store,
-        detector=LanguageDetector(),
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        progress=False,
-        embed_batch=settings.ingest_batch,
-        checkpoint=open_checkpoint(settings, store),
-        max_chunks=settings.max_document_chunks,
-        ocr=ocr_enabled(settings),
-        cancel=CancelToken(settings.data_dir),
-        on_stage=on_stage,
-        align_with=others,
+        metas, embedder=embedder, store=store, progress=False,
+        checkpoint=open_checkpoint(settings, store), cancel=CancelToken(settings.data_dir),
+        on_stage=on_stage, align_with=others, **_run_settings(settings),
     )
+
+
+def _run_settings(settings: Settings) -> dict[str, Any]:
+    """What every ingestion takes from the settings (run_ingest's keyword arguments)."""
+    return {
+        "detector": LanguageDetector(),
+        "chunk_tokens": settings.chunk_tokens,
+        "overlap_tokens": settings.chunk_overlap_tokens,
+        "embed_batch": settings.ingest_batch,
+        "max_chunks": settings.max_document_chunks,
+        "ocr": ocr_enabled(settings),
+    }
 
 
 def forget_from_checkpoint(settings: Settings, doc_id: str) -> None:
