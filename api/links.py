@@ -54,6 +54,9 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, str, dict[str, str]]]] = {
         ("ChunkDocument", "get", "/v1/documents/{doc_id}",
          {"doc_id": "$response.body#/chunk/doc_id"}),
     ],
+    ("get", "/v1/jobs"): [
+        ("FirstJob", "get", "/v1/jobs/{job_id}", {"job_id": "$response.body#/jobs/0/job_id"}),
+    ],
     ("get", "/v1/chunks/{chunk_id}/counterparts"): [
         ("OpenCounterpart", "get", "/v1/chunks/{chunk_id}",
          {"chunk_id": "$response.body#/counterparts/0/chunk_id"}),
