@@ -25,9 +25,10 @@ DOC_SUFFIXES = set(SUFFIXES)
 _KEYS = {
     "file", "doc_id", "title", "lang", "kind", "date", "translation_of", "source", "metadata"
 }
-_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_LANG = re.compile(r"[a-z]{2,3}")
+# What a document's id, date and language may be (the manifest's and an upload's alike).
+DOC_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+LANG_RE = re.compile(r"[a-z]{2,3}")
 _SUFFIX_LEN = 6  # hex digits of the file name's hash that tell colliding ids apart
 
 
@@ -117,11 +118,11 @@ def _validate_entry(entry: object, where: str) -> dict[str, str]:
             continue
         if not isinstance(val, str):
             raise ManifestError(f"{where}: '{key}' must be a string, not {type(val).__name__}")
-    if "doc_id" in entry and not _DOC_ID.fullmatch(entry["doc_id"]):
-        raise ManifestError(f"{where}: doc_id {entry['doc_id']!r} must match {_DOC_ID.pattern}")
-    if entry.get("date") and not _DATE.fullmatch(entry["date"]):
+    if "doc_id" in entry and not DOC_ID_RE.fullmatch(entry["doc_id"]):
+        raise ManifestError(f"{where}: doc_id {entry['doc_id']!r} must match {DOC_ID_RE.pattern}")
+    if entry.get("date") and not DATE_RE.fullmatch(entry["date"]):
         raise ManifestError(f"{where}: date {entry['date']!r} must be YYYY-MM-DD")
-    if entry.get("lang") and not _LANG.fullmatch(entry["lang"]):
+    if entry.get("lang") and not LANG_RE.fullmatch(entry["lang"]):
         raise ManifestError(f"{where}: lang {entry['lang']!r} must be an ISO 639 code like 'en'")
     return dict(entry)
 
@@ -190,7 +191,8 @@ def list_folder(folder: Path) -> tuple[list[Path], list[Refused]]:
     return files, refused
 
 
-def _meta(f: Path, doc_id: str, entry: dict[str, Any]) -> DocumentMeta:
+def document_meta(f: Path, doc_id: str, entry: dict[str, Any]) -> DocumentMeta:
+    """A document's metadata from a manifest entry (or an upload's record) and defaults."""
     return DocumentMeta(
         doc_id=doc_id,
         path=str(f),
@@ -213,7 +215,7 @@ class _Folder:
         self.ids = assign_doc_ids(self.files, self.manifest)
 
     def meta(self, f: Path) -> DocumentMeta:
-        return _meta(f, self.ids[f], self.manifest.get(f.name, {}))
+        return document_meta(f, self.ids[f], self.manifest.get(f.name, {}))
 
 
 def find_documents(corpus_dir: Path, paths: list[Path] | None = None) -> Discovery:

@@ -111,6 +111,36 @@ def assemble(
     return ParsedDocument(cleaned, tuple(blocks), " ".join(title.split()), fmt)
 
 
+class BlockText:
+    """The text of a format read block by block (PDF, DOCX): blocks joined by a blank line
+    make the source text that the document's offsets point into."""
+
+    def __init__(self) -> None:
+        self.found = Extraction()
+        self.parts: list[str] = []
+        self.pos = 0  # the source length so far
+
+    def add(self, kind: BlockKind, text: str, level: int = 0) -> int:
+        """Append a block; its segment's index (a caller may set its level later)."""
+        if self.parts:
+            self.parts.append("\n\n")
+            self.pos += 2
+        self.found.add(kind, self.pos, self.pos + len(text), level)
+        self.parts.append(text)
+        self.pos += len(text)
+        return len(self.found.segments) - 1
+
+    def build(
+        self, fmt: DocumentFormat, *, title: str = "", page_starts: tuple[int, ...] = ()
+    ) -> ParsedDocument:
+        """The document: each block cleaned as plain text is (invisible characters too)."""
+        raw = "".join(self.parts)
+        src = Buffer(raw)
+        src.apply(invisible_edits(src.text))
+        doc = assemble(src, raw, self.found, fmt=fmt, title=title)
+        return ParsedDocument(doc.cleaned, doc.blocks, doc.title, fmt, page_starts)
+
+
 def _clean_block(part: Buffer, kind: BlockKind) -> None:
     """The character steps of plain text, each run only where it can change something."""
     text = part.text

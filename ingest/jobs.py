@@ -37,6 +37,7 @@ MAX_ATTEMPTS = 3
 BATCH = 32  # queued jobs run together as one ingestion (one flush, one alignment pass)
 KEEP_FINISHED = 500  # finished jobs kept on disk (the oldest go first)
 POLL_S = 1.0
+RESCAN_S = 30.0  # an idle runner reads the job files at least this often
 
 
 @dataclass
@@ -80,6 +81,14 @@ class JobStore:
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(job.to_dict(), ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)
+
+    def stamp(self) -> int | None:
+        """When the job folder last changed (every save renames a file into it); None
+        while it does not exist. Unchanged: no job was submitted or moved on since."""
+        try:
+            return self.root.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
 
     def get(self, job_id: str) -> Job:
         try:
@@ -190,6 +199,10 @@ class JobRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.busy = False
+        # The job folder's stamp when a scan last found nothing to run, and when: idle
+        # polls skip reading every job file until the folder changes, a wake() or
+        # RESCAN_S (file times are coarse: a change in the same tick could hide).
+        self._idle: tuple[int, float] | None = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -203,6 +216,7 @@ class JobRunner:
             self._thread.join(timeout)
 
     def wake(self) -> None:
+        self._idle = None  # look at the job files again
         self._wake.set()
 
     def _loop(self) -> None:
@@ -217,8 +231,15 @@ class JobRunner:
                 time.sleep(POLL_S)
 
     def run_pending(self) -> bool:
-        """Run the next job if there is one and the lock is free; whether one ran."""
+        """Run the next jobs if there are any and the lock is free; whether any ran."""
+        stamp = self.jobs.stamp()
+        if stamp is None:
+            return False
+        now = time.monotonic()
+        if self._idle is not None and self._idle[0] == stamp and now - self._idle[1] < RESCAN_S:
+            return False
         if not any(j.state not in FINISHED for j in self.jobs.all()):
+            self._idle = (stamp, now)
             return False
         try:
             with self._lock():

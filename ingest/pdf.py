@@ -27,9 +27,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from ingest.clean import Buffer, invisible_edits
 from ingest.document import ParsedDocument
-from ingest.extract import Extraction, assemble
+from ingest.extract import BlockText
 from reportrag.errors import DocumentError, NoTextLayerError
 
 MAX_PAGES = 5000
@@ -72,69 +71,45 @@ def parse_pdf(data: bytes, *, source: str = "", ocr: bool = False) -> ParsedDocu
     body = _body_size(pages)
     _drop_running_lines(pages, body)
     pitch = _line_pitch(pages)
-    raw_parts: list[str] = []
-    found = Extraction()
+    out = BlockText()
     page_starts: list[int] = []
-    pos = 0
     headings: list[tuple[int, float]] = []  # segment index, font size
     for lines in pages:
-        page_starts.append(pos)
+        page_starts.append(out.pos)
         for para in _paragraphs(lines, pitch):
-            text = _join(para)
+            text = _join([line.text for line in para])
             if not text.strip():
                 continue
-            if raw_parts:
-                raw_parts.append("\n\n")
-                pos += 2
             size = max(line.size for line in para)
             heading = size >= body * HEADING_RATIO and len(text) <= MAX_HEADING_CHARS
+            index = out.add("heading" if heading else "paragraph", text)
             if heading:
-                headings.append((len(found.segments), size))
-            found.add("heading" if heading else "paragraph", pos, pos + len(text))
-            raw_parts.append(text)
-            pos += len(text)
+                headings.append((index, size))
     ranks = {s: i + 1 for i, s in enumerate(sorted({round(s) for _, s in headings}, reverse=True))}
     for index, size in headings:
-        found.segments[index].level = min(6, ranks[round(size)])
-    raw = "".join(raw_parts)
-    src = Buffer(raw)
-    src.apply(invisible_edits(src.text))
-    doc = assemble(src, raw, found, fmt="pdf")
-    return ParsedDocument(doc.cleaned, doc.blocks, doc.title, "pdf", tuple(page_starts))
+        out.found.segments[index].level = min(6, ranks[round(size)])
+    return out.build("pdf", page_starts=tuple(page_starts))
 
 
 def _ocr_document(data: bytes, source: str) -> ParsedDocument:
     """A scanned PDF read page by page by OCR: its paragraphs, no headings (no font sizes)."""
     from ingest import ocr
 
-    raw_parts: list[str] = []
-    found = Extraction()
+    out = BlockText()
     page_starts: list[int] = []
-    pos = 0
     for number, page in enumerate(_pages(data, source), start=1):
-        page_starts.append(pos)
+        page_starts.append(out.pos)
         text = ocr.read_page(page, source=source, number=number)
         for block in re.split(r"\n\s*\n", text):
             lines = [ln.strip() for ln in block.splitlines() if ln.strip()]
-            if not lines:
-                continue
-            para = _join([_Line(ln, 0.0, 0.0, 0.0, 0.0, 0.0) for ln in lines])
-            if raw_parts:
-                raw_parts.append("\n\n")
-                pos += 2
-            found.add("paragraph", pos, pos + len(para))
-            raw_parts.append(para)
-            pos += len(para)
-    if not raw_parts:
+            if lines:
+                out.add("paragraph", _join(lines))
+    if not out.parts:
         raise NoTextLayerError(
             f"{source or 'PDF'}: no text layer, and OCR found no text on its pages",
             details={"file": source, "pages": len(page_starts), "ocr": True},
         )
-    raw = "".join(raw_parts)
-    src = Buffer(raw)
-    src.apply(invisible_edits(src.text))
-    doc = assemble(src, raw, found, fmt="pdf")
-    return ParsedDocument(doc.cleaned, doc.blocks, doc.title, "pdf", tuple(page_starts))
+    return out.build("pdf", page_starts=tuple(page_starts))
 
 
 def _pages(data: bytes, source: str):  # noqa: ANN202 - yields pypdfium2 pages
@@ -275,11 +250,11 @@ def _cjk(ch: str) -> bool:
     return "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef"
 
 
-def _join(lines: list[_Line]) -> str:
+def _join(lines: list[str]) -> str:
     """One paragraph from its lines: a space between words, none between CJK characters."""
     out = ""
     for line in lines:
-        text = line.text.strip()
+        text = line.strip()
         if not out:
             out = text
             continue

@@ -22,23 +22,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.corpus import DATE_RE, DOC_ID_RE, LANG_RE, document_meta
 from ingest.formats import SUFFIXES
 from reportrag.errors import DocumentError, InputError, UnsupportedTypeError
 from reportrag.ids import MAX_ID, default_doc_id
+from reportrag.metadata import KEY_PATTERN, value_type
 from reportrag.types import DocumentMeta
 
 UPLOADS_DIR = "uploads"
 RECORD = "document.json"
 MAX_FILENAME = 255
-_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_LANG = re.compile(r"[a-z]{2,3}")
 _KIND = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The fixed fields an upload's metadata may set; every other key is user metadata.
 DOCUMENT_KEYS = ("doc_id", "title", "lang", "kind", "date", "translation_of", "source")
 MAX_METADATA_KEYS = 64
 MAX_METADATA_JSON = 16 * 1024
-_META_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_META_KEY = re.compile(KEY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -113,10 +112,10 @@ def split_metadata(values: dict[str, Any]) -> tuple[dict[str, str], dict[str, An
 
 def _check_fields(fields: dict[str, str]) -> None:
     checks = {
-        "doc_id": (_DOC_ID, "letters, digits, '.', '_', '-', at most 128, starting alphanumeric"),
-        "translation_of": (_DOC_ID, "a doc id"),
-        "date": (_DATE, "YYYY-MM-DD"),
-        "lang": (_LANG, "an ISO 639 code like 'en'"),
+        "doc_id": (DOC_ID_RE, "letters, digits, '.', '_', '-', at most 128, starting alphanumeric"),
+        "translation_of": (DOC_ID_RE, "a doc id"),
+        "date": (DATE_RE, "YYYY-MM-DD"),
+        "lang": (LANG_RE, "an ISO 639 code like 'en'"),
         "kind": (_KIND, "letters, digits, '_' or '-'"),
     }
     for key, (pattern, what) in checks.items():
@@ -139,16 +138,14 @@ def check_user_metadata(user: dict[str, Any]) -> None:
                 f"metadata key {str(key)[:80]!r} must be an identifier (letters, digits, '_')",
                 details={"key": str(key)[:80]},
             )
-        ok = (
-            isinstance(value, (str, bool, int, float))
-            or (isinstance(value, list) and all(isinstance(v, str) for v in value))
-        )
-        if not ok or (isinstance(value, float) and value != value):  # NaN compares with nothing
+        try:
+            value_type(value)  # the types filters know (reportrag/metadata.py)
+        except InputError as exc:
             raise InputError(
                 f"metadata.{key}: {type(value).__name__} is not a supported value "
-                "(string, number, boolean or a list of strings)",
+                "(string, finite number, boolean or a list of strings)",
                 details={"key": key, "type": type(value).__name__},
-            )
+            ) from exc
     if len(json.dumps(user, ensure_ascii=False)) > MAX_METADATA_JSON:
         raise InputError(f"metadata is larger than {MAX_METADATA_JSON:,} characters of JSON")
 
@@ -160,7 +157,7 @@ class UploadStore:
         self.root = data_dir / UPLOADS_DIR
 
     def _dir(self, doc_id: str) -> Path:
-        if not _DOC_ID.fullmatch(doc_id):
+        if not DOC_ID_RE.fullmatch(doc_id):
             raise InputError(f"{doc_id[:80]!r} is not a document id")
         return self.root / doc_id
 
@@ -245,18 +242,8 @@ class UploadStore:
         return out
 
     def meta(self, upload: Upload) -> DocumentMeta:
-        f = upload.fields
-        return DocumentMeta(
-            doc_id=upload.doc_id,
-            path=str(self.original(upload)),
-            title=f.get("title", ""),
-            lang=f.get("lang", ""),
-            kind=f.get("kind", "article"),
-            date=f.get("date", ""),
-            translation_of=f.get("translation_of", ""),
-            source=f.get("source", ""),
-            metadata=dict(upload.metadata),
-        )
+        entry = {**upload.fields, "metadata": upload.metadata}
+        return document_meta(self.original(upload), upload.doc_id, entry)
 
     def documents(self) -> list[DocumentMeta]:
         return [self.meta(u) for u in self.all()]

@@ -19,9 +19,8 @@ import re
 import zipfile
 from collections.abc import Iterator
 
-from ingest.clean import Buffer, invisible_edits
 from ingest.document import BlockKind, ParsedDocument
-from ingest.extract import Extraction, assemble
+from ingest.extract import BlockText
 from reportrag.errors import DocumentError
 
 MAX_EXPANDED_BYTES = 256 * 1024 * 1024
@@ -72,29 +71,17 @@ def parse_docx(data: bytes, *, source: str = "") -> ParsedDocument:
             f"{source or 'DOCX'}: the document's XML cannot be read ({type(exc).__name__})",
             details={"file": source},
         ) from exc
-    parts: list[str] = []
-    found = Extraction()
+    out = BlockText()
     page_starts: list[int] = [0]
-    pos = 0
     title = (document.core_properties.title or "").strip()
     for kind, level, text, page_break in _blocks(document):
-        if page_break and parts:
-            page_starts.append(pos + 2)
+        if page_break and out.parts:
+            page_starts.append(out.pos + 2)
         text = text.strip()
-        if not text:
-            continue
-        if parts:
-            parts.append("\n\n")
-            pos += 2
-        found.add(kind, pos, pos + len(text), level)
-        parts.append(text)
-        pos += len(text)
-    raw = "".join(parts)
-    src = Buffer(raw)
-    src.apply(invisible_edits(src.text))
-    doc = assemble(src, raw, found, fmt="docx", title=title)
-    pages = tuple(p for p in page_starts if p < len(raw)) if len(page_starts) > 1 else ()
-    return ParsedDocument(doc.cleaned, doc.blocks, doc.title, "docx", pages)
+        if text:
+            out.add(kind, text, level)
+    pages = tuple(p for p in page_starts if p < out.pos) if len(page_starts) > 1 else ()
+    return out.build("docx", title=title, page_starts=pages)
 
 
 def _blocks(document) -> Iterator[tuple[BlockKind, int, str, bool]]:  # noqa: ANN001

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,19 @@ def test_the_runner_thread_picks_up_jobs_when_woken(tmp_path: Path) -> None:
         runner.stop()
     with pytest.raises(Exception, match="no job"):
         jobs.get("0" * 20)
+
+
+def test_an_idle_runner_reads_the_job_files_only_when_the_folder_changed(tmp_path: Path) -> None:
+    jobs = JobStore(tmp_path)
+    done = jobs.submit("a", "add")
+    jobs.save(replace(done, state="done"))
+    reads = []
+    real_all = jobs.all
+    jobs.all = lambda: reads.append(1) or real_all()  # type: ignore[method-assign]
+    runner = JobRunner(jobs, Ingestion(), free_lock)
+    assert not runner.run_pending() and len(reads) == 1  # scanned: nothing to run
+    assert not runner.run_pending() and len(reads) == 1  # unchanged folder: no scan
+    time.sleep(0.02)  # past the file system's timestamp tick
+    jobs.submit("b", "add")
+    assert runner.run_pending()  # the folder changed: scanned, and b ran
+    assert jobs.get(done.job_id).state == "done"

@@ -45,8 +45,8 @@ def check_query(query: str, settings: Settings) -> str:
 def run_search(service: SearchService, settings: Settings, body: SearchIn) -> dict[str, Any]:
     """A ``POST /v1/search`` body answered (also the MCP ``search`` tool)."""
     query = check_query(body.query, settings)
-    filters = service.resolve_metadata(body.filters.to_filters())
-    out = service.search(
+    filters = body.filters.to_filters()
+    out = service.search(  # checks the metadata filter against the collection's keys
         query, top_k=body.top_k, filters=filters, mode=body.mode,
         min_score=body.min_score, dedupe=body.dedupe, diversify=body.diversify,
         balance=body.balance, with_counterparts=body.with_counterparts,
@@ -54,7 +54,8 @@ def run_search(service: SearchService, settings: Settings, body: SearchIn) -> di
     if body.facets:
         from search.facets import facet_counts
 
-        out["facets"] = facet_counts(service.store, filters, body.facets)
+        out["facets"] = facet_counts(service.store, service.resolve_metadata(filters),
+                                     body.facets)
     return out
 
 

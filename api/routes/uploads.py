@@ -15,15 +15,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminAuth, RuntimeDep
+from api.routes.documents import DocId
 from api.schemas import ErrorOut, JobOut, JobsOut, UploadOut
 from ingest.jobs import FINISHED, STATES, JobStore
-from ingest.uploads import Upload, UploadStore, check_filename
+from ingest.uploads import Upload, UploadStore
 from reportrag.errors import InputError, ReportragError
-from reportrag.ids import ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["uploads"], dependencies=[AdminAuth])
 _ERRORS = {s: {"model": ErrorOut} for s in (401, 403, 404, 409, 413, 415, 422, 429, 503)}
-DocId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 FileField = Annotated[UploadFile, File(description="the document: .txt .md .html .pdf .docx")]
 MetadataField = Annotated[
     str | None,
@@ -90,7 +89,7 @@ async def _accept(
     from api.ingesting import store_upload
 
     settings = runtime.settings
-    filename = check_filename(file.filename or "")
+    filename = file.filename or ""  # checked by store_upload
     data = await file.read(settings.max_upload_bytes + 1)
     values = _metadata_json(metadata)
     _jobs(runtime).check_room()  # before anything is stored: a full queue stores nothing
