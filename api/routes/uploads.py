@@ -18,7 +18,7 @@ from api.deps import AdminAuth, RuntimeDep
 from api.routes.documents import DocId
 from api.schemas import ErrorOut, JobOut, JobsOut, UploadOut
 from ingest.jobs import FINISHED, STATES, JobStore
-from ingest.uploads import Upload, UploadStore
+from ingest.uploads import Upload, UploadStore, check_filename
 from reportrag.errors import InputError, ReportragError
 
 router = APIRouter(prefix="/v1", tags=["uploads"], dependencies=[AdminAuth])
@@ -89,7 +89,8 @@ async def _accept(
     from api.ingesting import store_upload
 
     settings = runtime.settings
-    filename = file.filename or ""  # checked by store_upload
+    # Named before the queue is looked at (store_upload checks it again, for the CLI too).
+    filename = check_filename(file.filename or "")
     data = await file.read(settings.max_upload_bytes + 1)
     values = _metadata_json(metadata)
     _jobs(runtime).check_room()  # before anything is stored: a full queue stores nothing
