@@ -4,7 +4,7 @@
 
 Chunks 000 (English) and 001 (Chinese) the way ingestion does (``prepare_document`` with the
 production chunk sizes), embeds them with the real model, aligns them with
-:func:`ingest.align.align_pair` and scores the links against the gold pairs.
+:func:`reportrag.ingest.align.align_pair` and scores the links against the gold pairs.
 
 How a gold pair is scored. Its **gold chunks** on each side are the chunks whose raw span
 ``[char_start, char_end)`` overlaps the gold substring's raw span (``raw.find(substring)``):
@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from ingest.align import Alignment, align_pair
-from ingest.corpus import discover
-from ingest.pipeline import prepare_document
+from reportrag.ingest.align import Alignment, align_pair
+from reportrag.ingest.corpus import discover
+from reportrag.ingest.pipeline import prepare_document
 from reportrag.langid import LanguageDetector
 from reportrag.settings import Settings
 from reportrag.types import Chunk

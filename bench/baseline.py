@@ -15,7 +15,7 @@ script creates on first use from ``bench/requirements-baseline.txt``. Measured, 
   same code); the latency table pools every round, the p50 ratios are the median of the
   rounds' own ratios;
 - quality: recall@1/5/10 and MRR@10 on the dev and extended query sets, judged by the same
-  code (``search/evaluate.py``: gold substring, NFKC, whitespace removed, split gold).
+  code (``reportrag/search/evaluate.py``: gold substring, NFKC, whitespace removed, split gold).
 
 Ratios are reportrag relative to the baseline from the same run.
 """
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, latency_summary, machine, model_path, run_measured, write_result
-from search.evaluate import QueryResult, is_relevant, load_queries, summarize
+from reportrag.search.evaluate import QueryResult, is_relevant, load_queries, summarize
 
 BASELINE_VENV = REPO / ".venv-baseline"
 REQUIREMENTS = REPO / "bench" / "requirements-baseline.txt"

@@ -44,9 +44,9 @@ QUERY_CONFIGS = [  # (engine, precision, threads)
 
 
 def _passages(n: int) -> list[str]:
-    from ingest.corpus import discover
-    from ingest.plan import prepare_document
     from reportrag.embedding import load_embedder
+    from reportrag.ingest.corpus import discover
+    from reportrag.ingest.plan import prepare_document
     from reportrag.langid import LanguageDetector
 
     emb = load_embedder(model_path(), models_dir=REPO / "data" / "models")

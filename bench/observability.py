@@ -52,7 +52,7 @@ def _start(variant: str, data: Path, tree: Path, log: Path) -> tuple[subprocess.
     for key in [k for k in env if k.startswith("OTEL_")]:
         del env[key]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level",
+        [sys.executable, "-m", "reportrag.api.cli", "serve", "--port", str(port), "--log-level",
          "warning"], cwd=tree, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -85,8 +85,8 @@ def micro(n: int = 20000) -> dict[str, float]:
     and one ``telemetry.stage`` / ``milvus_call`` with tracing off (a search makes 4-8)."""
     import asyncio
 
-    from api.observability import RequestContext
     from reportrag import metrics, telemetry
+    from reportrag.api.observability import RequestContext
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -64,10 +64,10 @@ def _truth_files(name: str) -> tuple[list[Path], set[frozenset[str]]]:
 
 
 def run_set(name: str, work: Path, embedder) -> dict[str, Any]:  # noqa: ANN001
-    from ingest.corpus import discover
-    from ingest.pairs import DocumentSample, detect_translations, document_language
-    from ingest.pipeline import run_ingest
-    from ingest.translations import load_documents
+    from reportrag.ingest.corpus import discover
+    from reportrag.ingest.pairs import DocumentSample, detect_translations, document_language
+    from reportrag.ingest.pipeline import run_ingest
+    from reportrag.ingest.translations import load_documents
     from reportrag.langid import LanguageDetector
     from reportrag.store import MilvusStore
 
@@ -167,8 +167,8 @@ def main() -> None:
     ap.add_argument("--models", type=Path, default=REPO / ".cache" / "test-models")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from ingest.pairs import DEFAULT_PAIR_PARAMS
     from reportrag.embedding import load_embedder
+    from reportrag.ingest.pairs import DEFAULT_PAIR_PARAMS
 
     embedder = load_embedder("intfloat/multilingual-e5-small", models_dir=args.models)
     result: dict[str, Any] = {

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.document import ParsedDocument, parse_document
+from reportrag.ingest.document import ParsedDocument, parse_document
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "data" / "markdown"

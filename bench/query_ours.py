@@ -25,10 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10)
     args = ap.parse_args(argv)
 
+    from reportrag.search.filters import build_filters
+    from reportrag.search.service import service_from_settings
     from reportrag.settings import get_settings
     from reportrag.wiring import embedder_from_settings, open_collection
-    from search.filters import build_filters
-    from search.service import service_from_settings
 
     settings = get_settings()
     embedder = embedder_from_settings(settings)

@@ -27,8 +27,8 @@ from typing import Any
 
 from bench.baseline import _env, _json_out, ensure_baseline_venv
 from bench.common import REPO, machine, model_path, run_measured, write_result
+from reportrag.search.evaluate import QueryResult, first_relevant_rank, load_queries, summarize
 from reportrag.types import Chunk
-from search.evaluate import QueryResult, first_relevant_rank, load_queries, summarize
 
 SET = REPO / "eval" / "realdocs"
 QUERIES = SET / "queries.jsonl"

@@ -56,7 +56,7 @@ def step(name):
 import fastapi, uvicorn; step("fastapi, uvicorn")
 import pymilvus; step("pymilvus (imports pandas)")
 import onnxruntime; step("onnxruntime")
-import api.app; step("reportrag's API modules")
+import reportrag.api.app; step("reportrag's API modules")
 import mcp.server.mcpserver; step("the MCP SDK")
 from reportrag.embedding.base import shared_tokenizer
 shared_tokenizer(sys.argv[1] + "/tokenizer.json"); step("tokenizer (XLM-R unigram, 250k)")

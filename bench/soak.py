@@ -40,7 +40,7 @@ def _start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "REPORTRAG_DATA_DIR": str(data_dir.resolve()), "HF_HUB_OFFLINE": "1"}
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level",
+            [sys.executable, "-m", "reportrag.api.cli", "serve", "--port", str(port), "--log-level",
              "warning"], cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"

@@ -105,11 +105,11 @@ def run(rounds: int, milvus_uri: str | None) -> dict[str, Any]:
 
     if milvus_uri:
         os.environ["REPORTRAG_MILVUS_URI"] = milvus_uri
+    from reportrag.search.filters import build_filters
+    from reportrag.search.service import service_from_settings
     from reportrag.settings import get_settings
     from reportrag.store.lite_process import LiteProcess
     from reportrag.wiring import embedder_from_settings, open_collection
-    from search.filters import build_filters
-    from search.service import service_from_settings
 
     settings = get_settings()
     lite = None

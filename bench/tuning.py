@@ -63,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="auto")
     args = ap.parse_args(argv)
 
+    from reportrag.search.evaluate import load_queries
+    from reportrag.search.run_eval import evaluate_modes
+    from reportrag.search.service import SearchService, Tuning
     from reportrag.settings import get_settings
     from reportrag.wiring import embedder_from_settings, open_collection
-    from search.evaluate import load_queries
-    from search.run_eval import evaluate_modes
-    from search.service import SearchService, Tuning
 
     settings = get_settings()
     embedder = embedder_from_settings(settings)

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             out = work / f"{doc}.pdf"
             print_pdf((REPO / "corpus" / name).read_text(encoding="utf-8"), out, doc[-2:])
             pdfs.append((out.name, out.read_bytes()))
-        from ingest.pdf import parse_pdf
+        from reportrag.ingest.pdf import parse_pdf
 
         pages = {name: len(parse_pdf(data, source=name).page_starts) for name, data in pdfs}
         server = Server(work / "serve")

@@ -2,7 +2,7 @@
 
 Search, store and ingestion call these; they record Prometheus metrics (reportrag/metrics.py,
 when on) and open OpenTelemetry spans (reportrag/tracing.py, when on). Nothing here knows
-about HTTP: the API's request metrics live in api/observability.py.
+about HTTP: the API's request metrics live in reportrag/api/observability.py.
 """
 
 from __future__ import annotations

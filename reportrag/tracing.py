@@ -1,6 +1,6 @@
 """OpenTelemetry spans for the stages of a request, off unless a tracer provider is set.
 
-The API sets one (api/tracing.py) when the standard ``OTEL_*`` variables configure an
+The API sets one (reportrag/api/tracing.py) when the standard ``OTEL_*`` variables configure an
 exporter; until then :func:`span` is a no-op that costs one attribute read. Spans carry
 counts, modes and operation names as attributes, never a query or a passage.
 

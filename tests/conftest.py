@@ -49,8 +49,8 @@ def corpus_texts() -> dict[str, str]:
 
 
 def _ingested(settings, embedder):  # noqa: ANN001, ANN202
-    from ingest.corpus import discover
-    from ingest.pipeline import run_ingest
+    from reportrag.ingest.corpus import discover
+    from reportrag.ingest.pipeline import run_ingest
     from reportrag.langid import LanguageDetector
     from reportrag.wiring import store_from_settings
 

@@ -6,9 +6,9 @@ import html
 import re
 import unicodedata
 
-from ingest.document import ParsedDocument
-from ingest.html import parse_html
-from ingest.markdown import parse_markdown
+from reportrag.ingest.document import ParsedDocument
+from reportrag.ingest.html import parse_html
+from reportrag.ingest.markdown import parse_markdown
 
 TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
 _WORD = re.compile(r"\w+")

@@ -59,7 +59,7 @@ def _is_free(port: int) -> bool:
 
 def copy_lite(src_data_dir: Path, dst_data_dir: Path) -> Path:
     """Copy a Milvus Lite database the way docs/operations.md says: under the ingest lock."""
-    from ingest.pipeline import ingest_lock
+    from reportrag.ingest.pipeline import ingest_lock
 
     dst_data_dir.mkdir(parents=True, exist_ok=True)
     with ingest_lock(src_data_dir):
@@ -94,7 +94,7 @@ class ApiServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port),
+                [sys.executable, "-m", "reportrag.api.cli", "serve", "--port", str(self.port),
                  *self.args],
                 cwd=self.workdir,  # no stray .env from the repo
                 env=self.env,

@@ -10,13 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.app import create_app
-from api.ingesting import ingest_from_settings
-from api.runtime import Runtime
 from bench.parse import giant_code, giant_table, invisible_mix, long_list, nested_divs, one_line
-from ingest.cancel import request_cancel
-from ingest.pipeline import ingest_lock
+from reportrag.api.app import create_app
+from reportrag.api.ingesting import ingest_from_settings
+from reportrag.api.runtime import Runtime
 from reportrag.errors import StoreError
+from reportrag.ingest.cancel import request_cancel
+from reportrag.ingest.pipeline import ingest_lock
 from reportrag.settings import Settings
 from reportrag.store import MilvusStore
 from reportrag.wiring import store_from_settings

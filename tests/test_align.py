@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.align import Alignment, AlignParams, align_pair
-from ingest.anchors import extract_anchors
-from ingest.translations import align_translations, translation_pairs
+from reportrag.ingest.align import Alignment, AlignParams, align_pair
+from reportrag.ingest.anchors import extract_anchors
+from reportrag.ingest.translations import align_translations, translation_pairs
 from reportrag.types import Chunk, Counterpart, DocumentMeta
 
 DIM = 64

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import Runtime
+from reportrag.api.app import create_app
+from reportrag.api.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -165,7 +165,7 @@ def test_context_fits_budget_and_citations_point_at_the_source(client, embedder)
     files = {}
     manifest = {d["doc_id"]: d for d in client.get("/v1/documents").json()["documents"]}
     assert manifest
-    from ingest.corpus import discover
+    from reportrag.ingest.corpus import discover
 
     paths = {d.doc_id: Path(d.path) for d in discover(REPO / "corpus")}
     for cit in body["citations"]:

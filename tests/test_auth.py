@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
-from api.app import create_app
-from api.runtime import Runtime
+from reportrag.api.app import create_app
+from reportrag.api.runtime import Runtime
 from reportrag.errors import ConfigError
 from reportrag.settings import Settings
 
@@ -70,7 +70,7 @@ def test_an_unusable_key_file_is_a_clear_config_error(tmp_path: Path, make, mess
 
 def test_serve_refuses_to_start_with_a_missing_key_file(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "api.cli", "serve", "--port", "9"],
+        [sys.executable, "-m", "reportrag.api.cli", "serve", "--port", "9"],
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO),
              "REPORTRAG_API_KEY_FILE": str(tmp_path / "nope.key")},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bench.tuning import compare, variants
-from search.service import Tuning
+from reportrag.search.service import Tuning
 
 
 def test_the_default_comes_first_and_every_setting_is_a_valid_tuning() -> None:

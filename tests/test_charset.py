@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.clean import decode_bytes
 from reportrag.errors import DocumentError
+from reportrag.ingest.clean import decode_bytes
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 LATIN = "Latin-1/Windows-1252"

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ingest.checkpoint import (
+from reportrag.ingest.checkpoint import (
     Checkpoint,
     checkpoint_path,
     code_digest,

@@ -15,10 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunking import chunk_document, find_sections, is_caption, reassemble, split_spans
-from ingest.clean import CleanedText, clean_text, decode_bytes
-from ingest.outline import context_line
 from reportrag.errors import ConfigError
+from reportrag.ingest.chunking import (
+    chunk_document,
+    find_sections,
+    is_caption,
+    reassemble,
+    split_spans,
+)
+from reportrag.ingest.clean import CleanedText, clean_text, decode_bytes
+from reportrag.ingest.outline import context_line
 from reportrag.langid import LanguageDetector, default_detector, document_language
 from reportrag.types import Chunk, DocumentMeta, content_hash, make_chunk_id
 

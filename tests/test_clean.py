@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.clean import CleanedText, clean_text, decode_bytes
 from reportrag.errors import DocumentError
+from reportrag.ingest.clean import CleanedText, clean_text, decode_bytes
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import main as cli_main
+from reportrag.api.cli import main as cli_main
 from reportrag.settings import get_settings
 
 pytestmark = pytest.mark.slow

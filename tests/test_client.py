@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.client import ReportragAPIError, ReportragClient
-from api.langchain_retriever import ReportragRetriever
-from api.runtime import Runtime
+from reportrag.api.app import create_app
+from reportrag.api.client import ReportragAPIError, ReportragClient
+from reportrag.api.langchain_retriever import ReportragRetriever
+from reportrag.api.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reportrag.search.context import Passage, escape_passage, render
 from reportrag.types import Chunk, content_hash, make_chunk_id
-from search.context import Passage, escape_passage, render
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(
@@ -84,10 +84,10 @@ def test_look_alike_brackets_are_escaped_only_where_they_open_a_passage_tag() ->
 def test_injected_text_stays_inside_its_citation_block(tmp_path: Path, embedder) -> None:  # noqa: ANN001
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-    from api.runtime import Runtime
-    from ingest.corpus import discover
-    from ingest.pipeline import run_ingest
+    from reportrag.api.app import create_app
+    from reportrag.api.runtime import Runtime
+    from reportrag.ingest.corpus import discover
+    from reportrag.ingest.pipeline import run_ingest
     from reportrag.langid import LanguageDetector
     from reportrag.settings import Settings
     from reportrag.wiring import store_from_settings

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import Runtime
 from reportrag import errors as E
+from reportrag.api.app import create_app
+from reportrag.api.runtime import Runtime
 from reportrag.settings import Settings
 
 ALLOWED_ORIGIN = "https://app.example"
@@ -259,7 +259,7 @@ def test_details_are_rewritten_too(client: TestClient) -> None:
 def test_the_schema_links_operations_and_schemathesis_follows_them(client: TestClient) -> None:
     import schemathesis
 
-    from api.links import LINKS
+    from reportrag.api.links import LINKS
 
     spec = client.get("/openapi.json").json()
     operation_ids = {
@@ -284,8 +284,8 @@ def test_the_section_pattern_refuses_exactly_what_the_store_refuses(client: Test
     but refused by the store with 422 bad_filter. Schema, search layer and store now agree
     on every code point of the Basic Multilingual Plane."""
     from reportrag.errors import FilterError
+    from reportrag.search.filters import build_filters
     from reportrag.store.filters import quote
-    from search.filters import build_filters
 
     spec = client.get("/openapi.json").json()
     section = spec["components"]["schemas"]["FiltersIn"]["properties"]["section"]

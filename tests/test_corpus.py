@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.corpus import assign_doc_ids, default_doc_id, discover, find_documents
 from reportrag.errors import DocumentError
 from reportrag.ids import slug
+from reportrag.ingest.corpus import assign_doc_ids, default_doc_id, discover, find_documents
 
 
 def _write(folder: Path, name: str, text: str = "Some text about open source.\n") -> Path:

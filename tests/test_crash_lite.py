@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.corpus import discover
-from ingest.pipeline import run_ingest
+from reportrag.ingest.corpus import discover
+from reportrag.ingest.pipeline import run_ingest
 from reportrag.langid import LanguageDetector
 from reportrag.settings import Settings
 from reportrag.store import MilvusStore
@@ -91,7 +91,7 @@ def test_ingest_process_killed_mid_write_converges(
     if point == "segment":
         # A run flushes once, at its end; a small memtable makes Lite write segments before.
         env["MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES"] = str(64 * 1024)
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "ingest", "--no-progress"],
+    proc = subprocess.Popen([sys.executable, "-m", "reportrag.api.cli", "ingest", "--no-progress"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     collection_dir = data_dir / "milvus.db" / "collections" / DEFAULTS.collection

@@ -82,7 +82,7 @@ def test_a_collection_the_cli_creates_after_serve_started_is_picked_up(
     _assert_no_collection_yet(served.url)
     # `reportrag ingest` in a process of its own, through serve's Milvus Lite process.
     cli = subprocess.run(
-        [sys.executable, "-m", "api.cli", "ingest"], cwd=tmp_path,
+        [sys.executable, "-m", "reportrag.api.cli", "ingest"], cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", **env},
         capture_output=True, text=True, timeout=600,
     )

@@ -3,7 +3,7 @@ answer, each with the status it is answered with.
 
 The codes come from the code, not from a list kept here: every class of the exception tree
 (reportrag/errors.py) with the status the HTTP edge maps it to, and the edge's own codes
-(api/errors.py). A scan of api/ finds error bodies written by hand, so a code added there
+(reportrag/api/errors.py). A scan of api/ finds error bodies written by hand, so a code added there
 without registering it fails too.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from api.errors import EDGE_CODES, OTHER_HTTP_CODE, status_for
 from reportrag import errors as E
+from reportrag.api.errors import EDGE_CODES, OTHER_HTTP_CODE, status_for
 
 REPO = Path(__file__).resolve().parent.parent
 TABLES = [
@@ -83,7 +83,7 @@ def test_every_error_code_written_by_hand_in_api_is_registered() -> None:
     known = set(code_statuses())
     written = {
         (path.relative_to(REPO).as_posix(), code)
-        for path in (REPO / "api").rglob("*.py")
+        for path in (REPO / "reportrag" / "api").rglob("*.py")
         for pattern in _LITERAL_CODES
         for code in pattern.findall(path.read_text(encoding="utf-8"))
     }

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from reportrag.errors import InputError
-from reportrag.types import Chunk
-from search.evaluate import (
+from reportrag.search.evaluate import (
     Query,
     QueryResult,
     first_relevant_rank,
@@ -19,6 +18,7 @@ from search.evaluate import (
     norm,
     summarize,
 )
+from reportrag.types import Chunk
 
 GOLD_EN = {"lang": "en", "contains": ["PingCAP, Zilliz, Jina AI"]}
 

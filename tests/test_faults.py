@@ -21,9 +21,9 @@ import httpx
 import numpy as np
 import pytest
 
-from ingest.corpus import discover
-from ingest.pipeline import run_ingest
 from reportrag.errors import IngestIncompleteError, StoreError
+from reportrag.ingest.corpus import discover
+from reportrag.ingest.pipeline import run_ingest
 from reportrag.langid import LanguageDetector
 from reportrag.store import MilvusStore
 from tests.servers import REPO, ApiServer, MilvusServer

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.document import ParsedDocument
-from ingest.formats import SUFFIXES, parse_bytes
-from ingest.pdf import parse_pdf
-from ingest.word import parse_docx
 from reportrag.errors import DocumentError, NoTextLayerError
+from reportrag.ingest.document import ParsedDocument
+from reportrag.ingest.formats import SUFFIXES, parse_bytes
+from reportrag.ingest.pdf import parse_pdf
+from reportrag.ingest.word import parse_docx
 from tests import pdfs
 
 FORMATS = Path(__file__).parent / "data" / "formats"
@@ -132,7 +132,7 @@ def need_ocr() -> None:
     """Skip without Tesseract, unless REPORTRAG_REQUIRE_OCR=1 (scripts/test.sh): then fail."""
     import os
 
-    from ingest import ocr
+    from reportrag.ingest import ocr
 
     if ocr.available() and "chi_sim" in ocr.languages():
         return
@@ -158,7 +158,7 @@ def test_a_scanned_pdf_is_read_by_ocr_with_its_pages() -> None:
 
 
 def test_no_chunk_spans_two_pages() -> None:
-    from ingest.chunking import chunk_document
+    from reportrag.ingest.chunking import chunk_document
     from reportrag.types import DocumentMeta
 
     data = (FORMATS / "report-excerpt.pdf").read_bytes()

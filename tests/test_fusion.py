@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from reportrag.search.crosslingual import interleave, matches, pivot_ranking
+from reportrag.search.fusion import dedupe, mmr, rrf
 from reportrag.types import Chunk, Counterpart, Filters
-from search.crosslingual import interleave, matches, pivot_ranking
-from search.fusion import dedupe, mmr, rrf
 
 
 def test_rrf_rewards_agreement() -> None:

@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.app import create_app
-from api.runtime import Runtime
+from reportrag.api.app import create_app
+from reportrag.api.runtime import Runtime
 from reportrag.settings import Settings
 from reportrag.store.lite_process import (
     FAILED,

@@ -155,7 +155,7 @@ def test_an_idle_kept_alive_connection_lives_for_the_keepalive_timeout(server: A
 def test_a_bad_timeout_setting_stops_serve_with_one_line(value: str, tmp_path: Path) -> None:
     for name in ("REPORTRAG_HEADER_TIMEOUT", "REPORTRAG_KEEPALIVE_TIMEOUT"):
         proc = subprocess.run(
-            [sys.executable, "-m", "api.cli", "serve", "--port", "1"],
+            [sys.executable, "-m", "reportrag.api.cli", "serve", "--port", "1"],
             cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), name: value},
             capture_output=True, text=True, timeout=60,
         )

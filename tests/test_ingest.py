@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import main as cli_main
-from ingest.corpus import discover
-from ingest.pipeline import prepare_document, run_ingest
+from reportrag.api.cli import main as cli_main
 from reportrag.errors import DocumentError
+from reportrag.ingest.corpus import discover
+from reportrag.ingest.pipeline import prepare_document, run_ingest
 from reportrag.langid import LanguageDetector
 from reportrag.store import MilvusStore
 from reportrag.types import Filters
@@ -105,9 +105,9 @@ def test_editing_one_paragraph_reembeds_only_affected_chunks(
 _CRASHER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from ingest.corpus import discover
+    from reportrag.ingest.corpus import discover
     from reportrag.langid import LanguageDetector
-    from ingest.pipeline import run_ingest
+    from reportrag.ingest.pipeline import run_ingest
     from reportrag.embedding import load_embedder
     from reportrag.store import MilvusStore
 
@@ -245,7 +245,7 @@ def test_huge_file_is_refused(tmp_path, monkeypatch, capsys, models_dir) -> None
 def test_a_document_over_the_chunk_budget_is_refused_before_it_is_chunked(
     small_corpus, tmp_path, embedder, monkeypatch
 ) -> None:
-    import ingest.plan as plan_module
+    import reportrag.ingest.plan as plan_module
 
     big = small_corpus / "zz-big.txt"
     big.write_text("Open source licences, funding rounds and community growth. " * 20000)
@@ -340,8 +340,8 @@ def test_no_text_is_lost_with_the_real_tokenizer(embedder) -> None:
     """Chunks (minus overlaps) give back the cleaned text of every corpus file."""
     import re
 
-    from ingest.chunking import reassemble
-    from ingest.clean import clean_text
+    from reportrag.ingest.chunking import reassemble
+    from reportrag.ingest.clean import clean_text
 
     detector = LanguageDetector()
     for meta in discover(REPO / "corpus"):

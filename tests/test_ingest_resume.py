@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api.ingesting import forget_from_checkpoint, ingest_from_settings
+from reportrag.api.ingesting import forget_from_checkpoint, ingest_from_settings
 from reportrag.settings import Settings
 from reportrag.wiring import store_from_settings
 
@@ -161,7 +161,7 @@ def test_dry_run_reports_from_the_checkpoint_and_writes_nothing(
 _CRASHER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from api.ingesting import ingest_from_settings
+    from reportrag.api.ingesting import ingest_from_settings
     from reportrag.embedding import load_embedder
     from reportrag.settings import Settings
     from reportrag.wiring import store_from_settings

@@ -211,8 +211,8 @@ def test_the_mcp_client_configurations_in_the_docs_are_what_the_tests_run() -> N
 def test_llamaindex_retriever_returns_nodes_with_citations(server: ApiServer) -> None:
     from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-    from api.client import ReportragAPIError
-    from api.llamaindex_retriever import ReportragLlamaRetriever
+    from reportrag.api.client import ReportragAPIError
+    from reportrag.api.llamaindex_retriever import ReportragLlamaRetriever
 
     retriever = ReportragLlamaRetriever(server.url, api_key=KEY, top_k=3, lang=["zh"])
     nodes = retriever.retrieve(EN_QUESTION)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.jobs import MAX_ATTEMPTS, JobRunner, JobStore
 from reportrag.errors import ConflictError, InputError, QueueFullError
+from reportrag.ingest.jobs import MAX_ATTEMPTS, JobRunner, JobStore
 
 
 class Ingestion:

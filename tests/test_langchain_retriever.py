@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from api.langchain_retriever import ReportragRetriever
+from reportrag.api.langchain_retriever import ReportragRetriever
 from tests.servers import free_port
 
 NOWHERE = f"http://127.0.0.1:{free_port()}"

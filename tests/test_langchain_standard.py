@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from api.langchain_retriever import ReportragRetriever
+from reportrag.api.langchain_retriever import ReportragRetriever
 from tests.servers import ApiServer
 
 pytestmark = pytest.mark.slow

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import Runtime
-from api.schemas import NON_BLANK
+from reportrag.api.app import create_app
+from reportrag.api.runtime import Runtime
+from reportrag.api.schemas import NON_BLANK
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -219,7 +219,7 @@ _HOLD_LOCK = """
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from ingest.pipeline import ingest_lock
+from reportrag.ingest.pipeline import ingest_lock
 with ExitStack() as stack:
     for d in sys.argv[1:]:
         stack.enter_context(ingest_lock(Path(d)))
@@ -245,7 +245,7 @@ def test_a_second_ingestion_gets_409_and_the_cli_exit_6(client, lite_settings, t
         r = client.delete("/v1/documents/no-such-doc", headers={"X-API-Key": KEY})
         assert r.status_code == 409  # deletes take the same lock: one writer at a time
         cli = subprocess.run(
-            [sys.executable, "-m", "api.cli", "ingest", "--dry-run"],
+            [sys.executable, "-m", "reportrag.api.cli", "ingest", "--dry-run"],
             cwd=tmp_path, capture_output=True, text=True, timeout=300,
             env={**os.environ, "PYTHONPATH": str(REPO), "REPORTRAG_DATA_DIR": str(cli_data),
                  "REPORTRAG_CORPUS_DIR": str(lite_settings.corpus_dir),
@@ -265,7 +265,7 @@ def test_cli_ingest_while_the_lite_database_is_open_elsewhere_is_one_line(
 ) -> None:
     # This test process holds the session's Milvus Lite database open (the `client` fixture).
     cli = subprocess.run(
-        [sys.executable, "-m", "api.cli", "ingest", "--dry-run"],
+        [sys.executable, "-m", "reportrag.api.cli", "ingest", "--dry-run"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO),
              "REPORTRAG_DATA_DIR": str(lite_settings.data_dir),

@@ -130,7 +130,7 @@ def test_a_crash_looping_lite_process_is_restarted_and_readyz_tells_the_truth(
                 _check_while_down(_until_back(server.url, db, child, BACK_WITHIN_S), kill)
         # After the last kill: searches answer again within the bound, in every worker. Each
         # worker reconnects on its first request after the restart, and requests that arrive
-        # during that reconnect get a fast 503 (api/runtime.py): so the bound is for three
+        # during that reconnect get a fast 503 (reportrag/api/runtime.py): so the bound is for three
         # batches of concurrent searches in a row all answered, spread over both workers.
         deadline = killed_at + LAST_KILL_WITHIN_S
         clean = 0

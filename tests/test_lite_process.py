@@ -180,7 +180,7 @@ def test_a_port_another_process_listens_on_is_never_taken_for_ours(tmp_path: Pat
 def test_other_commands_reach_the_database_through_the_running_process(
     lite_settings, db_copy: Path, embedder, monkeypatch, capsys  # noqa: ANN001
 ) -> None:
-    from api.cli import main as cli_main
+    from reportrag.api.cli import main as cli_main
     from reportrag.settings import get_settings
     from reportrag.store.lite_process import address_file, running_address
 

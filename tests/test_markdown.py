@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.clean import clean_text, decode_bytes
-from ingest.document import parse_document
-from ingest.markdown import parse_markdown
 from reportrag.errors import DocumentError
+from reportrag.ingest.clean import clean_text, decode_bytes
+from reportrag.ingest.document import parse_document
+from reportrag.ingest.markdown import parse_markdown
 from tests.parsing import assert_maps_back, blocks_text, leaked_tags, shape
 from tests.parsing import parse_md as md
 

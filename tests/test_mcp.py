@@ -20,8 +20,8 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from api import schemas as S
-from api.mcp import TOOLS, build_server
+from reportrag.api import schemas as S
+from reportrag.api.mcp import TOOLS, build_server
 from tests.servers import REPO, ApiServer, copy_lite, live_api
 
 KEY = "mcp-read-key-51c9a0"
@@ -194,7 +194,7 @@ async def test_the_sdk_client_uses_every_tool_over_stdio(
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTRAG_")}
     env.update({"REPORTRAG_DATA_DIR": str(data), "REPORTRAG_MODEL": lite_settings.model,
                 "REPORTRAG_CORPUS_DIR": str(lite_settings.corpus_dir), "HF_HUB_OFFLINE": "1"})
-    params = StdioServerParameters(command=sys.executable, args=["-m", "api.cli", "mcp"],
+    params = StdioServerParameters(command=sys.executable, args=["-m", "reportrag.api.cli", "mcp"],
                                    env=env, cwd=str(REPO))
     async with Client(params, read_timeout_seconds=180) as client:
         await _exercise(client)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.cli import main as cli_main
+from reportrag.api.cli import main as cli_main
 from reportrag.errors import FingerprintMismatchError, InputError, NotFoundError, StoreError
 from reportrag.settings import get_settings
 from reportrag.store import IndexConfig, MilvusStore

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
-from api.observability import accept_request_id
-from api.runtime import Runtime
 from reportrag import tracing
+from reportrag.api.app import create_app
+from reportrag.api.observability import accept_request_id
+from reportrag.api.runtime import Runtime
 from reportrag.logs import JsonFormatter, log_handler
 from reportrag.settings import Settings
 from tests.test_deploy_prometheus import METRICS
@@ -295,7 +295,7 @@ def test_stage_and_milvus_timings_are_recorded(lite_settings, embedder) -> None:
 
 def test_a_bad_log_format_is_one_clear_error(monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from api.cli import main
+    from reportrag.api.cli import main
 
     monkeypatch.setenv("REPORTRAG_LOG_FORMAT", "xml; rm -rf /")
     assert main(["model", "info"]) == 2

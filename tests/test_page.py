@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.routes.page import STATIC
+from reportrag.api.app import create_app
+from reportrag.api.routes.page import STATIC
 from reportrag.settings import Settings
 
 

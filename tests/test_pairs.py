@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from ingest.pairs import (
+from reportrag.ingest.pairs import (
     DocumentSample,
     PairEvidence,
     assign,
@@ -25,7 +25,7 @@ from ingest.pairs import (
     document_language,
     pair_score,
 )
-from ingest.translations import align_translations, sync_translations
+from reportrag.ingest.translations import align_translations, sync_translations
 from reportrag.store import schema as sc
 from reportrag.types import Chunk, Counterpart, DocumentMeta, Translation
 
@@ -440,7 +440,7 @@ def test_translations_live_beside_the_counterparts_in_one_json() -> None:
 
 
 def test_cli_says_on_stderr_what_was_not_aligned(capsys) -> None:  # noqa: ANN001
-    from api.commands.ingest import _print_alignments
+    from reportrag.api.commands.ingest import _print_alignments
 
     base = {"warnings": [], "chunks_updated": 0, "mean_confidence": 0.0, "confidence": 0.0}
     _print_alignments([
@@ -465,8 +465,8 @@ def test_documents_endpoint_shows_translations() -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from api.deps import get_service, require_read_key
-    from api.routes import documents
+    from reportrag.api.deps import get_service, require_read_key
+    from reportrag.api.routes import documents
 
     doc = {"doc_id": "a-en", "title": "A", "kind": "article", "date": "", "chunks": 3,
            "langs": {"en": 3}, "sections": [],

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.checkpoint import Checkpoint
-from ingest.corpus import discover
-from ingest.pipeline import run_ingest
+from reportrag.ingest.checkpoint import Checkpoint
+from reportrag.ingest.corpus import discover
+from reportrag.ingest.pipeline import run_ingest
 from reportrag.langid import LanguageDetector
 from reportrag.store import MilvusStore
 

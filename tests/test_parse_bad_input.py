@@ -17,8 +17,8 @@ from bench.parse import (
     nested_divs,
     one_line,
 )
-from ingest.html import parse_html
-from ingest.markdown import parse_markdown
+from reportrag.ingest.html import parse_html
+from reportrag.ingest.markdown import parse_markdown
 from tests.parsing import parse_md as md
 from tests.parsing import parse_page as parse
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.document import ParsedDocument
-from ingest.markdown import parse_markdown
+from reportrag.ingest.document import ParsedDocument
+from reportrag.ingest.markdown import parse_markdown
 from tests.parsing import (
     assert_well_formed,
     blocks_text,

@@ -1,4 +1,4 @@
-"""The rewriting of error text for HTTP clients (api/redact.py): no parent folders, no
+"""The rewriting of error text for HTTP clients (reportrag/api/redact.py): no parent folders, no
 addresses, corpus files by their name relative to the corpus folder, other text untouched."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.redact import Redactor
+from reportrag.api.redact import Redactor
 
 _SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=12)
 

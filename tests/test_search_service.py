@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from reportrag.errors import InputError
+from reportrag.search.fusion import dedupe as dedupe_ids
+from reportrag.search.service import DEDUPE_SLACK, SearchService, Tuning, service_from_settings
 from reportrag.store import MilvusStore
 from reportrag.types import Chunk, Filters, content_hash
-from search.fusion import dedupe as dedupe_ids
-from search.service import DEDUPE_SLACK, SearchService, Tuning, service_from_settings
 
 DUPLICATE = "Open source licences let anyone study, change and share the code of a project."
 OTHERS = [

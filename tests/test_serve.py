@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.cli import main as cli_main
+from reportrag.api.cli import main as cli_main
 from reportrag.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ class Served:
         env.update(extra_env or {})
         if settings.milvus_uri:
             env["REPORTRAG_MILVUS_URI"] = settings.milvus_uri
-        argv = [sys.executable, "-m", "api.cli", "-v", "serve", "--port", str(self.port),
+        argv = [sys.executable, "-m", "reportrag.api.cli", "-v", "serve", "--port", str(self.port),
                 "--workers", str(workers), "--log-level", "warning"]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=out,
@@ -246,7 +246,7 @@ def test_connections_accepted_on_a_proto_0_socket_get_nagle_turned_off() -> None
     """uvicorn's worker mode listens on socket.socket(family) (proto 0), which asyncio skips."""
     import socket
 
-    from api.nodelay import set_nodelay
+    from reportrag.api.nodelay import set_nodelay
 
     class _Transport:  # the one method of asyncio.Transport that set_nodelay uses
         def __init__(self, sock: socket.socket) -> None:

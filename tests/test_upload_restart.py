@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.plan import prepare_document
+from reportrag.ingest.plan import prepare_document
 from reportrag.langid import LanguageDetector
 from reportrag.store import MilvusStore
 from reportrag.types import DocumentMeta

@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.app import create_app
-from api.cli import main as cli_main
-from api.ingesting import ingest_from_settings
-from api.runtime import Runtime
-from ingest.jobs import JobStore
+from reportrag.api.app import create_app
+from reportrag.api.cli import main as cli_main
+from reportrag.api.ingesting import ingest_from_settings
+from reportrag.api.runtime import Runtime
+from reportrag.ingest.jobs import JobStore
 from reportrag.settings import Settings
 from reportrag.wiring import store_from_settings
 from tests import pdfs
@@ -227,7 +227,7 @@ def test_hostile_uploads_get_a_4xx_and_lose_nothing(app, name, data, meta, statu
 def test_a_pdf_without_text_is_refused_or_read_by_ocr(app, monkeypatch) -> None:  # noqa: ANN001
     client, settings = app
     blank = pdfs.drawing_only_pdf()  # no text layer, and nothing an OCR could read
-    monkeypatch.setattr("ingest.ocr.available", lambda: False)
+    monkeypatch.setattr("reportrag.ingest.ocr.available", lambda: False)
     r = _upload(client, "blank.pdf", blank)
     assert r.status_code == 422 and r.json()["error"]["code"] == "no_text_layer"
     assert "Tesseract" in r.json()["error"]["message"]

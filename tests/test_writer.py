@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from ingest.writer import Writer
 from reportrag.errors import StoreError, StoreUnavailableError
+from reportrag.ingest.writer import Writer
 from reportrag.types import Chunk
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python eval/pairs-dev/build.py [--mirror /work/.mirror] [--out eval/pairs-dev/docs]
 
-Translation-pair detection (``ingest/pairs.py``) is calibrated here, so that
+Translation-pair detection (``reportrag/ingest/pairs.py``) is calibrated here, so that
 ``eval/realdocs`` (held out) only *reports* it. Pages come from the same kind of multilingual
 documentation sites, never the pages realdocs uses: FastAPI (en/zh/de, so German
 triples), Apache APISIX plugins, Apache RocketMQ, Ant Design components, Nacos and Milvus.

@@ -786,7 +786,7 @@ class MilvusStore:
         self, filters: Filters, fields: list[str], max_rows: int
     ) -> tuple[list[dict[str, Any]], bool]:
         """Up to ``max_rows`` visible rows matching ``filters`` (``fields`` of each), and
-        whether more matched (facet counts, search/facets.py)."""
+        whether more matched (facet counts, reportrag/search/facets.py)."""
         dialect = self._require_dialect()
         base = compile_filters(filters, templating=self._templating,
                                like_prefixes=dialect.like_prefixes, visible_only=self._visibility)

@@ -1,0 +1,1 @@
+"""One router per resource, assembled in :func:`reportrag.api.app.create_app`."""
