@@ -1,4 +1,5 @@
-"""The result tables of docs/benchmarks.md and docs/evaluation.md, from bench/results/*.json.
+"""The result tables of docs/benchmarks.md, docs/benchmarks-history.md and docs/evaluation.md,
+from bench/results/*.json.
 
     .venv/bin/python -m bench.tables [--results bench/results] [NAME...]   # print them
     .venv/bin/python -m bench.tables --write     # after a benchmark run: update the docs
@@ -281,7 +282,9 @@ SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32":
 DOCS = {**{name: "docs/evaluation.md"
            if name.startswith("eval-") or name in ("tuning", "chunking", "pairs", "realdocs")
            else "docs/benchmarks.md" for name in SECTIONS}, "scale": "docs/benchmarks.md",
-        "targets": "docs/benchmarks.md", "targets-avx2": "docs/benchmarks.md"}
+        "targets": "docs/benchmarks.md", "targets-avx2": "docs/benchmarks.md",
+        # settings measured in earlier rounds only: kept with the record of those rounds
+        "http-fp32": "docs/benchmarks-history.md", "http-inline": "docs/benchmarks-history.md"}
 # A table in a doc sits between these two lines; --write replaces what is between them. The
 # body never spans another marker, so an empty block (the two lines and a blank line between
 # them: how a new table is placed) or a begin line without its end cannot swallow the tables
