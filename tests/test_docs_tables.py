@@ -8,6 +8,7 @@ here; ``python -m bench.tables --write`` fixes it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -112,3 +113,94 @@ def test_unknown_tables_are_an_error(capsys: pytest.CaptureFixture[str]) -> None
         tables.main(["--results", str(RESULTS), "nope"])
     assert exc.value.code == 2
     assert "unknown table(s) nope" in capsys.readouterr().err
+
+
+def _section(text: str, heading: str) -> str:
+    """The text under a ``## heading`` up to the next ``## `` heading."""
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def test_the_summary_quotes_the_committed_results() -> None:
+    # The summary is written by hand: a re-run that moves a result (and its table) must move
+    # the summary's figure too, or this fails.
+    summary = _section((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8"), "Summary")
+
+    def load(name: str) -> dict:
+        return json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+
+    http, server = load("http"), load("http-server")
+    mem, ingest = load("serve-memory"), load("ingest")
+    base, real = load("baseline"), load("realdocs")
+    one, sixteen, s16 = http["closed"]["1"], http["closed"]["16"], server["closed"]["16"]
+    cold = ingest["best"]["cold"]
+    ratios = base["ratios"]
+    ours_real = real["quality"]["auto"]["overall"]
+    their_real = real["baseline"]["quality"]["overall"]
+    dev = load("eval-dev")["summary"]["auto"]["overall"]
+    quoted = [
+        f"p50 **{one['p50_ms']:.1f} ms**, p99 {one['p99_ms']:.1f} ms",
+        "server {:.1f} / {:.1f} ms".format(server["closed"]["1"]["p50_ms"],
+                                           server["closed"]["1"]["p99_ms"]),
+        f"**{sixteen['qps']:.1f} QPS** at p99 {sixteen['p99_ms']:.0f} ms",
+        f"{http['max_sustainable_qps']:.0f} requests/s sustained",
+        f"{s16['qps']:.1f} QPS at p99 {s16['p99_ms']:.0f} ms",
+        f"**{mem['serve']['api_rss_ready_mb']:.0f} MB** ready",
+        "{:.0f} MB after {} searches".format(mem["serve"]["api_rss_after_searches_mb"],
+                                            mem["serve"]["searches"]),
+        f"**{cold['chunks'] / cold['wall_s']:.1f} chunks/s** cold",
+        f"{cold['chunks']} chunks in {cold['wall_s']:.1f} s",
+        f"{cold['chunks'] / cold['embed_s']:.1f}/s while embedding",
+        f"re-run {ingest['best']['rerun']['wall_s']:.1f} s",
+        f"dev set (16 queries) **{dev['recall@1']:.3f} / {dev['recall@5']:.3f}**",
+        f"**{ours_real['recall@1']:.3f} / {ours_real['recall@5']:.3f}**",
+        f"against its {their_real['recall@1']:.3f} / {their_real['recall@5']:.3f}",
+        f"ingestion **{ratios['ingest_speedup']:.2f}×** faster",
+        f"query p50 **{ratios['query_p50_ratio']:.2f}×**",
+        f"({ratios['query_p50_ratio_dense']:.2f}× in `dense` mode)",
+        f"R@5 +{ratios['recall@5_dev_delta']:.3f} (dev), +{ratios['recall@5_extended_delta']:.3f}",
+    ]
+    assert [q for q in quoted if q not in summary] == []
+    # ... and names the commit of every run it quotes
+    runs = {d["machine"]["commit"].removesuffix("+dirty")
+            for d in (http, server, mem, ingest, base, real)}
+    assert [c for c in sorted(runs) if f"`{c}`" not in summary] == []
+
+
+def _anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings (lower case, punctuation dropped, spaces to
+    hyphens, a repeated heading numbered), code blocks skipped."""
+    found: set[str] = set()
+    count: dict[str, int] = {}
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := re.match(r"#{1,6} (.+?)\s*$", line)):
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).lower()).replace(" ", "-")
+            n = count.get(slug, 0)
+            count[slug] = n + 1
+            found.add(slug if n == 0 else f"{slug}-{n}")
+    return found
+
+
+def test_links_to_the_benchmark_pages_resolve() -> None:
+    # benchmarks.md was split (its per-round notes went to benchmarks-history.md): every link
+    # into either page, from the docs, the README or the pages themselves, must land.
+    targets = {name: _anchors((ROOT / "docs" / name).read_text(encoding="utf-8"))
+               for name in ("benchmarks.md", "benchmarks-history.md")}
+    broken, checked = [], 0
+    for page in [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]:
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        for link in re.findall(r"\]\(([^)\s]*)\)", text):
+            file, _, anchor = link.partition("#")
+            name = Path(file).name if file else page.name
+            if name not in targets:
+                continue
+            checked += 1
+            if (file and not (page.parent / file).exists()) or (
+                    anchor and anchor not in targets[name]):
+                broken.append(f"{page.relative_to(ROOT)}: {link}")
+    assert broken == []
+    assert checked > 10  # the README and the docs do link these pages
