@@ -18,6 +18,7 @@ export REPORTRAG_REQUIRE_OCR=1
 scripts/milvus-server.sh install
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 .venv/bin/ruff check .
+.venv/bin/python -m mypy  # the product package, as [tool.mypy] in pyproject.toml says
 MILVUS_DATA="$(mktemp -d /tmp/reportrag-milvus.XXXXXX)"
 cleanup() { scripts/milvus-server.sh stop "$MILVUS_DATA" || true; rm -rf "$MILVUS_DATA"; }
 trap cleanup EXIT

@@ -9,6 +9,7 @@ functions), is read from the source and checked against that drawing.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import venv
@@ -43,7 +44,8 @@ def _module_of(path: Path) -> str:
 def _imports(path: Path) -> list[tuple[int, str]]:
     """Absolute module names imported by a file (relative imports resolved)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    package = _module_of(path) if path.name == "__init__.py" else _module_of(path).rpartition(".")[0]
+    module = _module_of(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -136,21 +138,24 @@ def test_the_wheel_holds_only_the_reportrag_tree(wheel: Path) -> None:
 
 
 def test_pip_install_into_an_empty_venv_adds_only_reportrag(wheel: Path, tmp_path: Path) -> None:
+    # a PYTHONPATH naming a checkout (with its egg-info) would make pip think it is installed
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     site = Path(subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True).stdout.strip())
+        check=True, capture_output=True, text=True, env=clean).stdout.strip())
     before = {p.name for p in site.iterdir()}
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True, text=True, timeout=300)
+                   check=True, capture_output=True, text=True, timeout=300, env=clean)
     added = {p.name for p in site.iterdir()} - before
     assert added == {"reportrag", "reportrag-0.1.0.dist-info"}, added
     # the installed tree is importable on its own (no dependency needed for these modules)
     check = subprocess.run(
-        [str(py), "-I", "-c", "import reportrag.ids, reportrag.errors; print(reportrag.ids.__file__)"],
-        capture_output=True, text=True, cwd=tmp_path,
+        [str(py), "-I", "-c",
+         "import reportrag.ids, reportrag.errors; print(reportrag.ids.__file__)"],
+        capture_output=True, text=True, cwd=tmp_path, env=clean,
     )
     assert check.returncode == 0, check.stderr
     assert str(site) in check.stdout

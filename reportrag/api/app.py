@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             yield
         if runtime is None:
             app.state.runtime.close()
-        if owned:
+        if owned and provider is not None:
             provider.shutdown()  # sends the spans still queued
 
     app = FastAPI(

@@ -44,6 +44,7 @@ def start_runner(runtime: Runtime) -> JobRunner:
 
 def _result(summary: dict[str, Any], doc_id: str) -> dict[str, Any]:
     """One job's share of its batch's summary: its document's counts and alignments."""
+    mine: dict[str, Any]
     mine = next((d for d in summary.get("per_document", []) if d.get("doc_id") == doc_id), {})
     out = {k: mine.get(k, 0) for k in ("chunks", "added", "updated", "unchanged", "deleted")}
     out["batch_documents"] = summary.get("documents", 1)

@@ -203,7 +203,8 @@ class _CheckArguments:
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         params = ctx.params if ctx.method == "tools/call" else None
-        spec = self.specs.get(params.get("name")) if isinstance(params, dict) else None
+        name = params.get("name") if isinstance(params, dict) else None
+        spec = self.specs.get(name) if isinstance(name, str) else None
         arguments = (params or {}).get("arguments") or {}
         if spec is None or not isinstance(arguments, dict):
             return await call_next(ctx)

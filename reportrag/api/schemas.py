@@ -359,6 +359,11 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route that answers these statuses with :class:`ErrorOut`."""
+    return {status: {"model": ErrorOut} for status in statuses}
+
+
 class StoreHealthOut(BaseModel):
     """The store as ``/healthz`` sees it, without calling Milvus."""
 

@@ -70,8 +70,9 @@ def docs_csp(html: str) -> str:
 
 def docs_router(app: FastAPI) -> APIRouter:
     """``GET /docs``: Swagger UI for ``app``'s schema, with the policy that page needs."""
-    html = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json",
-                               title=f"{app.title} - Swagger UI").body.decode()
+    page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json",
+                               title=f"{app.title} - Swagger UI")
+    html = bytes(page.body).decode()
     headers = {"Content-Security-Policy": docs_csp(html), "Cache-Control": "no-cache"}
     router = APIRouter(include_in_schema=False)
 

@@ -59,12 +59,17 @@ def provider_from_env(env: Mapping[str, str] | None = None) -> TracerProvider | 
         return None
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SpanExporter,
+    )
 
     if exporter_name == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        exporter = OTLPSpanExporter()  # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_*
+        # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_*
+        exporter: SpanExporter = OTLPSpanExporter()
     else:
         exporter = ConsoleSpanExporter()
     name = env.get("OTEL_SERVICE_NAME") or "reportrag"

@@ -223,7 +223,7 @@ class HtmlWalker(OffsetParser):
 
     def _block_node(self, tag: str, top: Node, a: int) -> Node:
         """The context a block-level element opens for the text inside it."""
-        prose = "quote" if top.kind == "quote" else "paragraph"
+        prose: BlockKind = "quote" if top.kind == "quote" else "paragraph"
         node = Node(tag, prose, 0, "flow", True, top.lists, a)
         if tag in HEADINGS:
             node.kind, node.level, node.mode = "heading", HEADINGS[tag], "inline"

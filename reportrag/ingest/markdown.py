@@ -87,6 +87,12 @@ def _drop_cut_tag(text: str, found: Extraction) -> None:
         found.delete(cut.start(), len(text), "truncated")
 
 
+def _first_line(token: Token) -> int:
+    """The first source line of a block token (markdown-it maps every block token)."""
+    assert token.map is not None, token.type
+    return token.map[0]
+
+
 @dataclass
 class _Item:
     level: int
@@ -184,7 +190,7 @@ class _Blocks:
             self._paragraph(token)
 
     def _heading(self, token: Token, level: int) -> None:
-        placed = align_lines(self.lines, token.map[0], token.content, self.found)
+        placed = align_lines(self.lines, _first_line(token), token.content, self.found)
         attrs = _HEADING_ATTRS.search(token.content)
         if attrs:
             self.found.delete(placed.to_src(attrs.start()), placed.to_src(attrs.end()))
@@ -194,7 +200,7 @@ class _Blocks:
 
     def _paragraph(self, token: Token) -> None:
         content = token.content
-        placed = align_lines(self.lines, token.map[0], content, self.found)
+        placed = align_lines(self.lines, _first_line(token), content, self.found)
         if _TOC_MARKER.fullmatch(content.strip()):
             self.found.dropped.append((placed.start, placed.end, "table-of-contents"))
             return
@@ -269,7 +275,7 @@ class _Blocks:
         content = token.content.removesuffix("\n")
         if token.map is None or not content.strip():
             return
-        placed = align_lines(self.lines, token.map[0], content, self.found)
+        placed = align_lines(self.lines, _first_line(token), content, self.found)
         kind, level = self._prose_kind()
         walker = HtmlWalker(content, self.found, to_src=placed.to_src, kind=kind, level=level)
         self.hidden = walker.walk()

@@ -195,7 +195,7 @@ class InlineEdits:
         elif kind == "hardbreak" and self.source.startswith("\\", a):
             self._delete(a, a + 1)
         elif kind == "link_open":
-            self.links.append(_Link(span, token.attrs.get("href", "") or "", False))
+            self.links.append(_Link(span, str(token.attrs.get("href", "") or ""), False))
         elif kind == "link_close":
             mine = [i for i, link in enumerate(self.links) if not link.html]
             if mine:  # HTML links opened inside it stay open (unbalanced input)

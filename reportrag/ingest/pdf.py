@@ -183,7 +183,7 @@ def _key(line: _Line) -> str:
 def _drop_running_lines(pages: list[list[_Line]], body: float) -> None:
     """Remove running heads and feet (recurring first/last lines no larger than the body
     text: a chapter heading that opens every page stays) and bare page numbers."""
-    edges = Counter()
+    edges: Counter[str] = Counter()
     for lines in pages:
         keys = {_key(line) for line in (*lines[:2], *lines[-2:])}
         edges.update(keys)
@@ -203,7 +203,7 @@ def _drop_running_lines(pages: list[list[_Line]], body: float) -> None:
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
-    sizes = Counter()
+    sizes: Counter[float] = Counter()
     for lines in pages:
         for line in lines:
             sizes[round(line.size, 1)] += len(line.text)

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from reportrag.api.deps import AdminAuth, RuntimeDep, ServiceDep, WriterDep
-from reportrag.api.schemas import ErrorOut, IngestIn
+from reportrag.api.schemas import IngestIn, error_responses
 from reportrag.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[AdminAuth])
-_ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 413, 422, 503)}
+_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
 
 
 @router.post("/ingest", responses=_ERRORS, summary="Ingest the corpus folder (idempotent)")

@@ -13,9 +13,9 @@ from reportrag.api.schemas import (
     NON_BLANK,
     ContextIn,
     ContextOut,
-    ErrorOut,
     SearchIn,
     SearchOut,
+    error_responses,
 )
 from reportrag.errors import InputError
 from reportrag.search.context import build_context
@@ -23,9 +23,7 @@ from reportrag.search.service import SearchService
 from reportrag.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAuth])
-_ERRORS = {
-    s: {"model": ErrorOut} for s in (400, 401, 413, 422, 503)
-}  # 401 only when REPORTRAG_READ_API_KEY is set
+_ERRORS = error_responses(400, 401, 413, 422, 503)  # 401 only when REPORTRAG_READ_API_KEY is set
 
 
 _NON_BLANK = re.compile(NON_BLANK)

@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse
 
 from reportrag.api.deps import AdminAuth, RuntimeDep
 from reportrag.api.routes.documents import DocId
-from reportrag.api.schemas import ErrorOut, JobOut, JobsOut, UploadOut
+from reportrag.api.schemas import JobOut, JobsOut, UploadOut, error_responses
 from reportrag.errors import InputError, ReportragError
 from reportrag.ingest.jobs import FINISHED, STATES, JobStore
 from reportrag.ingest.uploads import Upload, UploadStore, check_filename
 
 router = APIRouter(prefix="/v1", tags=["uploads"], dependencies=[AdminAuth])
-_ERRORS = {s: {"model": ErrorOut} for s in (401, 403, 404, 409, 413, 415, 422, 429, 503)}
+_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 429, 503)
 FileField = Annotated[UploadFile, File(description="the document: .txt .md .html .pdf .docx")]
 MetadataField = Annotated[
     str | None,
