@@ -65,7 +65,8 @@ def _truth_files(name: str) -> tuple[list[Path], set[frozenset[str]]]:
 
 def run_set(name: str, work: Path, embedder) -> dict[str, Any]:  # noqa: ANN001
     from reportrag.ingest.corpus import discover
-    from reportrag.ingest.pairs import DocumentSample, detect_translations, document_language
+    from reportrag.ingest.pairmodel import DocumentSample, document_language
+    from reportrag.ingest.pairs import detect_translations
     from reportrag.ingest.pipeline import run_ingest
     from reportrag.ingest.translations import load_documents
     from reportrag.langid import LanguageDetector
@@ -168,7 +169,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from reportrag.embedding import load_embedder
-    from reportrag.ingest.pairs import DEFAULT_PAIR_PARAMS
+    from reportrag.ingest.pairmodel import DEFAULT_PAIR_PARAMS
 
     embedder = load_embedder("intfloat/multilingual-e5-small", models_dir=args.models)
     result: dict[str, Any] = {

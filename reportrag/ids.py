@@ -10,7 +10,9 @@ from reportrag.langid import is_cjk_char
 MAX_ID = 128
 # What a document or chunk id we accept may look like, in every layer (HTTP paths, filters,
 # MCP arguments).
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_ID - 1}}}$"
+# A document's own id (the manifest's, an upload's): no ':', which separates a chunk id's parts.
+DOC_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_ID - 1}}}$"
 
 
 def slug(text: str) -> str:

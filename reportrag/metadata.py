@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from reportrag.errors import FilterError, InputError
+from reportrag.rules import DATE
 
 MetaType = Literal["string", "number", "bool", "date", "list"]
 OPS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists")
@@ -41,7 +42,7 @@ MAX_VALUES = 100  # items of an in / nin list
 MAX_STRING = 1000
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _KEY = re.compile(KEY_PATTERN)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(DATE)
 
 
 @dataclass(frozen=True)

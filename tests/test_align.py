@@ -11,7 +11,7 @@ import pytest
 
 from reportrag.ingest.align import Alignment, AlignParams, align_pair
 from reportrag.ingest.anchors import extract_anchors
-from reportrag.ingest.translations import align_translations, translation_pairs
+from reportrag.ingest.pairalign import align_translations, translation_pairs
 from reportrag.types import Chunk, Counterpart, DocumentMeta
 
 DIM = 64

@@ -270,7 +270,7 @@ def test_admin_disabled_without_a_key(lite_settings, embedder) -> None:
 def test_start_builds_the_query_language_detector_before_the_first_request(
     lite_settings, embedder  # noqa: ANN001
 ) -> None:
-    from reportrag import langid
+    from reportrag.langid import detector as langid
 
     langid._lingua_detector.cache_clear()  # noqa: SLF001 - as in a fresh worker process
     runtime = Runtime(lite_settings, embedder=embedder)

@@ -10,6 +10,7 @@ from reportrag.ingest.checkpoint import (
     Checkpoint,
     checkpoint_path,
     code_digest,
+    code_files,
     document_key,
     forget_document,
     pair_key,
@@ -38,6 +39,13 @@ def test_code_digest_covers_the_chunking_code() -> None:
     digest = code_digest()
     assert len(digest) == 64 and digest == code_digest()
     assert json.loads(json.dumps(RUN)) == RUN  # a plain string, stable across processes
+    # every core module the chunks depend on is hashed, also when a module becomes a package
+    package = Path(__file__).resolve().parents[1] / "reportrag"
+    hashed = {f.relative_to(package).as_posix() for f in code_files()}
+    for name in ("prose.py", "types.py", "ingest/chunking.py", "ingest/headings.py",
+                 "ingest/splitting.py", "langid/scripts.py", "langid/document.py"):
+        assert name in hashed, name
+    assert all(f.is_file() for f in code_files())
 
 
 def test_done_documents_survive_a_reload(tmp_path: Path) -> None:

@@ -16,15 +16,11 @@ from pathlib import Path
 import pytest
 
 from reportrag.errors import ConfigError
-from reportrag.ingest.chunking import (
-    chunk_document,
-    find_sections,
-    is_caption,
-    reassemble,
-    split_spans,
-)
+from reportrag.ingest.chunking import chunk_document, reassemble
 from reportrag.ingest.clean import CleanedText, clean_text, decode_bytes
+from reportrag.ingest.headings import find_sections, is_caption
 from reportrag.ingest.outline import context_line
+from reportrag.ingest.splitting import split_spans
 from reportrag.langid import LanguageDetector, default_detector, document_language
 from reportrag.types import Chunk, DocumentMeta, content_hash, make_chunk_id
 

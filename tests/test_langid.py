@@ -94,7 +94,7 @@ def test_detect_query(detector: LanguageDetector, query: str, lang: str) -> None
 
 
 def test_one_lingua_model_shared_between_instances(detector: LanguageDetector) -> None:
-    assert LanguageDetector()._lingua() is detector._lingua()
+    assert LanguageDetector().lingua_detector() is detector.lingua_detector()
     assert default_detector() is detector
 
 
@@ -102,7 +102,7 @@ def test_restricted_language_set() -> None:
     only = LanguageDetector(["zh", "en"])
     # a single Latin candidate needs no lingua at all
     assert only.detect("Die Entwicklung großer Modelle steckt noch in den Kinderschuhen.") == "en"
-    assert only._lingua() is None
+    assert only.lingua_detector() is None
     assert LanguageDetector(["de"]).detect("开源大模型") == "und"
 
 

@@ -16,16 +16,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from reportrag.ingest.pairs import (
-    DocumentSample,
-    PairEvidence,
-    assign,
-    detect_translations,
-    direction_score,
-    document_language,
-    pair_score,
-)
-from reportrag.ingest.translations import align_translations, sync_translations
+from reportrag.ingest.pairalign import align_translations
+from reportrag.ingest.pairassign import assign
+from reportrag.ingest.pairevidence import direction_score, pair_score
+from reportrag.ingest.pairmodel import DocumentSample, PairEvidence, document_language
+from reportrag.ingest.pairs import detect_translations
+from reportrag.ingest.translations import sync_translations
 from reportrag.store import schema as sc
 from reportrag.types import Chunk, Counterpart, DocumentMeta, Translation
 

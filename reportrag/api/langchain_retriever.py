@@ -23,7 +23,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import AliasChoices, ConfigDict, Field
 
 from reportrag.api.client import ReportragClient
-from reportrag.api.schemas import MAX_TOP_K
+from reportrag.rules import MAX_TOP_K
 
 
 class ReportragRetriever(BaseRetriever):

@@ -23,9 +23,8 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from reportrag.api.client import ReportragClient
-from reportrag.api.schemas import MAX_TOP_K
+from reportrag.rules import MAX_TOP_K, MODES
 
-MODES = ("auto", "dense", "hybrid", "crosslingual")
 # What a prompt built from the node shows besides the text (the rest is for citations).
 SHOWN_TO_LLM = ("title", "section", "lang", "page")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -14,10 +14,21 @@ from pydantic import (
 )
 
 from reportrag.ids import ID_PATTERN
+from reportrag.metadata import KEY_PATTERN
+from reportrag.rules import (
+    BALANCE,
+    DATE,
+    KIND_PATTERN,
+    LANG_PATTERN,
+    MAX_FILTER_VALUES,
+    MAX_SECTION_CHARS,
+    MAX_TOP_K,
+    MODES,
+    NO_CONTROL_PATTERN,
+)
 from reportrag.search.filters import build_filters
 from reportrag.types import Filters
 
-MAX_TOP_K = 100
 MAX_NEIGHBORS = 20  # chunks on each side of one chunk (GET /v1/chunks/{id})
 # A query must have a character that is not whitespace (Python's str.isspace, spelled out so
 # that Python, ECMA and Rust regex engines agree); the route checks it with a clear message.
@@ -36,14 +47,23 @@ def _integral(value: object) -> object:
 
 
 Int = Annotated[int, BeforeValidator(_integral)]
-# The same rules reportrag/search/filters.py enforces, published in the OpenAPI schema.
-LangCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
+# The modes and balances of reportrag.rules, as the schema's enums (plain strings to mypy,
+# which cannot read a Literal built from a tuple).
+if TYPE_CHECKING:
+    SearchMode = str
+    Balance = str
+else:
+    SearchMode = Literal.__getitem__(MODES)
+    Balance = Literal.__getitem__(BALANCE)
+# The same rules reportrag/search/filters.py enforces (reportrag.rules), published in the
+# OpenAPI schema.
+LangCode = Annotated[str, StringConstraints(pattern=LANG_PATTERN)]
 DocIdValue = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-KindValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+KindValue = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
 # YYYY-MM-DD (a real date: reportrag/search/filters.py checks the calendar) or "" for no filter.
 DateValue = Annotated[
     str,
-    StringConstraints(pattern=r"^(\d{4}-\d{2}-\d{2})?$"),
+    StringConstraints(pattern=rf"^({DATE})?$"),
     WithJsonSchema(
         {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
     ),
@@ -53,7 +73,7 @@ DateValue = Annotated[
 # A date YYYY-MM-DD (the calendar is checked where it is used).
 DayValue = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    StringConstraints(pattern=rf"^{DATE}$"),
     WithJsonSchema({"type": "string", "format": "date"}),
 ]
 
@@ -67,17 +87,19 @@ class FiltersIn(_Strict):
     """Metadata filters, applied inside the vector search. All optional; lists are OR-ed."""
 
     lang: list[LangCode] | None = Field(
-        default=None, max_length=50, description="ISO 639-1 codes, e.g. ['zh']"
+        default=None, max_length=MAX_FILTER_VALUES, description="ISO 639-1 codes, e.g. ['zh']"
     )
-    doc_id: list[DocIdValue] | None = Field(default=None, max_length=50)
+    doc_id: list[DocIdValue] | None = Field(default=None, max_length=MAX_FILTER_VALUES)
     section: str | None = Field(
         default=None,
-        max_length=500,
+        max_length=MAX_SECTION_CHARS,
         # No control characters, C0, DEL or C1: the store refuses them in any filter value.
-        pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
+        pattern=NO_CONTROL_PATTERN,
         description="section path prefix, e.g. '2.3'",
     )
-    kind: list[KindValue] | None = Field(default=None, max_length=50, description="e.g. ['report']")
+    kind: list[KindValue] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES, description="e.g. ['report']"
+    )
     date_from: DateValue | None = Field(default=None, description="YYYY-MM-DD, inclusive")
     date_to: DateValue | None = Field(default=None, description="YYYY-MM-DD, inclusive")
     metadata: dict[str, Any] | None = Field(
@@ -109,13 +131,13 @@ class SearchIn(_Strict):
     )
     top_k: Int = Field(default=5, ge=1, le=MAX_TOP_K)
     filters: FiltersIn = Field(default_factory=FiltersIn)
-    mode: Literal["auto", "dense", "hybrid", "crosslingual"] = "auto"
+    mode: SearchMode = "auto"
     min_score: float | None = Field(
         default=None, ge=-1.0, le=1.0, description="minimum dense (cosine) similarity"
     )
     dedupe: bool = True
     diversify: bool = Field(default=False, description="MMR diversification of the hits")
-    balance: Literal["auto", "none", "interleave"] = Field(
+    balance: Balance = Field(
         default="auto",
         description="interleave languages so that none crowds out the others "
         "(auto: when the lang filter names several languages)",
@@ -123,7 +145,7 @@ class SearchIn(_Strict):
     with_counterparts: bool = Field(
         default=False, description="attach each hit's aligned passages in other languages"
     )
-    facets: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]] = (
+    facets: list[Annotated[str, StringConstraints(pattern=KEY_PATTERN)]] = (
         Field(
             default_factory=list, max_length=10,
             description="count the passages the filters select by these fields (lang, "
@@ -202,7 +224,7 @@ class ContextIn(_Strict):
     filters: FiltersIn = Field(default_factory=FiltersIn)
     top_k: Int = Field(default=5, ge=1, le=50)
     neighbors: Int = Field(default=0, ge=0, le=5)
-    mode: Literal["auto", "dense", "hybrid", "crosslingual"] = "auto"
+    mode: SearchMode = "auto"
 
 
 class CitationOut(BaseModel):

@@ -30,7 +30,17 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 # Code that decides what a document's chunks are: a change to any of it invalidates keys.
-_CODE_ROOTS = ("ingest", "langid.py", "prose.py", "types.py")  # under reportrag/
+_CODE_ROOTS = ("ingest", "langid", "prose.py", "types.py")  # under reportrag/
+
+
+def code_files() -> list[Path]:
+    """The source files of the modules that turn a file into chunks, in digest order."""
+    root = Path(__file__).resolve().parent.parent
+    files: list[Path] = []
+    for rel in _CODE_ROOTS:
+        target = root / rel
+        files += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    return files
 
 
 @lru_cache(maxsize=1)
@@ -38,12 +48,9 @@ def code_digest() -> str:
     """sha256 over the source of the modules that turn a file into chunks."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for rel in _CODE_ROOTS:
-        target = root / rel
-        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
-        for f in files:
-            h.update(f.relative_to(root).as_posix().encode())
-            h.update(f.read_bytes())
+    for f in code_files():
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
     return h.hexdigest()
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from reportrag.errors import DocumentError, InputError, ManifestError
-from reportrag.ids import MAX_ID, default_doc_id
+from reportrag.ids import DOC_ID_PATTERN, MAX_ID, default_doc_id
 from reportrag.ingest.document import ParsedDocument
 from reportrag.ingest.formats import SUFFIXES
+from reportrag.rules import DATE
 from reportrag.types import DocumentMeta
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,8 @@ _KEYS = {
     "file", "doc_id", "title", "lang", "kind", "date", "translation_of", "source", "metadata"
 }
 # What a document's id, date and language may be (the manifest's and an upload's alike).
-DOC_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DOC_ID_RE = re.compile(DOC_ID_PATTERN)
+DATE_RE = re.compile(DATE)
 LANG_RE = re.compile(r"[a-z]{2,3}")
 _SUFFIX_LEN = 6  # hex digits of the file name's hash that tell colliding ids apart
 

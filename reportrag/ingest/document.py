@@ -36,7 +36,7 @@ class ParsedDocument:
 
     ``blocks`` are in text order and do not overlap; every non-blank character of the text
     lies in exactly one block. A plain-text document may have no blocks at all: its headings
-    are then found in the text itself (``reportrag.ingest.chunking.find_sections``).
+    are then found in the text itself (``reportrag.ingest.headings.find_sections``).
     """
 
     cleaned: CleanedText

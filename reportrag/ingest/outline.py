@@ -1,7 +1,7 @@
 """What a parsed document's blocks say: its sections, the prose of a span, a chunk's context.
 
 Only documents parsed from a structured format (Markdown, HTML) have blocks; plain text has
-its headings found in the text (:func:`ingest.chunking.find_sections`) and all of it counts
+its headings found in the text (:func:`ingest.headings.find_sections`) and all of it counts
 as prose.
 """
 

@@ -27,12 +27,13 @@ from reportrag.ids import MAX_ID, default_doc_id
 from reportrag.ingest.corpus import DATE_RE, DOC_ID_RE, LANG_RE, document_meta
 from reportrag.ingest.formats import SUFFIXES
 from reportrag.metadata import KEY_PATTERN, value_type
+from reportrag.rules import KIND_PATTERN
 from reportrag.types import DocumentMeta
 
 UPLOADS_DIR = "uploads"
 RECORD = "document.json"
 MAX_FILENAME = 255
-_KIND = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_KIND = re.compile(KIND_PATTERN)  # the kinds a search can filter by
 # The fixed fields an upload's metadata may set; every other key is user metadata.
 DOCUMENT_KEYS = ("doc_id", "title", "lang", "kind", "date", "translation_of", "source")
 MAX_METADATA_KEYS = 64
@@ -116,7 +117,7 @@ def _check_fields(fields: dict[str, str]) -> None:
         "translation_of": (DOC_ID_RE, "a doc id"),
         "date": (DATE_RE, "YYYY-MM-DD"),
         "lang": (LANG_RE, "an ISO 639 code like 'en'"),
-        "kind": (_KIND, "letters, digits, '_' or '-'"),
+        "kind": (_KIND, "letters, digits, '_' or '-', at most 64, starting alphanumeric"),
     }
     for key, (pattern, what) in checks.items():
         if key in fields and not pattern.fullmatch(fields[key]):

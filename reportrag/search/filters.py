@@ -9,13 +9,19 @@ from datetime import date
 from reportrag.errors import FilterError
 from reportrag.ids import ID_PATTERN
 from reportrag.metadata import parse_filter
+from reportrag.rules import (
+    KIND_PATTERN,
+    LANG_PATTERN,
+    MAX_FILTER_VALUES,
+    MAX_SECTION_CHARS,
+    NO_CONTROL_PATTERN,
+)
 from reportrag.types import Filters
 
-_LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+_LANG = re.compile(LANG_PATTERN)  # matched in lower case
 _ID = re.compile(ID_PATTERN)
-_KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-MAX_VALUES = 50
-MAX_SECTION_CHARS = 500
+_KIND = re.compile(KIND_PATTERN)
+_NO_CONTROL = re.compile(NO_CONTROL_PATTERN)
 
 
 def _list(name: str, values: Sequence[str] | None, pattern: re.Pattern[str]) -> tuple[str, ...]:
@@ -23,9 +29,9 @@ def _list(name: str, values: Sequence[str] | None, pattern: re.Pattern[str]) -> 
         return ()
     if isinstance(values, str):
         values = [values]
-    if len(values) > MAX_VALUES:
+    if len(values) > MAX_FILTER_VALUES:
         raise FilterError(
-            f"filter '{name}' takes at most {MAX_VALUES} values", details={"field": name}
+            f"filter '{name}' takes at most {MAX_FILTER_VALUES} values", details={"field": name}
         )
     out = []
     for v in values:
@@ -66,7 +72,7 @@ def build_filters(
     """
     sec = section or ""
     # Control characters as the store counts them (C0, DEL, C1): refused here, by name.
-    if len(sec) > MAX_SECTION_CHARS or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in sec):
+    if len(sec) > MAX_SECTION_CHARS or not _NO_CONTROL.fullmatch(sec):
         raise FilterError(
             "filter 'section' is too long or has control characters", details={"field": "section"}
         )

@@ -24,6 +24,7 @@ import numpy as np
 from reportrag import telemetry, tracing
 from reportrag.errors import CapabilityError, FilterError, InputError
 from reportrag.metadata import resolve_filter
+from reportrag.rules import BALANCE, MODES
 from reportrag.search.crosslingual import (
     PIVOT_SOURCE_CANDIDATES,
     PIVOT_SOURCE_HITS,
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MODES = ("auto", "dense", "hybrid", "crosslingual")
-BALANCE = ("auto", "none", "interleave")
 # Chunks read beyond top_k so that dropping a near-duplicate rarely needs a second read.
 DEDUPE_SLACK = 2
 

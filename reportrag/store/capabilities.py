@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from reportrag.errors import ConfigError
+from reportrag.rules import INDEX_LIMITS, VECTOR_INDEX_KINDS
 
 log = logging.getLogger(__name__)
 
-VECTOR_INDEX_KINDS = ("auto", "FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8")
 IVF_KINDS = ("IVF_FLAT", "IVF_SQ8")
 
 # Punctuation jieba emits as tokens of their own; dropping them keeps BM25 length
@@ -49,16 +49,7 @@ class IndexConfig:
                 f"index kind must be one of {', '.join(VECTOR_INDEX_KINDS)}, not {self.kind!r}",
                 details={"kind": self.kind},
             )
-        # The ranges Milvus itself accepts (2.3 - 2.5), checked here so a bad setting fails
-        # before a collection is half-created.
-        limits = {
-            "hnsw_m": (2, 2048),
-            "hnsw_ef_construction": (1, 2**31 - 1),
-            "search_ef": (1, 32768),
-            "ivf_nlist": (1, 65536),
-            "ivf_nprobe": (1, 65536),
-        }
-        for name, (low, high) in limits.items():
+        for name, (low, high) in INDEX_LIMITS.items():  # the ranges Milvus itself accepts
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ConfigError(

@@ -31,10 +31,11 @@ from decimal import Decimal
 
 from reportrag.errors import FilterError
 from reportrag.metadata import KEY_PATTERN, Condition, Group, MetaFilter
+from reportrag.rules import CONTROL_CHARS, DATE
 from reportrag.types import Filters
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+_DATE = re.compile(DATE)
 _MAX_CODE_POINT = 0x10FFFF
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from reportrag.rules import MAX_TOP_K, MODES
 from reportrag.settings import get_settings
 from reportrag.wiring import embedder_from_settings, open_collection
 
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help='a metadata filter, e.g. \'{"key": "year", "op": "gte", "value": 2023}\'',
     )
     s.add_argument("--top-k", type=int, default=5, metavar="N")
-    s.add_argument("--mode", choices=["auto", "dense", "hybrid", "crosslingual"], default="auto")
+    s.add_argument("--mode", choices=MODES, default="auto")
     s.add_argument("--min-score", type=float, default=None)
     s.add_argument("--json", action="store_true", help="print the /v1/search JSON")
     s.set_defaults(func=_search)
@@ -31,10 +32,10 @@ def _search(args: argparse.Namespace) -> int:
     from reportrag.search.filters import build_filters
     from reportrag.search.service import service_from_settings
 
-    if not 1 <= args.top_k <= 100:
+    if not 1 <= args.top_k <= MAX_TOP_K:
         from reportrag.errors import InputError
 
-        raise InputError("--top-k must be between 1 and 100")
+        raise InputError(f"--top-k must be between 1 and {MAX_TOP_K}")
     settings = get_settings()
     where = None
     if args.where:

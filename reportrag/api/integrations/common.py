@@ -19,6 +19,7 @@ from reportrag.api.routes.search import check_query
 from reportrag.api.runtime import Runtime
 from reportrag.api.schemas import DocIdValue, KindValue, LangCode
 from reportrag.errors import ReportragError
+from reportrag.rules import MAX_FILTER_VALUES
 from reportrag.search.service import Hit
 from reportrag.settings import Settings
 from reportrag.types import Filters
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
 # score), clipped. The multilingual-e5 model puts related passages at about 0.8-0.9.
 MAX_QUERIES = 10
 # One value, or a non-empty list of them (filters in both contracts).
-LangValues = LangCode | Annotated[list[LangCode], Field(min_length=1, max_length=50)]
-DocIdValues = DocIdValue | Annotated[list[DocIdValue], Field(min_length=1, max_length=50)]
-KindValues = KindValue | Annotated[list[KindValue], Field(min_length=1, max_length=50)]
+_MAX = MAX_FILTER_VALUES
+LangValues = LangCode | Annotated[list[LangCode], Field(min_length=1, max_length=_MAX)]
+DocIdValues = DocIdValue | Annotated[list[DocIdValue], Field(min_length=1, max_length=_MAX)]
+KindValues = KindValue | Annotated[list[KindValue], Field(min_length=1, max_length=_MAX)]
 
 
 class ProtocolError(Exception):

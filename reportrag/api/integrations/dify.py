@@ -35,6 +35,7 @@ from reportrag.api.integrations.common import (
 from reportrag.api.integrations.conditions import Condition, NoMatch, all_of, any_of
 from reportrag.api.schemas import NON_BLANK, DayValue, Int
 from reportrag.errors import FilterError
+from reportrag.rules import MAX_TOP_K
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ OPERATORS = {"is": "eq", "=": "eq", "in": "in", "before": "lt", "after": "gt", "
 
 class RetrievalSetting(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
-    top_k: Int = Field(ge=1, le=100)
+    top_k: Int = Field(ge=1, le=MAX_TOP_K)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
 
 

@@ -44,6 +44,7 @@ from reportrag.api.integrations.common import (
 from reportrag.api.integrations.conditions import Condition, NoMatch, all_of, any_of
 from reportrag.api.runtime import Runtime
 from reportrag.api.schemas import NON_BLANK, DayValue, Int
+from reportrag.rules import MAX_SECTION_CHARS, NO_CONTROL_PATTERN
 
 STARTED = int(time.time())  # the store's created_at: when this process started serving it
 
@@ -115,7 +116,7 @@ class KindFilter(_Comparison):
 class SectionFilter(_Comparison):
     key: Literal["section"]
     type: Literal["eq"]
-    value: str = Field(max_length=500, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")
+    value: str = Field(max_length=MAX_SECTION_CHARS, pattern=NO_CONTROL_PATTERN)
 
 
 class DateFilter(_Comparison):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from reportrag.api.deps import AdminAuth, RuntimeDep, ServiceDep, WriterDep
 from reportrag.api.schemas import IngestIn, error_responses
 from reportrag.errors import InputError, NotFoundError
+from reportrag.ids import DOC_ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[AdminAuth])
 _ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
@@ -62,7 +63,7 @@ def cancel_ingest(runtime: RuntimeDep) -> dict:
 
 @router.delete("/documents/{doc_id}", responses=_ERRORS, summary="Delete a document's chunks")
 def delete_document(
-    doc_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],
+    doc_id: Annotated[str, Path(pattern=DOC_ID_PATTERN)],
     service: ServiceDep,
     runtime: RuntimeDep,
 ) -> dict:

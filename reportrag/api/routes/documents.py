@@ -15,13 +15,13 @@ from reportrag.api.schemas import (
     DocumentsOut,
     error_responses,
 )
-from reportrag.ids import ID_PATTERN
+from reportrag.ids import ID_PATTERN, MAX_ID
 from reportrag.search import lookup
 
 router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[ReadAuth])
 _ERRORS = error_responses(401, 404, 422, 503)  # 401 only when REPORTRAG_READ_API_KEY is set
-DocId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
-ChunkId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+DocId = Annotated[str, Path(pattern=ID_PATTERN, max_length=MAX_ID)]
+ChunkId = Annotated[str, Path(pattern=ID_PATTERN, max_length=MAX_ID)]
 
 
 @router.get(
