@@ -19,7 +19,7 @@ from reportrag.api.routes.search import check_query
 from reportrag.api.runtime import Runtime
 from reportrag.api.schemas import DocIdValue, KindValue, LangCode
 from reportrag.errors import ReportragError
-from reportrag.search.service import Hit
+from reportrag.search.results import Hit
 from reportrag.settings import Settings
 from reportrag.types import Filters
 
