@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
@@ -19,7 +19,7 @@ from reportrag.ids import ID_PATTERN
 from reportrag.search import lookup
 
 router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[ReadAuth])
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorOut} for s in (401, 404, 422, 503)
 }  # 401 only when REPORTRAG_READ_API_KEY is set
 DocId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]

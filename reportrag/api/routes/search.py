@@ -23,7 +23,7 @@ from reportrag.search.service import SearchService
 from reportrag.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAuth])
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorOut} for s in (400, 401, 413, 422, 503)
 }  # 401 only when REPORTRAG_READ_API_KEY is set
 
