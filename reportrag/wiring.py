@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reportrag.embedding import TextEmbedder, load_embedder
+from reportrag.embedding import Embedder, TextEmbedder, load_embedder
 from reportrag.settings import Settings
+
+if TYPE_CHECKING:
+    from reportrag.store import IndexConfig, MilvusStore
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ def embedder_from_settings(settings: Settings) -> TextEmbedder:
     )
 
 
-def index_config_from_settings(settings: Settings):  # noqa: ANN201 - IndexConfig
+def index_config_from_settings(settings: Settings) -> IndexConfig:
     """The vector index settings as the store's IndexConfig (ConfigError when inconsistent)."""
     from reportrag.store import IndexConfig
 
@@ -39,7 +43,7 @@ def index_config_from_settings(settings: Settings):  # noqa: ANN201 - IndexConfi
     )
 
 
-def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusStore
+def store_from_settings(settings: Settings, dim: int) -> MilvusStore:
     """The configured Milvus store (not yet connected)."""
     from reportrag.store import MilvusStore
 
@@ -67,7 +71,7 @@ def store_from_settings(settings: Settings, dim: int):  # noqa: ANN201 - MilvusS
     )
 
 
-def open_collection(settings: Settings, embedder: TextEmbedder):  # noqa: ANN201 - MilvusStore
+def open_collection(settings: Settings, embedder: Embedder) -> MilvusStore:
     """Connect to Milvus and open the existing, loaded collection for reading.
 
     Raises CollectionMissingError when it does not exist yet (with what creates it) and

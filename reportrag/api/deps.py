@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from reportrag.api.runtime import Runtime, Writer
 from reportrag.search.service import SearchService
 from reportrag.settings import Settings
+from reportrag.store.protocols import WriteStore
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -49,6 +50,21 @@ async def get_service(runtime: RuntimeDep) -> AsyncIterator[SearchService]:
 
 
 ServiceDep = Annotated[SearchService, Depends(get_service)]
+
+
+async def get_store(runtime: RuntimeDep) -> AsyncIterator[WriteStore]:
+    """The store of the search service's connection, leased the same way, for the admin
+    routes that write to it (the service itself only reads)."""
+    conn = runtime.lease_open()
+    if conn is None:
+        conn = await run_in_threadpool(runtime.lease_ready)
+    try:
+        yield conn.store
+    finally:
+        runtime.release(conn)
+
+
+StoreDep = Annotated[WriteStore, Depends(get_store)]
 
 
 async def get_writer(runtime: RuntimeDep) -> AsyncIterator[Writer]:

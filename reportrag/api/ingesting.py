@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reportrag.embedding import TextEmbedder
 from reportrag.errors import (
     ConflictError,
     DocumentError,
@@ -27,10 +26,14 @@ from reportrag.ingest.uploads import Upload, UploadStore, check_filename, split_
 from reportrag.langid import LanguageDetector
 from reportrag.settings import Settings
 
+if TYPE_CHECKING:
+    from reportrag.embedding import Embedder
+    from reportrag.store.protocols import WriteStore
+
 log = logging.getLogger(__name__)
 
 
-def open_checkpoint(settings: Settings, store) -> Checkpoint | None:  # noqa: ANN001
+def open_checkpoint(settings: Settings, store: WriteStore) -> Checkpoint | None:
     """The checkpoint of the configured collection, or None when it has no generation."""
     generation = store.generation()
     if generation is None:
@@ -42,8 +45,8 @@ def open_checkpoint(settings: Settings, store) -> Checkpoint | None:  # noqa: AN
 def ingest_from_settings(
     settings: Settings,
     *,
-    embedder: TextEmbedder,
-    store,  # noqa: ANN001 - a connected MilvusStore
+    embedder: Embedder,
+    store: WriteStore | None,
     paths: list[Path] | None = None,
     dry_run: bool = False,
     full: bool = False,
@@ -56,8 +59,11 @@ def ingest_from_settings(
     ``full`` ignores the checkpoint: every document is chunked and compared with Milvus.
     ``rebuild`` drops the collection first (for one built by an older reportrag or model);
     ``upgrade`` does so only when the collection's schema is older than this code's (a
-    collection of another model is still refused).
+    collection of another model is still refused). ``store`` is None only for a dry run
+    where no database exists yet (connecting would create one).
     """
+    if store is None and not dry_run:
+        raise ValueError("only a dry run goes without a store")
     if rebuild and paths:
         raise InputError("a rebuild re-ingests the whole corpus folder: name no paths")
     if paths:
@@ -68,24 +74,27 @@ def ingest_from_settings(
     # collection another ingestion is writing either (409, like a real run).
     with ingest_lock(settings.data_dir, create=not dry_run):
         cancel = None if dry_run else CancelToken(settings.data_dir)
-        if upgrade and not paths and not dry_run and store.has_collection():
-            store.ensure_collection(embedder.fingerprint())
-            try:
-                store.require_writable()
-            except OutdatedCollectionError as exc:
-                log.warning("upgrade: %s", exc.message)
-                rebuild = True
-        if rebuild and not dry_run and store.has_collection():
-            log.warning("rebuild: dropping collection %s", settings.collection)
-            store.drop()
-        exists = store.has_collection()
-        if not dry_run or exists:
-            # Creates the collection, or refuses one built with another model (also when dry).
-            store.ensure_collection(embedder.fingerprint())
-            if not dry_run:
-                store.require_writable()  # an older schema: say so before any work
-            exists = True
-        checkpoint = open_checkpoint(settings, store) if exists and not full else None
+        checkpoint = None
+        if store is not None:  # None: a dry run without a database, nothing to check
+            if upgrade and not paths and not dry_run and store.has_collection():
+                store.ensure_collection(embedder.fingerprint())
+                try:
+                    store.require_writable()
+                except OutdatedCollectionError as exc:
+                    log.warning("upgrade: %s", exc.message)
+                    rebuild = True
+            if rebuild and not dry_run and store.has_collection():
+                log.warning("rebuild: dropping collection %s", settings.collection)
+                store.drop()
+            exists = store.has_collection()
+            if not dry_run or exists:
+                # Creates the collection, or refuses one of another model (also when dry).
+                store.ensure_collection(embedder.fingerprint())
+                if not dry_run:
+                    store.require_writable()  # an older schema: say so before any work
+                exists = True
+            if exists and not full:
+                checkpoint = open_checkpoint(settings, store)
         summary = run_ingest(
             found.documents, embedder=embedder, store=store, dry_run=dry_run,
             prune_doc_ids=not paths, progress=progress, checkpoint=checkpoint, cancel=cancel,
@@ -199,8 +208,8 @@ def store_upload(
 def ingest_uploads(
     settings: Settings,
     *,
-    embedder: TextEmbedder,
-    store,  # noqa: ANN001 - a connected MilvusStore
+    embedder: Embedder,
+    store: WriteStore,
     doc_ids: list[str],
     on_stage: StageCallback | None = None,
 ) -> IngestSummary:
@@ -255,13 +264,3 @@ def forget_from_checkpoint(settings: Settings, doc_id: str) -> None:
 def cancel_ingestion(settings: Settings) -> bool:
     """Ask the ingestion running on this data directory to stop; False when none runs."""
     return request_cancel(settings.data_dir)
-
-
-class NoDatabase:
-    """A Milvus Lite database that does not exist yet, for a dry run (which creates none)."""
-
-    def has_collection(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        """Nothing to close."""

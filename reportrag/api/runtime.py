@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reportrag import telemetry
 from reportrag.errors import (
@@ -41,6 +41,10 @@ from reportrag.settings import Settings
 from reportrag.store.lite_process import FAILED, UP, ChildStatus, read_status
 from reportrag.wiring import embedder_from_settings, open_collection, store_from_settings
 
+if TYPE_CHECKING:
+    from reportrag.embedding import TextEmbedder
+    from reportrag.store import MilvusStore
+
 logger = logging.getLogger(__name__)
 
 # How stale the Lite supervisor's state may be on the request path (one small file read).
@@ -51,7 +55,7 @@ LITE_STATUS_MAX_AGE_S = 0.5
 class _Connection:
     """A connected store and its search service, shared by the requests that use it."""
 
-    store: Any
+    store: MilvusStore
     service: SearchService
     child_pid: int | None  # the Lite child it reached (supervised Lite), to notice a restart
     users: int = 0
@@ -68,8 +72,8 @@ class _Connection:
 class Writer:
     """What an admin ingestion needs: the embedder and a Milvus connection of its own."""
 
-    embedder: Any
-    store: Any
+    embedder: TextEmbedder
+    store: MilvusStore
 
     def close(self) -> None:
         try:
@@ -83,7 +87,7 @@ class Runtime:
     """Everything a request needs, created once per worker process."""
 
     settings: Settings
-    embedder: object | None = None
+    embedder: TextEmbedder | None = None
     model_error: str = ""
     store_error: str = ""
     _conn: _Connection | None = field(default=None, repr=False)
@@ -97,7 +101,7 @@ class Runtime:
     _connected_before: bool = field(default=False, repr=False)  # a connect is a reconnect
 
     @property
-    def store(self) -> Any:
+    def store(self) -> MilvusStore | None:
         """The store of the current connection (None while disconnected)."""
         conn = self._conn
         return None if conn is None else conn.store
@@ -269,6 +273,16 @@ class Runtime:
         conn = self.lease_ready()
         try:
             yield conn.service
+        finally:
+            self.release(conn)
+
+    @contextmanager
+    def leased_store(self) -> Iterator[MilvusStore]:
+        """:meth:`lease_ready`'s store for a ``with`` block (admin reads and writes outside
+        the search service), released after it (blocking: for a worker thread)."""
+        conn = self.lease_ready()
+        try:
+            yield conn.store
         finally:
             self.release(conn)
 

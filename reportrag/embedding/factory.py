@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from reportrag.embedding.engines import (
 from reportrag.embedding.onnx_engine import OnnxEngine
 from reportrag.embedding.resolve import resolve_model
 from reportrag.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class TextEmbedder:
     ) -> None:
         self.spec = spec
         self._tokenizer_path = tokenizer_path
-        self._tokenizer = None
+        self._tokenizer: Tokenizer | None = None
         self.document_engine = document_engine
         self.query_engine = query_engine
 
@@ -81,7 +85,7 @@ class TextEmbedder:
         self.document_engine.load()
         self.query_engine.load()
 
-    def _tok(self):  # noqa: ANN202 - tokenizers.Tokenizer
+    def _tok(self) -> Tokenizer:
         if self._tokenizer is None:
             self._tokenizer = shared_tokenizer(str(self._tokenizer_path))
         return self._tokenizer

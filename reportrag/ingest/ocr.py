@@ -16,8 +16,12 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reportrag.errors import DocumentError
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfPage
 
 DPI = 300
 PAGE_TIMEOUT_S = 120
@@ -44,7 +48,7 @@ def available() -> bool:
     return bool(languages())
 
 
-def read_page(page, *, source: str, number: int) -> str:  # noqa: ANN001 - a pypdfium2 page
+def read_page(page: PdfPage, *, source: str, number: int) -> str:
     """The text Tesseract reads on one rendered page (paragraphs separated by blank lines)."""
     langs = languages()
     if not langs:

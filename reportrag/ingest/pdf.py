@@ -25,11 +25,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reportrag.errors import DocumentError, NoTextLayerError
 from reportrag.ingest.document import ParsedDocument
 from reportrag.ingest.extract import BlockText
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfPage
 
 MAX_PAGES = 5000
 HEADING_RATIO = 1.15  # a paragraph set this much larger than the body text is a heading
@@ -112,7 +117,7 @@ def _ocr_document(data: bytes, source: str) -> ParsedDocument:
     return out.build("pdf", page_starts=tuple(page_starts))
 
 
-def _pages(data: bytes, source: str):  # noqa: ANN202 - yields pypdfium2 pages
+def _pages(data: bytes, source: str) -> Iterator[PdfPage]:
     import pypdfium2 as pdfium
 
     name = source or "PDF"
@@ -150,7 +155,7 @@ def _pages(data: bytes, source: str):  # noqa: ANN202 - yields pypdfium2 pages
         pdf.close()
 
 
-def _lines_of(page) -> list[_Line]:  # noqa: ANN001 - a pypdfium2 PdfPage
+def _lines_of(page: PdfPage) -> list[_Line]:
     import pypdfium2.raw as pdfium_c
 
     textpage = page.get_textpage()

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from reportrag.errors import DocumentError
 from reportrag.ingest.chunking import chunk_document
@@ -19,23 +17,15 @@ from reportrag.ingest.outline import ProseIndex
 from reportrag.langid import LanguageDetector, document_language
 from reportrag.types import Chunk, DocumentMeta
 
+if TYPE_CHECKING:
+    from reportrag.embedding.base import Embedder
+    from reportrag.store.protocols import WriteStore
+
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 MAX_DOCUMENT_CHUNKS = 5000
 _TOKEN_SLICE = 100_000  # characters tokenized at a time when estimating a document's chunks
 # Longer documents have their chunks estimated from a token count before they are chunked.
 _ESTIMATE_FROM_CHARS = 200_000
-
-
-class Embedder(Protocol):
-    """What ingestion needs of the embedder (TextEmbedder has it)."""
-
-    max_tokens: int
-
-    def count_tokens(self, text: str, *, query: bool = False) -> int: ...
-
-    def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
-
-    def fingerprint(self) -> dict[str, object]: ...
 
 
 @dataclass
@@ -143,8 +133,9 @@ def _check_chunk_budget(meta: DocumentMeta, chunks: int, max_chunks: int) -> Non
         )
 
 
-def plan_document(meta: DocumentMeta, chunks: list[Chunk], store) -> DocumentPlan:  # noqa: ANN001
-    """Compare fresh chunks with what the store holds for this document.
+def plan_document(meta: DocumentMeta, chunks: list[Chunk],
+                  store: WriteStore | None) -> DocumentPlan:
+    """Compare fresh chunks with what the store holds for this document (None: nothing).
 
     Rows left hidden by an interrupted run count as stored text (their vectors are reused)
     but not as shown: they are written again and published with the rest.

@@ -18,10 +18,16 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from reportrag.errors import DocumentError
 from reportrag.ingest.document import BlockKind, ParsedDocument
 from reportrag.ingest.extract import BlockText
+
+if TYPE_CHECKING:
+    from docx.document import Document
+    from docx.text.paragraph import Paragraph
+    from lxml.etree import _Element
 
 MAX_EXPANDED_BYTES = 256 * 1024 * 1024
 MAX_RATIO = 200
@@ -84,7 +90,7 @@ def parse_docx(data: bytes, *, source: str = "") -> ParsedDocument:
     return out.build("docx", title=title, page_starts=pages)
 
 
-def _blocks(document) -> Iterator[tuple[BlockKind, int, str, bool]]:  # noqa: ANN001
+def _blocks(document: Document) -> Iterator[tuple[BlockKind, int, str, bool]]:
     """(kind, level, text, starts a new page) for each paragraph and table row, in order."""
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -104,7 +110,7 @@ def _blocks(document) -> Iterator[tuple[BlockKind, int, str, bool]]:  # noqa: AN
                 yield "table_row", 0, " | ".join(cells), _breaks_page(row._tr)
 
 
-def _paragraph_kind(paragraph) -> tuple[BlockKind, int]:  # noqa: ANN001
+def _paragraph_kind(paragraph: Paragraph) -> tuple[BlockKind, int]:
     style = (paragraph.style.name if paragraph.style is not None else "") or ""
     if style.lower() == "title":
         return "heading", 1
@@ -119,7 +125,7 @@ def _paragraph_kind(paragraph) -> tuple[BlockKind, int]:  # noqa: ANN001
     return "paragraph", 0
 
 
-def _breaks_page(element) -> bool:  # noqa: ANN001
+def _breaks_page(element: _Element) -> bool:
     """Whether a page break (explicit, or as Word last laid it out) comes before this text."""
     for node in element.iter(f"{_W}br", f"{_W}lastRenderedPageBreak", f"{_W}pageBreakBefore"):
         if node.tag != f"{_W}br" or node.get(f"{_W}type") == "page":

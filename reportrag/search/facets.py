@@ -10,10 +10,13 @@ frequent values of each facet, most frequent first (ties by value).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reportrag.errors import FilterError
 from reportrag.types import Filters
+
+if TYPE_CHECKING:
+    from reportrag.store.protocols import ReadStore
 
 FIELD_FACETS = ("lang", "doc_lang", "kind", "date", "doc_id")
 MAX_FACETS = 10
@@ -22,7 +25,7 @@ TOP_VALUES = 20
 
 
 def facet_counts(
-    store: Any, filters: Filters, facets: list[str], *, max_rows: int = MAX_FACET_ROWS
+    store: ReadStore, filters: Filters, facets: list[str], *, max_rows: int = MAX_FACET_ROWS
 ) -> dict[str, Any]:
     """``{"counts": {facet: [{"value", "count"}]}, "passages": n, "truncated": bool}``."""
     names = list(dict.fromkeys(facets))

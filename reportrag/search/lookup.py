@@ -6,16 +6,19 @@ Shared by the HTTP routes (``/v1/chunks/{id}``, ``/v1/documents/{id}``) and the 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reportrag.errors import NotFoundError
 from reportrag.ids import ID_PATTERN
 from reportrag.types import Chunk
 
+if TYPE_CHECKING:
+    from reportrag.store.protocols import ReadStore
+
 _ID = re.compile(ID_PATTERN)
 
 
-def chunk(store: Any, chunk_id: str) -> Chunk:
+def chunk(store: ReadStore, chunk_id: str) -> Chunk:
     """The chunk ``chunk_id``, or NotFoundError."""
     found = store.get([chunk_id]) if _ID.fullmatch(chunk_id) else []
     if not found:
@@ -23,7 +26,7 @@ def chunk(store: Any, chunk_id: str) -> Chunk:
     return found[0]
 
 
-def chunk_with_neighbors(store: Any, chunk_id: str, neighbors: int = 0) -> dict[str, Any]:
+def chunk_with_neighbors(store: ReadStore, chunk_id: str, neighbors: int = 0) -> dict[str, Any]:
     """``{"chunk", "before", "after"}``: the chunk and up to ``neighbors`` chunks of its
     document on each side, in reading order."""
     c = chunk(store, chunk_id)
@@ -37,7 +40,7 @@ def chunk_with_neighbors(store: Any, chunk_id: str, neighbors: int = 0) -> dict[
     return {"chunk": c.to_dict(), "before": before, "after": after}
 
 
-def document(store: Any, doc_id: str) -> dict[str, Any]:
+def document(store: ReadStore, doc_id: str) -> dict[str, Any]:
     """One document's summary (as in ``store.documents()``), or NotFoundError."""
     for d in store.documents():
         if d["doc_id"] == doc_id:

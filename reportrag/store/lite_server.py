@@ -20,6 +20,11 @@ import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import grpc
+    from milvus_lite import MilvusLite
 
 _MAX_MESSAGE = 256 * 1024 * 1024  # what Milvus itself accepts
 STOP_GRACE_S = 5.0
@@ -58,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _serve(data_dir: str, port: int, threads: int):  # noqa: ANN202 - (grpc.Server, MilvusLite, int)
+def _serve(data_dir: str, port: int, threads: int) -> tuple[grpc.Server, MilvusLite, int]:
     import grpc
     from milvus_lite import MilvusLite
     from milvus_lite.adapter.grpc.servicer import MilvusServicer

@@ -6,10 +6,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from reportrag.errors import NotFoundError
-from reportrag.settings import get_settings
+from reportrag.settings import Settings, get_settings
 from reportrag.wiring import embedder_from_settings, open_collection, store_from_settings
+
+if TYPE_CHECKING:
+    from reportrag.embedding import Embedder
+    from reportrag.ingest.pipeline import IngestSummary
+    from reportrag.store import MilvusStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,21 +96,20 @@ def _ingest(args: argparse.Namespace) -> int:
     return _print_summary(summary, args)
 
 
-def _dry_run(args: argparse.Namespace, settings):  # noqa: ANN001, ANN202 - IngestSummary
+def _dry_run(args: argparse.Namespace, settings: Settings) -> IngestSummary:
     """What an ingestion would change, writing nothing: no database, no model directory."""
-    from reportrag.api.ingesting import NoDatabase, ingest_from_settings
+    from reportrag.api.ingesting import ingest_from_settings
     from reportrag.embedding.counter import unbuilt_default_counter
     from reportrag.store.lite_process import running_address
 
-    embedder = unbuilt_default_counter(settings.model, settings.models_dir)
+    embedder: Embedder | None = unbuilt_default_counter(settings.model, settings.models_dir)
     if embedder is None:
         embedder = embedder_from_settings(settings)  # built already (or another model)
     lite = settings.milvus_uri is None and settings.lite_address is None
     db = Path(settings.resolved_milvus_uri)
-    if lite and not db.exists() and running_address(db) is None:
-        store = NoDatabase()  # connecting would create the Lite database
-    else:
-        store = store_from_settings(settings, getattr(embedder, "dim", 384))
+    store: MilvusStore | None = None  # None: connecting would create the Lite database
+    if not (lite and not db.exists() and running_address(db) is None):
+        store = store_from_settings(settings, embedder.dim)
         store.connect()
     try:
         return ingest_from_settings(
@@ -112,35 +117,36 @@ def _dry_run(args: argparse.Namespace, settings):  # noqa: ANN001, ANN202 - Inge
             dry_run=True, full=args.full, progress=False,
         )
     finally:
-        store.close()
+        if store is not None:
+            store.close()
 
 
-def _print_summary(summary, args: argparse.Namespace) -> int:  # noqa: ANN001
-    out = summary.to_dict()
+def _print_summary(summary: IngestSummary, args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps(out, ensure_ascii=False))
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
         return 0
+    s = summary
     verb = "would change" if args.dry_run else "done"
-    n_skipped = out["skipped_documents"]
+    n_skipped = s.skipped_documents
     skipped = f" ({n_skipped} unchanged since the checkpoint)" if n_skipped else ""
     print(
-        f"{verb}: {out['documents']} documents{skipped}, {out['chunks']} chunks — "
-        f"{out['added']} added, {out['updated']} updated, {out['unchanged']} unchanged, "
-        f"{out['deleted']} deleted ({out['embedded']} embedded) in {out['seconds']:.1f} s"
+        f"{verb}: {s.documents} documents{skipped}, {s.chunks} chunks — "
+        f"{s.added} added, {s.updated} updated, {s.unchanged} unchanged, "
+        f"{s.deleted} deleted ({s.embedded} embedded) in {s.seconds:.1f} s"
     )
     if args.dry_run:
-        for d in out["per_document"]:
+        for d in s.per_document:
             print(
                 f"  {d['doc_id']}: +{d.get('added', 0)} ~{d.get('updated', 0)} "
                 f"={d.get('unchanged', 0)} -{d.get('deleted', 0)}"
             )
-    for r in out["refused"]:
+    for r in s.refused:
         print(f"reportrag: not ingested: {r['file']}: {r['reason']}", file=sys.stderr)
-    _print_alignments(out["alignments"])
+    _print_alignments(s.alignments)
     return 0
 
 
-def _print_alignments(alignments: list[dict]) -> None:
+def _print_alignments(alignments: list[dict[str, Any]]) -> None:
     """stdout: the pairs that were aligned with links; stderr: every other outcome.
 
     Each line names both documents, so a refused or empty alignment can be told apart from

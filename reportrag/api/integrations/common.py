@@ -20,7 +20,7 @@ from reportrag.api.runtime import Runtime
 from reportrag.api.schemas import DocIdValue, KindValue, LangCode
 from reportrag.errors import ReportragError
 from reportrag.rules import MAX_FILTER_VALUES
-from reportrag.search.service import Hit
+from reportrag.search.results import Hit
 from reportrag.settings import Settings
 from reportrag.types import Filters
 

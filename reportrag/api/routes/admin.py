@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from reportrag.api.deps import AdminAuth, RuntimeDep, ServiceDep, WriterDep
+from reportrag.api.deps import AdminAuth, RuntimeDep, StoreDep, WriterDep
 from reportrag.api.schemas import IngestIn, error_responses
 from reportrag.errors import InputError, NotFoundError
 from reportrag.ids import DOC_ID_PATTERN
@@ -64,7 +64,7 @@ def cancel_ingest(runtime: RuntimeDep) -> dict:
 @router.delete("/documents/{doc_id}", responses=_ERRORS, summary="Delete a document's chunks")
 def delete_document(
     doc_id: Annotated[str, Path(pattern=DOC_ID_PATTERN)],
-    service: ServiceDep,
+    store: StoreDep,
     runtime: RuntimeDep,
 ) -> dict:
     from reportrag.api.ingesting import forget_from_checkpoint
@@ -73,13 +73,13 @@ def delete_document(
 
     # The ingestion lock: one writer at a time (and a backup taken under it is consistent).
     with ingest_lock(runtime.settings.data_dir):
-        ids = list(service.store.doc_index(doc_id))
+        ids = list(store.doc_index(doc_id))
         uploaded = UploadStore(runtime.settings.data_dir).remove(doc_id)  # its original too
         if not ids and not uploaded:
             raise NotFoundError(f"no document {doc_id!r}")
         deleted = 0
         if ids:
-            with service.store.batched_writes():  # Milvus Lite: one flush, then one segment
-                deleted = service.store.delete(ids)
+            with store.batched_writes():  # Milvus Lite: one flush, then one segment
+                deleted = store.delete(ids)
         forget_from_checkpoint(runtime.settings, doc_id)
     return {"doc_id": doc_id, "deleted": deleted, "upload_removed": uploaded}

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from reportrag.api.deps import AdminAuth, RuntimeDep
 from reportrag.api.routes.documents import DocId
+from reportrag.api.runtime import Runtime
 from reportrag.api.schemas import JobOut, JobsOut, UploadOut, error_responses
 from reportrag.errors import InputError, ReportragError
 from reportrag.ingest.jobs import FINISHED, STATES, JobStore
@@ -142,10 +143,10 @@ def _queue(
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/jobs/{job.job_id}"})
 
 
-def _stored(runtime: Any, doc_id: str) -> bool:
+def _stored(runtime: Runtime, doc_id: str) -> bool:
     """Whether the collection holds the document (an unchanged upload then needs no job)."""
     try:
-        with runtime.leased() as service:
-            return bool(service.store.doc_index(doc_id))
+        with runtime.leased_store() as store:
+            return bool(store.doc_index(doc_id))
     except ReportragError:  # not connected, no collection yet: let a job find out
         return False
