@@ -233,10 +233,10 @@ def search_run(
         lat, rec = [], []
         for i, q in enumerate(data.queries):
             t0 = time.perf_counter()
-            hits = store.search_dense(q, fq[name][i], K)
+            hits = store.rank_dense(q, fq[name][i], K, rows=True)  # whole chunks, as recorded
             lat.append((time.perf_counter() - t0) * 1000)
             want = set(int(x) for x in truth[name][i])
-            got = {data.row_index(h.chunk.chunk_id) for h in hits}
+            got = {data.row_index(h.chunk_id) for h in hits}
             rec.append(len(got & want) / len(want) if want else 1.0)
         a = np.array(lat)
         out[name] = {
@@ -355,9 +355,9 @@ def _create_with_partition_key(store: Any, config: Any, fingerprint: dict) -> No
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from pymilvus import MilvusClient
 
-    import reportrag.store.milvus as milvus_module
+    import reportrag.store.writes as writes_module
 
-    milvus_module.UPSERT_BATCH = args.batch  # one RPC per bench batch: the size we report
+    writes_module.UPSERT_BATCH = args.batch  # one RPC per bench batch: the size we report
     result: dict[str, Any] = {
         "bench": "scale",
         "n": args.n,
@@ -441,7 +441,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for v in values:
             search = open_for_search(args, name, ef=v or 16, nprobe=v or 16)
             for q in data.queries[:30]:  # warm-up: caches, connections
-                search.search_dense(q, fq["none"][0], K)
+                search.rank_dense(q, fq["none"][0], K, rows=True)
             log(f"searching {kind} {SWEEP[kind]}={v or '-'}")
             for filt, stats in search_run(search, data, fq, truth, FILTERS).items():
                 result["search"].append({"index": kind, "param": SWEEP[kind], "value": v,
@@ -552,7 +552,7 @@ def partition_key_run(args, data, fq, truth, client, pids, result) -> dict[str, 
     for ef in args.pk_efs:
         search = open_for_search(args, name, ef=ef, nprobe=16)
         for q in data.queries[:30]:
-            search.search_dense(q, fq["none"][0], K)
+            search.rank_dense(q, fq["none"][0], K, rows=True)
         for filt, stats in search_run(search, data, fq, truth, ("none", "lang_zh")).items():
             out["search"].append({"index": "HNSW", "param": "ef", "value": ef, "filter": filt,
                                   **stats})

@@ -123,17 +123,10 @@ class Filters:
 
 
 @dataclass
-class StoreHit:
-    """A chunk returned by the store with the raw score of the search that found it."""
-
-    chunk: Chunk
-    score: float
-
-
-@dataclass
 class Ranked:
-    """A search hit for ranking: the id and raw score, plus either the whole chunk (when the
-    search was asked for rows) or, when asked, just the chunk's counterparts."""
+    """A search hit, the one the store returns: the id and raw score, plus either the whole
+    chunk (when the search was asked for rows) or, when asked, just the chunk's
+    counterparts."""
 
     chunk_id: str
     score: float

@@ -23,15 +23,8 @@ from pydantic import SecretStr
 from reportrag.api.app import create_app
 from reportrag.api.runtime import Runtime
 from reportrag.settings import Settings
-from reportrag.store.lite_process import (
-    FAILED,
-    RESTARTING,
-    STARTING,
-    UP,
-    ChildStatus,
-    LiteProcess,
-    address_file,
-)
+from reportrag.store.lite_process import LiteProcess, address_file
+from reportrag.store.lite_supervisor import FAILED, RESTARTING, STARTING, UP, ChildStatus
 from tests.servers import free_port
 
 KEY = "health-admin-key"

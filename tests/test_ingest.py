@@ -167,8 +167,8 @@ def test_killed_run_converges_to_the_same_collection(
     shown = {d: len(crashed.chunks_of(d)) for d in per_doc}
     assert all(shown[d] in (0, per_doc[d]) for d in per_doc), (shown, per_doc)
     assert 0 < sum(shown.values()) < len(expected)
-    assert {h.chunk.doc_id for h in crashed.search_dense(
-        embedder.embed_query("open source"), Filters(), 200)} == {d for d in shown if shown[d]}
+    hits = crashed.rank_dense(embedder.embed_query("open source"), Filters(), 200, rows=True)
+    assert {h.chunk.doc_id for h in hits} == {d for d in shown if shown[d]}
     summary = _ingest(small_corpus, crashed, embedder)
     assert summary.embedded == len(expected) - len(partial)
     assert _snapshot(crashed) == expected

@@ -14,8 +14,9 @@ import pytest
 
 from reportrag.errors import ConfigError, StoreError
 from reportrag.settings import Settings
+from reportrag.store.core import _lite_locked
 from reportrag.store.lite_process import LiteProcess
-from reportrag.store.milvus import MilvusStore, _lite_locked
+from reportrag.store.milvus import MilvusStore
 from reportrag.wiring import store_from_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,9 +62,9 @@ def test_the_child_serves_the_same_collection_and_stop_releases_the_lock(
         store = _store(lite_settings, db_copy, lite.address, embedder)
         caps = store.capabilities
         assert (caps.kind, caps.bm25, caps.analyzer) == ("lite", True, "jieba")
-        remote = [(h.chunk.chunk_id, round(h.score, 5)) for h in store.search_dense(
+        remote = [(h.chunk_id, round(h.score, 5)) for h in store.rank_dense(
             vec, _filters(), 5)]
-        keyword = store.search_text("ChatGPT A100", _filters(), 3)
+        keyword = store.rank_text("ChatGPT A100", _filters(), 3)
         count = store.count()
         store.close()
         pid = lite.pid
@@ -74,7 +75,7 @@ def test_the_child_serves_the_same_collection_and_stop_releases_the_lock(
     try:
         local.ensure_collection(embedder.fingerprint())
         assert local.count() == count > 0
-        assert [(h.chunk.chunk_id, round(h.score, 5)) for h in local.search_dense(
+        assert [(h.chunk_id, round(h.score, 5)) for h in local.rank_dense(
             vec, _filters(), 5)] == remote
         assert keyword and all(h.score > 0 for h in keyword)
     finally:

@@ -14,18 +14,15 @@ from pathlib import Path
 import pytest
 
 from reportrag.errors import StoreError
-from reportrag.store.lite_process import (
+from reportrag.store.lite_process import LiteProcess, address_file, read_status, running_address
+from reportrag.store.lite_supervisor import (
     FAILED,
     RESTARTING,
     STARTING,
     UP,
     Backoff,
     ChildStatus,
-    LiteProcess,
     Supervisor,
-    address_file,
-    read_status,
-    running_address,
 )
 
 KILLED = -9

@@ -111,12 +111,10 @@ def test_migration_copies_everything_and_reruns_change_nothing(
     assert report.target_bm25 is dst.capabilities.bm25
     if dst_kind == "lite":
         assert report.target_bm25 is True
-        assert dst.search_text("venture capital funding", Filters(), 1)[0].chunk.chunk_id == (
-            "rep-en:1"
-        )
+        assert dst.rank_text("venture capital funding", Filters(), 1)[0].chunk_id == "rep-en:1"
     for q in range(4):
-        want = [h.chunk.chunk_id for h in src.search_dense(vectors[q], Filters(), 5)]
-        assert [h.chunk.chunk_id for h in dst.search_dense(vectors[q], Filters(), 5)] == want
+        want = [h.chunk_id for h in src.rank_dense(vectors[q], Filters(), 5)]
+        assert [h.chunk_id for h in dst.rank_dense(vectors[q], Filters(), 5)] == want
 
     again = _copy(src, dst, batch=4)
     assert (again.created, again.added, again.updated, again.unchanged) == (False, 0, 0, 9)
@@ -275,7 +273,7 @@ def test_index_settings_shape_the_new_target(stores: Opened) -> None:
     assert report.target_index == "IVF_FLAT"
     reopened = MilvusStore.open_existing(dst._uri, dst.collection)
     assert reopened.vector_index == "IVF_FLAT"
-    assert reopened.search_dense(vectors[3], Filters(), 1)[0].chunk.chunk_id == "rep-zh:0"
+    assert reopened.rank_dense(vectors[3], Filters(), 1)[0].chunk_id == "rep-zh:0"
     reopened.close()
 
 
@@ -381,7 +379,7 @@ def test_cli_errors_are_one_line(  # noqa: ANN001
 
 
 def ids(hits: list) -> set[str]:  # noqa: ANN001
-    return {h.chunk.chunk_id for h in hits}
+    return {h.chunk_id for h in hits}
 
 
 def scores(hits: list) -> list[float]:  # noqa: ANN001
@@ -420,17 +418,17 @@ def test_the_ingested_corpus_survives_lite_to_server_and_back(
         for q in queries:
             vec = embedder.embed_query(q)
             for filters in (Filters(), Filters(lang=("zh",))):
-                want = src.search_dense(vec, filters, 10)
+                want = src.rank_dense(vec, filters, 10)
                 for store in (server, returned):
-                    got = store.search_dense(vec, filters, 10)
+                    got = store.rank_dense(vec, filters, 10)
                     # Same hits; only exact score ties (overlapping chunks) may swap places.
-                    assert got[0].chunk.chunk_id == want[0].chunk.chunk_id, (q, store)
+                    assert got[0].chunk_id == want[0].chunk_id, (q, store)
                     assert len(ids(got) & ids(want)) >= 9, (q, store)
                     np.testing.assert_allclose(scores(got), scores(want), atol=1e-4)
         # BM25 came back: Lite computed it from the text the server carried.
-        assert src.search_text("A100", Filters(), 3) and returned.search_text("A100", Filters(), 3)
-        want = src.search_text("开源 商业化", Filters(), 5)
-        got = returned.search_text("开源 商业化", Filters(), 5)
+        assert src.rank_text("A100", Filters(), 3) and returned.rank_text("A100", Filters(), 3)
+        want = src.rank_text("开源 商业化", Filters(), 5)
+        got = returned.rank_text("开源 商业化", Filters(), 5)
         # Same hits; scores differ a little: the source's BM25 statistics still count the rows
         # that ingestion rewrote (deleted, not yet compacted), the fresh copy's do not.
         assert ids(got) == ids(want)

@@ -60,11 +60,10 @@ def test_an_older_collection_is_read_but_never_written(tmp_path: Path) -> None:
     store.connect()
     store.ensure_collection(FINGERPRINT)
     # Reads: no visibility clause, the chunk's own language stands for the document's.
-    hits = store.search_dense(vector, Filters(lang=("en",)), 5)
-    assert [h.chunk.chunk_id for h in hits] == ["old:00000:x"]
-    assert [h.chunk.chunk_id for h in store.search_text("licences", Filters(), 5)] == [
-        "old:00000:x"
-    ]
+    hits = store.rank_dense(vector, Filters(lang=("en",)), 5, rows=True)
+    assert [h.chunk_id for h in hits] == ["old:00000:x"]
+    assert hits[0].chunk.text.startswith("Open source")
+    assert [h.chunk_id for h in store.rank_text("licences", Filters(), 5)] == ["old:00000:x"]
     assert store.get(["old:00000:x"])[0].text.startswith("Open source")
     assert [d["lang"] for d in store.documents()] == ["en"]
     # Writes: refused with the way out, and nothing changes.

@@ -239,8 +239,8 @@ def shared(
         store.close()
 
 
-def ids(hits: list) -> set[str]:  # noqa: ANN001 - StoreHit or Chunk lists
-    return {getattr(h, "chunk", h).chunk_id for h in hits}
+def ids(hits: list) -> set[str]:  # noqa: ANN001 - Ranked or Chunk lists
+    return {h.chunk_id for h in hits}
 
 
 # -- lifecycle ----------------------------------------------------------------------------
@@ -281,8 +281,8 @@ def test_create_then_reopen_with_a_new_instance(make_store: StoreFactory, backen
     assert second.ensure_collection(FINGERPRINT) is False
     assert second.fingerprint() == json.loads(json.dumps(FINGERPRINT))
     assert second.count() == len(chunks)
-    hits = second.search_dense(vectors[4], Filters(), 3)
-    assert hits[0].chunk.chunk_id == chunks[4].chunk_id
+    hits = second.rank_dense(vectors[4], Filters(), 3)
+    assert hits[0].chunk_id == chunks[4].chunk_id
     assert hits[0].score == pytest.approx(1.0, abs=1e-4)
 
 
@@ -426,28 +426,32 @@ def test_set_counterparts_round_trip(loaded: Loaded) -> None:
     assert store.get([en.chunk_id])[0].counterparts == []
 
 
-def test_rank_searches_return_what_the_full_searches_rank(loaded: Loaded) -> None:
-    """rank_dense/rank_text: the same ids and scores as search_*, without the chunk rows."""
+def test_rank_searches_read_only_the_fields_asked_for(loaded: Loaded) -> None:
+    """rank_dense/rank_text: ids and scores; counterparts or whole chunks only when asked,
+    with the same ranking either way."""
     store, chunks, vectors = loaded
     en, zh = chunks[1], chunks[4]
     store.set_counterparts({en.chunk_id: [Counterpart(zh.chunk_id, "zh", 0.91)]})
     for filters in (Filters(), Filters(lang=("en",))):
-        full = store.search_dense(vectors[1], filters, 4)
+        full = store.rank_dense(vectors[1], filters, 4, rows=True)
         light = store.rank_dense(vectors[1], filters, 4)
-        assert [h.chunk_id for h in light] == [h.chunk.chunk_id for h in full]
+        assert [h.chunk_id for h in light] == [h.chunk_id for h in full]
         assert [h.score for h in light] == pytest.approx([h.score for h in full], abs=1e-6)
-        assert all(h.counterparts is None for h in light)  # not asked for, not read
+        assert all(h.counterparts is None and h.chunk is None for h in light)  # not read
     rows = store.rank_dense(vectors[1], Filters(), 4, rows=True)
-    full = store.search_dense(vectors[1], Filters(), 4)
-    assert [h.chunk for h in rows] == [h.chunk for h in full]
+    assert [h.chunk for h in rows] == store.get([h.chunk_id for h in rows])  # whole chunks
+    assert rows[0].chunk_id == en.chunk_id  # its own vector: the counterparts come along
+    assert rows[0].counterparts == [Counterpart(zh.chunk_id, "zh", 0.91)]
     with_cp = {h.chunk_id: h for h in store.rank_dense(vectors[1], Filters(), 3, counterparts=True)}
     assert with_cp[en.chunk_id].counterparts == [Counterpart(zh.chunk_id, "zh", 0.91)]
     assert all(h.counterparts == [] for i, h in with_cp.items() if i != en.chunk_id)
+    assert all(h.chunk is None for h in with_cp.values())
     if store.capabilities.bm25:
-        full = store.search_text("venture capital funding", Filters(), 3)
+        full = store.rank_text("venture capital funding", Filters(), 3, rows=True)
         light = store.rank_text("venture capital funding", Filters(), 3, counterparts=True)
-        assert [h.chunk_id for h in light] == [h.chunk.chunk_id for h in full]
+        assert [h.chunk_id for h in light] == [h.chunk_id for h in full]
         assert [h.score for h in light] == pytest.approx([h.score for h in full], abs=1e-6)
+        assert [h.chunk for h in full] == store.get([h.chunk_id for h in full])
         assert all(h.counterparts is not None for h in light)
         assert store.rank_text("  ", Filters(), 3) == []
     else:
@@ -587,9 +591,9 @@ def test_documents_stats(shared: Loaded) -> None:
 
 
 def test_scans_page_past_one_query_page(make_store: StoreFactory, monkeypatch) -> None:  # noqa: ANN001
-    import reportrag.store.milvus as milvus_module
+    import reportrag.store.core as core_module
 
-    monkeypatch.setattr(milvus_module, "SCAN_PAGE", 4)  # force several pages
+    monkeypatch.setattr(core_module, "SCAN_PAGE", 4)  # force several pages
     store = make_store()
     store.ensure_collection(FINGERPRINT)
     chunks = make_chunks()
@@ -656,8 +660,8 @@ def test_open_existing_reads_dim_and_fingerprint(shared: Loaded, backend_uri: st
         assert other.fingerprint() == json.loads(json.dumps(FINGERPRINT))
         assert other.vector_index == store.vector_index
         assert other.count() == len(chunks)
-        hit = other.search_dense(vectors[3], Filters(), 1)[0]
-        assert hit.chunk.chunk_id == chunks[3].chunk_id
+        hit = other.rank_dense(vectors[3], Filters(), 1)[0]
+        assert hit.chunk_id == chunks[3].chunk_id
 
 
 def test_open_existing_refuses_what_is_missing(
@@ -712,15 +716,15 @@ def test_a_failed_index_build_leaves_no_collection(make_store: StoreFactory, mon
 
 def test_dense_search_scores_are_cosine(shared: Loaded) -> None:
     store, chunks, vectors = shared
-    hits = store.search_dense(vectors[6], Filters(), len(chunks))
+    hits = store.rank_dense(vectors[6], Filters(), len(chunks))
     assert ids(hits) == {c.chunk_id for c in chunks}  # empty Filters: no filter at all
-    assert hits[0].chunk.chunk_id == chunks[6].chunk_id
+    assert hits[0].chunk_id == chunks[6].chunk_id
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
     expected = {c.chunk_id: float(vectors[i] @ vectors[6]) for i, c in enumerate(chunks)}
     for h in hits:
         assert -1.0001 <= h.score <= 1.0001
-        assert h.score == pytest.approx(expected[h.chunk.chunk_id], abs=1e-4)
+        assert h.score == pytest.approx(expected[h.chunk_id], abs=1e-4)
 
 
 FILTER_CASES = [
@@ -789,9 +793,9 @@ def test_each_filter_narrows_inside_the_search(shared: Loaded, filters: Filters,
     assert expected and expected != {c.chunk_id for c in chunks}  # the case is meaningful
     # top_k=2 < matches for most cases: a post-filter of the unfiltered top-2 would lose hits.
     for q in range(3):
-        hits = store.search_dense(vectors[q], filters, len(chunks))
+        hits = store.rank_dense(vectors[q], filters, len(chunks))
         assert ids(hits) == expected
-        few = store.search_dense(vectors[q], filters, 2)
+        few = store.rank_dense(vectors[q], filters, 2)
         assert len(few) == min(2, len(expected)) and ids(few) <= expected
 
 
@@ -819,7 +823,7 @@ def test_injection_looking_values_match_nothing(shared: Loaded, value: str) -> N
         Filters(section=value),
         Filters(lang=("en", value)),
     ):
-        hits = store.search_dense(vectors[0], filters, len(chunks))
+        hits = store.rank_dense(vectors[0], filters, len(chunks))
         allowed = {c.chunk_id for c in chunks if c.lang == "en"} if "en" in filters.lang else set()
         assert ids(hits) <= allowed, (filters, ids(hits))
     assert store.get([value]) == []
@@ -837,7 +841,7 @@ def test_values_with_quotes_round_trip_exactly(make_store: StoreFactory) -> None
         c.section = w
     store.upsert(chunks, unit_vectors(len(chunks)))
     for c, w in zip(chunks, weird, strict=True):
-        hits = store.search_dense(unit_vectors(1, seed=3)[0], Filters(section=w), 10)
+        hits = store.rank_dense(unit_vectors(1, seed=3)[0], Filters(section=w), 10)
         assert ids(hits) == {x.chunk_id for x in chunks if x.section.startswith(w)}
         assert c.chunk_id in ids(hits)
 
@@ -846,13 +850,13 @@ def test_control_characters_are_rejected(shared: Loaded) -> None:
     store, _, vectors = shared
     for filters in (Filters(lang=("en\n",)), Filters(section="a\x00b")):
         with pytest.raises(FilterError):
-            store.search_dense(vectors[0], filters, 5)
+            store.rank_dense(vectors[0], filters, 5)
 
 
 def test_bad_dates_are_rejected(shared: Loaded) -> None:
     store, _, vectors = shared
     with pytest.raises(FilterError, match="date_from"):
-        store.search_dense(vectors[0], Filters(date_from='2023" or 1==1'), 5)
+        store.rank_dense(vectors[0], Filters(date_from='2023" or 1==1'), 5)
 
 
 def test_text_search_finds_keywords(shared: Loaded) -> None:
@@ -860,15 +864,15 @@ def test_text_search_finds_keywords(shared: Loaded) -> None:
     if not store.capabilities.bm25:
         pytest.skip(f"no BM25 on {store.capabilities.server_version}")
     by_id = {c.chunk_id: c for c in chunks}
-    hits = store.search_text("venture capital funding", Filters(), 3)
-    assert hits[0].chunk.chunk_id == "rep-en:1"
+    hits = store.rank_text("venture capital funding", Filters(), 3)
+    assert hits[0].chunk_id == "rep-en:1"
     assert all(h.score >= 0 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert store.search_text("Sicherheit Transparenz", Filters(), 3)[0].chunk.chunk_id == "art-de:1"
-    assert store.search_text("APACHE licences", Filters(), 3)[0].chunk.chunk_id == "rep-en:2"
-    filtered = store.search_text("open source", Filters(lang=("de",)), 5)
-    assert all(by_id[h.chunk.chunk_id].lang == "de" for h in filtered)
-    assert store.search_text("   ", Filters(), 3) == []
+    assert store.rank_text("Sicherheit Transparenz", Filters(), 3)[0].chunk_id == "art-de:1"
+    assert store.rank_text("APACHE licences", Filters(), 3)[0].chunk_id == "rep-en:2"
+    filtered = store.rank_text("open source", Filters(lang=("de",)), 5)
+    assert all(by_id[h.chunk_id].lang == "de" for h in filtered)
+    assert store.rank_text("   ", Filters(), 3) == []
 
 
 def test_text_search_finds_chinese_keywords(shared: Loaded) -> None:
@@ -879,9 +883,9 @@ def test_text_search_finds_chinese_keywords(shared: Loaded) -> None:
     if caps.analyzer != "jieba":
         pytest.skip("Chinese keyword search needs the jieba analyzer (pip install jieba)")
     # Words inside longer runs of Chinese: a whitespace/\w+ analyzer would never match them.
-    assert store.search_text("农业", Filters(), 3)[0].chunk.chunk_id == "rep-zh:2"
-    assert store.search_text("风险投资", Filters(), 3)[0].chunk.chunk_id == "rep-zh:1"
-    assert store.search_text("人工智能", Filters(lang=("zh",)), 3)[0].chunk.chunk_id == "rep-zh:0"
+    assert store.rank_text("农业", Filters(), 3)[0].chunk_id == "rep-zh:2"
+    assert store.rank_text("风险投资", Filters(), 3)[0].chunk_id == "rep-zh:1"
+    assert store.rank_text("人工智能", Filters(lang=("zh",)), 3)[0].chunk_id == "rep-zh:0"
 
 
 def test_text_search_unsupported_is_a_capability_error(shared: Loaded) -> None:
@@ -889,7 +893,7 @@ def test_text_search_unsupported_is_a_capability_error(shared: Loaded) -> None:
     if store.capabilities.bm25:
         pytest.skip("this backend has BM25")
     with pytest.raises(CapabilityError) as err:
-        store.search_text("funding", Filters(), 3)
+        store.rank_text("funding", Filters(), 3)
     assert err.value.details["capabilities"]["bm25"] is False
 
 
@@ -1002,13 +1006,13 @@ def test_explicit_index_kinds_search_correctly(make_store: StoreFactory, kind: s
     assert store.vector_index == kind
     chunks, vectors = make_chunks(), unit_vectors(len(make_chunks()))
     store.upsert(chunks, vectors)
-    assert store.search_dense(vectors[5], Filters(), 1)[0].chunk.chunk_id == chunks[5].chunk_id
+    assert store.rank_dense(vectors[5], Filters(), 1)[0].chunk_id == chunks[5].chunk_id
     # Reopened with the default IndexConfig: search follows the index the collection has.
     again = make_store(store._collection)
     assert again.ensure_collection(FINGERPRINT) is False
     assert again.vector_index == kind
-    hits = again.search_dense(vectors[2], Filters(lang=("en",)), 2)
-    assert hits[0].chunk.chunk_id == chunks[2].chunk_id
+    hits = again.rank_dense(vectors[2], Filters(lang=("en",)), 2)
+    assert hits[0].chunk_id == chunks[2].chunk_id
 
 
 # -- the expression builder (no Milvus needed) ---------------------------------------------
@@ -1197,11 +1201,11 @@ def test_metadata_filters_match_the_portable_semantics(make_store: StoreFactory,
     assert store.metadata_types(fresh=True) == types
     node = resolve_filter(parse_filter(raw), store.metadata_types())
     expected = {c.chunk_id for c in chunks if evaluate(node, c.metadata)}
-    hits = store.search_dense(unit_vectors(1, seed=5)[0], Filters(metadata=node), len(chunks))
+    hits = store.rank_dense(unit_vectors(1, seed=5)[0], Filters(metadata=node), len(chunks))
     assert ids(hits) == expected, raw
     # the other filters still apply beside it
     both = Filters(metadata=node, lang=("en",))
-    hits = store.search_dense(unit_vectors(1, seed=5)[0], both, len(chunks))
+    hits = store.rank_dense(unit_vectors(1, seed=5)[0], both, len(chunks))
     assert ids(hits) == {c.chunk_id for c in chunks if c.chunk_id in expected and c.lang == "en"}
     stored = {c.chunk_id: c for c in store.get([c.chunk_id for c in chunks])}
     assert {k: v.metadata for k, v in stored.items()} == {c.chunk_id: c.metadata for c in chunks}

@@ -43,6 +43,6 @@ def test_truncated_index_files_are_rebuilt_on_load(tmp_path: Path, caplog) -> No
     with MilvusStore(uri, "crash", 8) as store:
         store.ensure_collection({"model": "t", "dim": 8})
         assert store.count() == 20
-        hits = store.search_dense(vecs[3], Filters(lang=("en",)), 5)
-        assert hits and hits[0].chunk.ordinal == 3 and all(h.chunk.lang == "en" for h in hits)
+        hits = [h.chunk for h in store.rank_dense(vecs[3], Filters(lang=("en",)), 5, rows=True)]
+        assert hits and hits[0].ordinal == 3 and all(h.lang == "en" for h in hits)
     assert "rebuilt Milvus Lite index files" in caplog.text

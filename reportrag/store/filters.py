@@ -201,7 +201,7 @@ def _date_cover(expr: Expr, date_from: str, date_to: str) -> str:
     if lo > hi:  # an empty range: a clause nothing matches
         return 'date == "" and date != ""'
     prefixes = prefix_cover(*_widen(lo, hi))
-    days = [_date_prefix(p) for p in prefixes if len(p) == 8]
+    days: list[Scalar] = [_date_prefix(p) for p in prefixes if len(p) == 8]
     parts = [
         f"date like {expr.value('date', _date_prefix(p) + '%')}" for p in prefixes if len(p) < 8
     ]

@@ -27,7 +27,8 @@ import numpy as np
 from reportrag.errors import FingerprintMismatchError, InputError, StoreError
 from reportrag.store.capabilities import IndexConfig
 from reportrag.store.errors import redact_uri
-from reportrag.store.milvus import MAX_PAGE, MilvusStore
+from reportrag.store.milvus import MilvusStore
+from reportrag.store.reads import MAX_PAGE
 from reportrag.types import Chunk
 
 log = logging.getLogger(__name__)
