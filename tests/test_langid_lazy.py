@@ -50,3 +50,12 @@ def test_query_languages_are_those_of_preloaded_models() -> None:
         assert [lazy.detect_query(q, candidates=candidates) for q in queries] == [
             preloaded.detect_query(q, candidates=candidates) for q in queries
         ]
+
+
+def test_the_free_heap_goes_back_to_the_system_on_glibc() -> None:
+    import platform
+
+    from reportrag.heap import release_free_heap
+
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert release_free_heap() is expected
