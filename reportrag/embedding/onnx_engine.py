@@ -30,10 +30,14 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reportrag.errors import ModelError
+
+if TYPE_CHECKING:
+    from reportrag.embedding.query_tokenizer import QueryTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -296,7 +300,7 @@ class OnnxEngine:
         self._session = None
         self._tokenizer = None
         self.lean_tokenizer = lean_tokenizer
-        self._lean = None  # a QueryTokenizer once loaded, where the model's tokenizer allows
+        self._lean: QueryTokenizer | None = None  # once loaded, where the tokenizer allows
         self._load_lock = threading.Lock()
 
     def load(self) -> None:
@@ -337,12 +341,12 @@ class OnnxEngine:
                                          f"{self.precision} export: {exc}") from exc
                     logger.warning("ONNX %s export of %s unusable (%s): making it again",
                                    self.precision, self.model_dir.name, exc)
-            path = str(self.model_dir / "tokenizer.json")
+            tok_path = str(self.model_dir / "tokenizer.json")
             if self.lean_tokenizer:
                 from reportrag.embedding.query_tokenizer import shared_query_tokenizer
 
-                self._lean = shared_query_tokenizer(path)
-            tok = None if self._lean is not None else shared_tokenizer(path)
+                self._lean = shared_query_tokenizer(tok_path)
+            tok = None if self._lean is not None else shared_tokenizer(tok_path)
             self._tokenizer, self._session = tok, session
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -365,9 +369,10 @@ class OnnxEngine:
     def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         if self._lean is not None:
             return [self._lean.encode_ids(t) for t in texts]
-        if self._tokenizer is None:  # the lean tokenizer was switched off after loading
-            self._tokenizer = shared_tokenizer_for(self.model_dir)
-        return [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+        tok = self._tokenizer
+        if tok is None:  # the lean tokenizer was switched off after loading
+            tok = shared_tokenizer_for(self.model_dir)
+        return [e.ids for e in tok.encode_batch(list(texts))]
 
 
 def shared_tokenizer_for(model_dir: Path):  # noqa: ANN201 - tokenizers.Tokenizer

@@ -279,6 +279,8 @@ def shared_query_tokenizer(path: str) -> QueryTokenizer | None:
     with _SHARED_LOCK:
         if path not in _SHARED:
             config, vocab = read_tokenizer_json(path)
-            ok = vocab is not None and lean_supported(config)
-            _SHARED[path] = QueryTokenizer(config, vocab) if ok else None
+            lean = None
+            if vocab is not None and lean_supported(config):
+                lean = QueryTokenizer(config, vocab)
+            _SHARED[path] = lean
         return _SHARED[path]
