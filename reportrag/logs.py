@@ -36,9 +36,9 @@ class RequestIdFilter(logging.Filter):
     (" [ID]", or "" outside a request: the text format of the CLI stays as it was)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(record, "request_id", None):
-            record.request_id = request_id.get()
-        record.request_tag = f" [{record.request_id}]" if record.request_id else ""
+        rid = getattr(record, "request_id", None) or request_id.get()
+        record.request_id = rid
+        record.request_tag = f" [{rid}]" if rid else ""
         return True
 
 

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -115,7 +115,7 @@ class Writer:
                 self._error = exc
 
     def _do(self, item: object) -> None:
-        kind, *args = item  # type: ignore[misc]
+        kind, *args = cast("tuple[Any, ...]", item)
         if kind == "call":
             args[0]()
             return

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from reportrag.api.deps import AdminAuth, RuntimeDep, StoreDep, WriterDep
-from reportrag.api.schemas import IngestIn, error_responses
+from reportrag.api.ops_schemas import IngestIn
+from reportrag.api.schemas import error_responses
 from reportrag.errors import InputError, NotFoundError
 from reportrag.ids import DOC_ID_PATTERN
 

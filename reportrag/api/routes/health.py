@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 
 from reportrag.api.deps import RuntimeDep
 from reportrag.api.errors import NOT_READY, UNHEALTHY, error_response, redactor
-from reportrag.api.schemas import ErrorOut, HealthOut
+from reportrag.api.ops_schemas import HealthOut
+from reportrag.api.schemas import ErrorOut
 
 router = APIRouter(tags=["health"])
 RETRY_AFTER_S = 5  # when the wait is not known

@@ -15,9 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from reportrag.api.deps import AdminAuth, RuntimeDep
+from reportrag.api.ops_schemas import JobOut, JobsOut, UploadOut
 from reportrag.api.routes.documents import DocId
 from reportrag.api.runtime import Runtime
-from reportrag.api.schemas import JobOut, JobsOut, UploadOut, error_responses
+from reportrag.api.schemas import error_responses
 from reportrag.errors import InputError, ReportragError
 from reportrag.ingest.jobs import FINISHED, STATES, JobStore
 from reportrag.ingest.uploads import Upload, UploadStore, check_filename
