@@ -3,9 +3,9 @@
 They are ``async def`` because none of them waits on anything in the common case: FastAPI
 runs a plain ``def`` dependency on its thread pool, one thread hop (and GIL hand-over) per
 dependency per request, which under load cost more event-loop time than the route itself
-(py-spy, docs/benchmarks.md). Only a reconnect to Milvus blocks; that one goes to a thread.
-The service is leased for the request (reportrag/api/runtime.py): a connection that another request
-found broken is closed only once this one is done with it.
+(docs/benchmarks-history.md#the-http-rounds-newest-first). Only a reconnect to Milvus
+blocks; that one goes to a thread. The service is leased for the request (api/runtime.py):
+a connection that another request found broken is closed only once this one is done with it.
 """
 
 from __future__ import annotations

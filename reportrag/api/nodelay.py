@@ -3,9 +3,9 @@
 asyncio turns TCP_NODELAY on only for sockets whose ``proto`` is IPPROTO_TCP. uvicorn's
 multi-worker mode binds its listening socket with ``socket.socket(family)`` (``proto`` 0),
 so connections accepted by its workers keep Nagle on: a small response written in two parts
-then waits for the client's delayed ACK. Measured with ``reportrag serve --workers 2`` on a
-Milvus server, back-to-back requests on one connection: 72 ms p50 with Nagle, 24 ms for one
-worker (whose socket asyncio creates itself).
+then waits for the client's delayed ACK: back-to-back requests on one connection take several
+times longer on ``--workers 2`` than on one worker, whose socket asyncio creates itself
+(docs/benchmarks-history.md#the-http-rounds-newest-first).
 """
 
 from __future__ import annotations

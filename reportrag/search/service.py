@@ -189,8 +189,9 @@ class SearchService:
         Fused rankings (hybrid, cross-lingual) need deep lists, since a passage's rank in
         every list counts: ``candidates`` each. A dense ranking is final, so it returns what
         trimming reads: twice ``top_k`` (or twice the pool MMR picks from). On Milvus Lite
-        every hit is materialised as a whole row, so 10 hits instead of 40 is ~35 % less
-        search time (docs/benchmarks.md); when that is not enough, :meth:`search` goes deeper.
+        every hit is materialised as a whole row, so fewer hits is less search time
+        (docs/benchmarks.md#where-a-requests-time-goes); when that is not enough,
+        :meth:`search` goes deeper.
         """
         if mode != "dense":
             return full

@@ -14,7 +14,7 @@ The section prefix is a range (``section >= p and section < successor(p)``) rath
 to escape them, while string comparison needs no wildcard escaping at all.
 
 With ``like_prefixes`` (Milvus 2.3, whose Trie index answers a string *range* by scanning
-every row: ~70 ms a search at 100k rows, against ~5 ms for ``like "p%"``, bench/scale.py)
+every row, an order of magnitude slower than ``like "p%"``: docs/benchmarks.md#scale)
 prefixes and date ranges become LIKE prefixes instead: the section prefix when it holds no
 character LIKE or the literal could treat specially, and a date range as the few ``YYYY``,
 ``YYYY-M``, ``YYYY-MM``, ... prefixes that cover exactly the calendar days between its ends

@@ -3,9 +3,9 @@
 Milvus Lite 3.x is a gRPC server that pymilvus starts on a thread of the calling process, so
 by default its searches (pure Python) share the API's interpreter lock with the HTTP server,
 the request handling and the gRPC client. Started as a child process instead, the same
-server runs on the other core: on this 2-core machine ``POST /v1/search`` at concurrency 16
-goes from 25 to ~40 requests/s (docs/benchmarks.md), and several API workers can share one
-Lite database (Lite allows one process per database).
+server runs on the other core: on a 2-core machine ``POST /v1/search`` at concurrency 16
+serves more requests a second (docs/benchmarks-history.md#the-http-rounds-newest-first),
+and several API workers can share one Lite database (Lite allows one process per database).
 
 The child is ``python -m reportrag.store.lite_server`` on a 127.0.0.1 port the kernel picks
 (kept across restarts, so the address the workers were given stays right). It gets SIGTERM

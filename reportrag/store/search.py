@@ -43,9 +43,9 @@ class Search(StoreCore):
         ids and scores, the counterparts if asked, whole chunks only with ``rows``.
 
         Milvus Lite turns every hit into a full Python row before it projects the output
-        fields, so on Lite a search that returns only ids is cheaper (40 hits: 6.3 ms vs
-        9.2 ms with whole chunks) and the few chunks kept are read afterwards; on a server
-        the extra read costs more than the fields (docs/benchmarks.md).
+        fields, so on Lite a search that returns only ids is cheaper and the few chunks kept
+        are read afterwards; on a server the extra read costs more than the fields
+        (docs/benchmarks.md#where-a-requests-time-goes).
         """
         return _ranked(
             self._search_dense(vector, filters, top_k, self._rank_fields(counterparts, rows))
