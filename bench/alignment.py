@@ -90,7 +90,7 @@ def load_gold(path: Path = GOLD) -> list[GoldPair]:
     return [GoldPair(r["id"], r["en"], r["zh"], r["kind"]) for r in rows]
 
 
-def prepare_side(file_name: str, embedder: Any, corpus: Path = CORPUS) -> Side:  # noqa: ANN401
+def prepare_side(file_name: str, embedder: Any, corpus: Path = CORPUS) -> Side:
     """Chunk (production sizes) and embed one corpus file."""
     # the production defaults, not this machine's environment
     defaults = Settings.model_fields
@@ -211,7 +211,7 @@ def run_gold(en: Side, zh: Side, thresholds: tuple[float, ...] = THRESHOLDS) -> 
     }
 
 
-def run(embedder: Any) -> dict[str, Any]:  # noqa: ANN401
+def run(embedder: Any) -> dict[str, Any]:
     """Everything the bench reports, as a JSON-ready dict."""
     en, zh = prepare_side(EN_FILE, embedder), prepare_side(ZH_FILE, embedder)
     result = run_gold(en, zh)

@@ -73,7 +73,7 @@ def _env(data: Path) -> dict[str, str]:
     }
 
 
-def _json_out(run, what: str) -> dict[str, Any]:  # noqa: ANN001
+def _json_out(run, what: str) -> dict[str, Any]:
     if run.returncode != 0:
         raise SystemExit(f"{what} failed ({run.returncode}): {run.stderr[-3000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])

@@ -117,7 +117,7 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path
     # which reports the peak RSS of exactly this child.
     chunks: dict[str, list[str]] = {"out": [], "err": []}
 
-    def drain(stream, key: str) -> None:  # noqa: ANN001
+    def drain(stream, key: str) -> None:
         for line in stream:
             chunks[key].append(line)
 

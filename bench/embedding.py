@@ -68,7 +68,7 @@ def _queries() -> list[str]:
     return out
 
 
-def _engine(kind: str, threads: int, precision: str = "fp32", batch: int = 8):  # noqa: ANN202
+def _engine(kind: str, threads: int, precision: str = "fp32", batch: int = 8):
     """(encode(texts, query) -> vectors) for one engine configuration."""
     path = Path(model_path())
     if kind == "sentence-transformers":

@@ -67,7 +67,7 @@ def _split(corpus: Path) -> list:
     return chunks
 
 
-def _embeddings(model: str):  # noqa: ANN202
+def _embeddings(model: str):
     from langchain_huggingface import HuggingFaceEmbeddings
 
     return HuggingFaceEmbeddings(
@@ -78,7 +78,7 @@ def _embeddings(model: str):  # noqa: ANN202
     )
 
 
-def _store(db: Path, model: str, *, drop_old: bool):  # noqa: ANN202
+def _store(db: Path, model: str, *, drop_old: bool):
     from langchain_milvus import Milvus
 
     return Milvus(

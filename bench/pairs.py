@@ -63,7 +63,7 @@ def _truth_files(name: str) -> tuple[list[Path], set[frozenset[str]]]:
     return [root / "docs" / r["file"] for r in rows], truth
 
 
-def run_set(name: str, work: Path, embedder) -> dict[str, Any]:  # noqa: ANN001
+def run_set(name: str, work: Path, embedder) -> dict[str, Any]:
     from reportrag.ingest.corpus import discover
     from reportrag.ingest.pairmodel import DocumentSample, document_language
     from reportrag.ingest.pairs import detect_translations
@@ -153,7 +153,7 @@ def run_set(name: str, work: Path, embedder) -> dict[str, Any]:  # noqa: ANN001
     }
 
 
-def _count(items) -> dict[str, int]:  # noqa: ANN001
+def _count(items) -> dict[str, int]:
     out: dict[str, int] = {}
     for x in items:
         out[x] = out.get(x, 0) + 1

@@ -26,7 +26,7 @@ def _load(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def _plt():  # noqa: ANN202
+def _plt():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,7 +150,7 @@ def baseline() -> Path | None:
     return _save(fig, "baseline.png")
 
 
-def _save(fig, name: str) -> Path:  # noqa: ANN001
+def _save(fig, name: str) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
     fig.savefig(path)

@@ -516,7 +516,7 @@ def choose_ef(rows: list[dict], target_recall: float, target_p99: float) -> dict
     return {"ef": None, "note": f"no ef reached recall@10 >= {target_recall}"}
 
 
-def partition_key_run(args, data, fq, truth, client, pids, result) -> dict[str, Any]:  # noqa: ANN001
+def partition_key_run(args, data, fq, truth, client, pids, result) -> dict[str, Any]:
     """The same rows with ``lang`` as partition key (HNSW): insert, build, filtered search.
 
     First a routing check: on Milvus 2.3.5 *upsert* (what MilvusStore writes with) puts rows

@@ -34,7 +34,7 @@ def model_path(models_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def embedder(models_dir: Path):  # noqa: ANN201
+def embedder(models_dir: Path):
     """The default embedder (torch for documents, ONNX Runtime int8 for queries), warm."""
     from reportrag.embedding import load_embedder
 
@@ -48,7 +48,7 @@ def corpus_texts() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("00*.txt"))}
 
 
-def _ingested(settings, embedder):  # noqa: ANN001, ANN202
+def _ingested(settings, embedder):
     from reportrag.ingest.corpus import discover
     from reportrag.ingest.pipeline import run_ingest
     from reportrag.langid import LanguageDetector
@@ -68,7 +68,7 @@ def _ingested(settings, embedder):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture(scope="session")
-def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir: Path):  # noqa: ANN001, ANN201
+def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir: Path):
     """Settings of a Milvus Lite collection holding the whole corpus, ingested once."""
     from reportrag.settings import Settings
 
@@ -81,7 +81,7 @@ def lite_settings(tmp_path_factory: pytest.TempPathFactory, embedder, models_dir
 
 
 @pytest.fixture(scope="session")
-def server_settings(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, ANN201
+def server_settings(tmp_path_factory: pytest.TempPathFactory, embedder):
     """The same corpus in a collection on the real Milvus server (skipped without one)."""
     import uuid
 
@@ -101,7 +101,7 @@ def server_settings(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa
 @pytest.fixture(
     scope="session", params=["lite", pytest.param("server", marks=pytest.mark.integration)]
 )
-def backend_settings(request: pytest.FixtureRequest):  # noqa: ANN201
+def backend_settings(request: pytest.FixtureRequest):
     """The corpus on each backend: Milvus Lite, then the real Milvus server."""
     return request.getfixturevalue(f"{request.param}_settings")
 
@@ -112,7 +112,7 @@ LATIN_1_FILE = "latin-1-bericht.txt"  # a German text saved as Latin-1, not UTF-
 
 
 @pytest.fixture(scope="session")
-def live_server(lite_settings, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+def live_server(lite_settings, tmp_path_factory: pytest.TempPathFactory):
     """`reportrag serve` (real model, a copy of the ingested corpus) for tests that only read,
     or whose writes fail: an admin key, a short request-head timeout, and a corpus folder
     with one file in Latin-1 beside the real ones."""

@@ -24,7 +24,7 @@ MAX_BODY_BYTES = int(os.environ.get("FUZZ_MAX_BODY_BYTES", str(64 * 1024)))
 ERROR_CODE_CHARS = set("abcdefghijklmnopqrstuvwxyz_")
 
 
-def _error(response) -> dict | None:  # noqa: ANN001
+def _error(response) -> dict | None:
     try:
         body = json.loads(response.content)
     except ValueError:
@@ -34,7 +34,7 @@ def _error(response) -> dict | None:  # noqa: ANN001
 
 
 @schemathesis.check
-def error_shape(ctx, response, case) -> bool | None:  # noqa: ANN001
+def error_shape(ctx, response, case) -> bool | None:
     """A 4xx/5xx answers in the one documented error shape."""
     if response.status_code < 400:
         return None
@@ -71,7 +71,7 @@ def error_shape(ctx, response, case) -> bool | None:  # noqa: ANN001
 _INTEGRATION_REJECTIONS = ("'or' can only join", "query is ")
 
 
-def _integration_rejection(case, response) -> bool | None:  # noqa: ANN001
+def _integration_rejection(case, response) -> bool | None:
     """None for our own routes; whether a Dify / OpenAI route's rejection is documented."""
     path = case.operation.path
     if path != "/retrieval" and not path.startswith("/v1/vector_stores"):
@@ -100,7 +100,7 @@ _UPLOAD_REJECTIONS = {
 }
 
 
-def _documented_rejection(case, response) -> bool:  # noqa: ANN001
+def _documented_rejection(case, response) -> bool:
     integration = _integration_rejection(case, response)
     if integration is not None:
         return integration
@@ -122,7 +122,7 @@ def _documented_rejection(case, response) -> bool:  # noqa: ANN001
 
 
 @schemathesis.hook
-def filter_failure(context, failure: Failure, case, response) -> bool:  # noqa: ANN001
+def filter_failure(context, failure: Failure, case, response) -> bool:
     """Keep every failure except a positive-data rejection the docs list as intended."""
     if type(failure).__name__ == "RejectedPositiveData":
         return not _documented_rejection(case, response)

@@ -145,7 +145,7 @@ class ApiServer:
 
 
 @contextmanager
-def live_api(settings, work: Path, env: dict[str, str] | None = None) -> Iterator[ApiServer]:  # noqa: ANN001
+def live_api(settings, work: Path, env: dict[str, str] | None = None) -> Iterator[ApiServer]:
     """`reportrag serve` over a copy of ``settings``' ingested Lite data, ready to search.
 
     A copy, so that what the tests do to it (deletions, ingestions) never reaches the

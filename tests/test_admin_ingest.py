@@ -40,7 +40,7 @@ def _essay(subject: str, paragraphs: int = 4) -> str:
 
 
 @pytest.fixture()
-def setup(tmp_path: Path, embedder) -> Iterator[tuple[TestClient, Settings, Path]]:  # noqa: ANN001
+def setup(tmp_path: Path, embedder) -> Iterator[tuple[TestClient, Settings, Path]]:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "guide.md").write_text("# Guide\n\n" + _essay("Community guide"), encoding="utf-8")
@@ -77,7 +77,7 @@ def _texts(client: TestClient, query: str) -> list[str]:
     return [h["text"] for h in r.json()["hits"]]
 
 
-def test_a_symlink_out_of_the_corpus_is_never_served(setup) -> None:  # noqa: ANN001
+def test_a_symlink_out_of_the_corpus_is_never_served(setup) -> None:
     client, _, _ = setup
     assert not any("Jane Roe" in t for t in _texts(client, "salary of Jane Roe"))
     r = client.post("/v1/ingest", json={}, headers=ADMIN)
@@ -91,7 +91,7 @@ def test_a_symlink_out_of_the_corpus_is_never_served(setup) -> None:  # noqa: AN
     assert not any("Jane Roe" in t for t in _texts(client, "salary of Jane Roe"))
 
 
-def test_chinese_file_names_are_two_documents_and_never_replace_each_other(setup) -> None:  # noqa: ANN001
+def test_chinese_file_names_are_two_documents_and_never_replace_each_other(setup) -> None:
     client, _, corpus = setup
     (corpus / "商业化.txt").write_text("开源软件的商业化路径包括托管服务。\n", encoding="utf-8")
     (corpus / "开源报告.txt").write_text("这份开源年度报告统计了贡献者的数量。\n", encoding="utf-8")
@@ -107,7 +107,7 @@ def test_chinese_file_names_are_two_documents_and_never_replace_each_other(setup
 
 
 @pytest.mark.parametrize("name", ["manifest.toml", "README.md"])
-def test_the_manifest_and_readme_are_never_documents(setup, name: str) -> None:  # noqa: ANN001
+def test_the_manifest_and_readme_are_never_documents(setup, name: str) -> None:
     client, _, corpus = setup
     if name == "manifest.toml":
         (corpus / name).write_text("# no entries\n", encoding="utf-8")
@@ -117,7 +117,7 @@ def test_the_manifest_and_readme_are_never_documents(setup, name: str) -> None: 
     assert set(_docs(client)) == {"guide"}
 
 
-def test_cancel_answers_404_when_idle_and_202_while_an_ingestion_runs(setup) -> None:  # noqa: ANN001
+def test_cancel_answers_404_when_idle_and_202_while_an_ingestion_runs(setup) -> None:
     client, settings, _ = setup
     r = client.delete("/v1/ingest", headers=ADMIN)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
@@ -127,14 +127,14 @@ def test_cancel_answers_404_when_idle_and_202_while_an_ingestion_runs(setup) -> 
     assert client.delete("/v1/ingest").status_code in (401, 403)  # admin only
 
 
-def test_a_cancelled_ingestion_leaves_no_part_of_a_document_visible(setup, embedder,  # noqa: ANN001
+def test_a_cancelled_ingestion_leaves_no_part_of_a_document_visible(setup, embedder,
                                                                       monkeypatch) -> None:
     client, settings, corpus = setup
     (corpus / "long.md").write_text("# Long\n\n" + _essay("Foundation report", 12),
                                     encoding="utf-8")
     real, calls = embedder.embed_documents, []
 
-    def embed_documents(texts, **kw):  # noqa: ANN001, ANN003, ANN202
+    def embed_documents(texts, **kw):
         calls.append(len(texts))
         if len(calls) == 2:  # the first batch of long.md is stored (hidden) by now
             assert request_cancel(settings.data_dir)
@@ -154,12 +154,12 @@ def test_a_cancelled_ingestion_leaves_no_part_of_a_document_visible(setup, embed
     assert stored and len(runtime.store.chunks_of("long")) == len(stored)
 
 
-def test_a_failure_after_the_write_says_so_and_the_retry_finishes(setup, monkeypatch) -> None:  # noqa: ANN001
+def test_a_failure_after_the_write_says_so_and_the_retry_finishes(setup, monkeypatch) -> None:
     client, _, corpus = setup
     (corpus / "more.md").write_text("# More\n\n" + _essay("Security notes", 2), encoding="utf-8")
     real = MilvusStore.consolidate
 
-    def disk_full(self) -> int:  # noqa: ANN001
+    def disk_full(self) -> int:
         raise StoreError("Milvus said: No space left on device")
 
     # The admin ingestion opens a connection of its own: fail every store's last step.
@@ -188,7 +188,7 @@ HOSTILE = {
 }
 
 
-def test_hostile_documents_get_a_clear_answer_and_lose_nothing(setup) -> None:  # noqa: ANN001
+def test_hostile_documents_get_a_clear_answer_and_lose_nothing(setup) -> None:
     client, _, corpus = setup
     before = _docs(client)["guide"]
     answers = {}

@@ -394,14 +394,14 @@ def test_missing_documents_and_vectors_are_reported() -> None:
 
 
 @pytest.fixture(scope="module")
-def gold_sides(embedder):  # noqa: ANN001, ANN201
+def gold_sides(embedder):
     from bench.alignment import EN_FILE, ZH_FILE, prepare_side
 
     return prepare_side(EN_FILE, embedder), prepare_side(ZH_FILE, embedder)
 
 
 @pytest.mark.slow
-def test_gold_set_precision_and_recall(gold_sides) -> None:  # noqa: ANN001
+def test_gold_set_precision_and_recall(gold_sides) -> None:
     from bench.alignment import run_gold
 
     en, zh = gold_sides
@@ -412,7 +412,7 @@ def test_gold_set_precision_and_recall(gold_sides) -> None:  # noqa: ANN001
 
 
 @pytest.mark.slow
-def test_real_store_round_trip(gold_sides, embedder, tmp_path: Path) -> None:  # noqa: ANN001
+def test_real_store_round_trip(gold_sides, embedder, tmp_path: Path) -> None:
     """000/001 through a fresh Milvus Lite collection: links written once, then nothing."""
     from reportrag.store import MilvusStore
 
@@ -432,7 +432,7 @@ def test_real_store_round_trip(gold_sides, embedder, tmp_path: Path) -> None:  #
 
 
 @pytest.mark.slow
-def test_unrelated_articles_get_no_counterparts(embedder) -> None:  # noqa: ANN001
+def test_unrelated_articles_get_no_counterparts(embedder) -> None:
     """002 (English article) and 004 (Chinese article) share a topic, not a text."""
     from bench.alignment import UNRELATED_FILES, prepare_side
 

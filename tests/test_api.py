@@ -19,7 +19,7 @@ ADMIN_KEY = "test-admin-key-123"
 
 
 @pytest.fixture(scope="module")
-def client(backend_settings, embedder):  # noqa: ANN001, ANN201
+def client(backend_settings, embedder):
     from pydantic import SecretStr
 
     settings = backend_settings.model_copy(update={"api_key": SecretStr(ADMIN_KEY)})
@@ -31,13 +31,13 @@ def client(backend_settings, embedder):  # noqa: ANN001, ANN201
         yield c
 
 
-def _search(client: TestClient, **body) -> dict:  # noqa: ANN003
+def _search(client: TestClient, **body) -> dict:
     r = client.post("/v1/search", json=body)
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def _error(r) -> dict:  # noqa: ANN001
+def _error(r) -> dict:
     body = r.json()
     assert set(body) == {"error"} and {"code", "message", "details"} <= set(body["error"])
     assert "Traceback" not in r.text
@@ -268,19 +268,19 @@ def test_admin_disabled_without_a_key(lite_settings, embedder) -> None:
 
 
 def test_start_builds_the_query_language_detector_before_the_first_request(
-    lite_settings, embedder  # noqa: ANN001
+    lite_settings, embedder
 ) -> None:
     from reportrag.langid import detector as langid
 
-    langid._lingua_detector.cache_clear()  # noqa: SLF001 - as in a fresh worker process
+    langid._lingua_detector.cache_clear()
     runtime = Runtime(lite_settings, embedder=embedder)
     runtime.start()
     assert runtime.service is not None
     # Built at start, so the first English query does not pay for it (~1 s).
-    assert langid._lingua_detector.cache_info().currsize == 1  # noqa: SLF001
-    hits_before = langid._lingua_detector.cache_info().hits  # noqa: SLF001
+    assert langid._lingua_detector.cache_info().currsize == 1
+    hits_before = langid._lingua_detector.cache_info().hits
     assert runtime.service.search("open source contributors", top_k=1).query_lang == "en"
-    info = langid._lingua_detector.cache_info()  # noqa: SLF001
+    info = langid._lingua_detector.cache_info()
     assert info.currsize == 1 and info.hits > hits_before  # the search used that one
 
 

@@ -21,7 +21,7 @@ KEY = "k3y-from-a-file-9f2e71"
 WRONG = "wr0ng-key-guess-41c8d0"
 
 
-def _settings(**kw) -> Settings:  # noqa: ANN003
+def _settings(**kw) -> Settings:
     return Settings(_env_file=None, **kw)
 
 
@@ -30,7 +30,7 @@ def _bare_client(settings: Settings) -> TestClient:
     return TestClient(create_app(settings, runtime=Runtime(settings)))
 
 
-def _error(r) -> dict:  # noqa: ANN001
+def _error(r) -> dict:
     body = r.json()
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details", "request_id"}
@@ -61,7 +61,7 @@ def test_admin_key_from_a_file_is_read_stripped_and_rotates(tmp_path: Path) -> N
         (lambda p: (p / "bin.key").write_bytes(b"\xff\xfe\x00k") and p / "bin.key", "cannot read"),
     ],
 )
-def test_an_unusable_key_file_is_a_clear_config_error(tmp_path: Path, make, message) -> None:  # noqa: ANN001
+def test_an_unusable_key_file_is_a_clear_config_error(tmp_path: Path, make, message) -> None:
     path = make(tmp_path)
     with pytest.raises(ValidationError) as err:
         _settings(api_key_file=path)
@@ -115,7 +115,7 @@ def test_cors_is_off_by_default() -> None:
     assert "access-control-allow-origin" not in get.headers and get.status_code == 200
 
 
-def test_cors_allows_exactly_the_configured_origins(monkeypatch) -> None:  # noqa: ANN001
+def test_cors_allows_exactly_the_configured_origins(monkeypatch) -> None:
     monkeypatch.setenv("REPORTRAG_CORS_ORIGINS", "https://app.example, http://localhost:5173")
     settings = Settings(_env_file=None)
     assert settings.cors_origins == ["https://app.example", "http://localhost:5173"]
@@ -139,14 +139,14 @@ def test_cors_allows_exactly_the_configured_origins(monkeypatch) -> None:  # noq
 
 
 @pytest.mark.parametrize("value", ["https://app.example/", "app.example", '["ftp:/x"]'])
-def test_a_malformed_cors_origin_is_a_config_error(monkeypatch, value: str) -> None:  # noqa: ANN001
+def test_a_malformed_cors_origin_is_a_config_error(monkeypatch, value: str) -> None:
     monkeypatch.setenv("REPORTRAG_CORS_ORIGINS", value)
     with pytest.raises(ValidationError, match="is not an origin"):
         Settings(_env_file=None)
 
 
 @pytest.mark.slow
-def test_keys_never_reach_logs_or_error_bodies(lite_settings, embedder, caplog) -> None:  # noqa: ANN001
+def test_keys_never_reach_logs_or_error_bodies(lite_settings, embedder, caplog) -> None:
     settings = lite_settings.model_copy(
         update={"api_key": SecretStr(KEY), "read_api_key": SecretStr("reader-" + KEY)}
     )

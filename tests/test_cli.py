@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
-def env(lite_settings, monkeypatch):  # noqa: ANN001, ANN201
+def env(lite_settings, monkeypatch):
     monkeypatch.setenv("REPORTRAG_DATA_DIR", str(lite_settings.data_dir))
     monkeypatch.setenv("REPORTRAG_MODEL", lite_settings.model)
     monkeypatch.setenv("REPORTRAG_CORPUS_DIR", str(lite_settings.corpus_dir))
@@ -24,13 +24,13 @@ def env(lite_settings, monkeypatch):  # noqa: ANN001, ANN201
     get_settings.cache_clear()
 
 
-def _run(capsys, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli_main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_search_json_has_the_api_shape(env, capsys) -> None:  # noqa: ANN001
+def test_search_json_has_the_api_shape(env, capsys) -> None:
     code, out, _ = _run(
         capsys,
         "search",
@@ -59,7 +59,7 @@ def test_search_json_has_the_api_shape(env, capsys) -> None:  # noqa: ANN001
     assert all(h["lang"] == "zh" for h in body["hits"])
 
 
-def test_model_info_and_embed(env, capsys) -> None:  # noqa: ANN001
+def test_model_info_and_embed(env, capsys) -> None:
     code, out, _ = _run(capsys, "model", "info", "--json")
     info = json.loads(out)
     assert code == 0 and info["dim"] == 384 and info["max_tokens"] == 512
@@ -69,7 +69,7 @@ def test_model_info_and_embed(env, capsys) -> None:  # noqa: ANN001
     assert code == 0 and len(vecs) == 2 and len(vecs[0]) == 384
 
 
-def test_eval_writes_json(env, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+def test_eval_writes_json(env, capsys, tmp_path: Path) -> None:
     out_file = tmp_path / "eval.json"
     code, out, _ = _run(
         capsys,
@@ -96,14 +96,14 @@ def test_eval_writes_json(env, capsys, tmp_path: Path) -> None:  # noqa: ANN001
         (["chunks", "no-such-doc"], 5, "no-such-doc"),
     ],
 )
-def test_cli_errors_are_one_line(env, capsys, argv: list[str], code: int, needle: str) -> None:  # noqa: ANN001
+def test_cli_errors_are_one_line(env, capsys, argv: list[str], code: int, needle: str) -> None:
     got, out, err = _run(capsys, *argv)
     lines = err.strip().splitlines()
     assert got == code and len(lines) == 1 and needle in lines[0], (got, err)
 
 
 @pytest.mark.parametrize("value", ["", "int4", "INT8", "fp32; rm -rf /", "ｉｎｔ８", "x" * 5000])
-def test_a_bad_query_precision_is_one_line_and_exit_2(env, capsys, monkeypatch, value) -> None:  # noqa: ANN001
+def test_a_bad_query_precision_is_one_line_and_exit_2(env, capsys, monkeypatch, value) -> None:
     monkeypatch.setenv("REPORTRAG_QUERY_PRECISION", value)
     get_settings.cache_clear()
     code, out, err = _run(capsys, "model", "info")
@@ -116,7 +116,7 @@ def test_a_bad_query_precision_is_one_line_and_exit_2(env, capsys, monkeypatch, 
 
 @pytest.mark.parametrize("value", ["", "abc", "-1", "10.5", "nan", "inf", "１.２５",
                                    "1.25; rm -rf /", "9" * 5000])
-def test_a_bad_keyword_weight_is_one_line_and_exit_2(env, capsys, monkeypatch, value) -> None:  # noqa: ANN001
+def test_a_bad_keyword_weight_is_one_line_and_exit_2(env, capsys, monkeypatch, value) -> None:
     monkeypatch.setenv("REPORTRAG_SEARCH_KEYWORD_WEIGHT", value)
     get_settings.cache_clear()
     code, out, err = _run(capsys, "search", "open source")
@@ -133,7 +133,7 @@ def test_a_bad_keyword_weight_is_one_line_and_exit_2(env, capsys, monkeypatch, v
     + [("REPORTRAG_LITE_ADDRESS", v) for v in ("", "127.0.0.1:1", "http://h:1/;rm -rf /",
                                                "ftp://127.0.0.1:2", "http://" + "h" * 5000)],
 )
-def test_a_bad_lite_setting_is_one_line_and_exit_2(env, capsys, monkeypatch, name, value) -> None:  # noqa: ANN001
+def test_a_bad_lite_setting_is_one_line_and_exit_2(env, capsys, monkeypatch, name, value) -> None:
     monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     code, out, err = _run(capsys, "serve", "--port", "1")

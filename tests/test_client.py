@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def rr(lite_settings, embedder):  # noqa: ANN001, ANN201
+def rr(lite_settings, embedder):
     runtime = Runtime(lite_settings, embedder=embedder)
     runtime.start()
     with TestClient(create_app(lite_settings, runtime=runtime)) as http:

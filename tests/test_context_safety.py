@@ -81,7 +81,7 @@ def test_look_alike_brackets_are_escaped_only_where_they_open_a_passage_tag() ->
 
 
 @pytest.mark.slow
-def test_injected_text_stays_inside_its_citation_block(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_injected_text_stays_inside_its_citation_block(tmp_path: Path, embedder) -> None:
     from fastapi.testclient import TestClient
 
     from reportrag.api.app import create_app

@@ -176,7 +176,7 @@ def test_redoc_is_off(client: TestClient) -> None:
 # --- CORS ---------------------------------------------------------------------------------
 
 
-def _preflight(client: TestClient, origin: str, method: str = "POST", headers: str = ""):  # noqa: ANN202
+def _preflight(client: TestClient, origin: str, method: str = "POST", headers: str = ""):
     h = {"Origin": origin, "Access-Control-Request-Method": method}
     if headers:
         h["Access-Control-Request-Headers"] = headers

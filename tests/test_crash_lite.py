@@ -45,7 +45,7 @@ def _open(data_dir: Path) -> MilvusStore:
     return store
 
 
-def _ingest(corpus: Path, store: MilvusStore, embedder):  # noqa: ANN001, ANN202
+def _ingest(corpus: Path, store: MilvusStore, embedder):
     store.ensure_collection(embedder.fingerprint())
     return run_ingest(discover(corpus), embedder=embedder, store=store,
                       detector=LanguageDetector(), chunk_tokens=DEFAULTS.chunk_tokens,
@@ -62,7 +62,7 @@ def _state(store: MilvusStore) -> tuple[list[str], dict[str, str], dict[str, np.
 
 
 @pytest.fixture(scope="module")
-def clean(corpus: Path, embedder, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+def clean(corpus: Path, embedder, tmp_path_factory: pytest.TempPathFactory):
     store = _open(tmp_path_factory.mktemp("crash-clean"))
     _ingest(corpus, store, embedder)
     state = _state(store)
@@ -80,7 +80,7 @@ def _writing(collection_dir: Path, point: str) -> bool:
 
 @pytest.mark.parametrize("point", ["wal", "segment"])
 def test_ingest_process_killed_mid_write_converges(
-    point: str, corpus: Path, clean, embedder, tmp_path: Path  # noqa: ANN001
+    point: str, corpus: Path, clean, embedder, tmp_path: Path
 ) -> None:
     want_ids, want_hashes, want_vectors = clean
     data_dir = tmp_path / "data"

@@ -62,7 +62,7 @@ def test_compose_api_points_at_the_milvus_service(compose: dict) -> None:
     assert api["command"][:2] == ["reportrag", "serve"] and "--workers" in api["command"]
 
 
-def test_compose_settings_are_real_and_valid(compose: dict, monkeypatch) -> None:  # noqa: ANN001
+def test_compose_settings_are_real_and_valid(compose: dict, monkeypatch) -> None:
     env = compose["services"]["api"]["environment"]
     fields = {f"REPORTRAG_{name.upper()}" for name in Settings.model_fields}
     unknown = {k for k in env if k.startswith("REPORTRAG_")} - fields

@@ -191,7 +191,7 @@ def test_both_int8_variants_are_close_to_fp32_and_differ_in_weight_range(embedde
     assert float(np.min(np.sum(fp32 * q8, axis=1))) >= 0.98
 
 
-def test_the_int8_export_keeps_its_weights_in_a_mapped_file(embedder) -> None:  # noqa: ANN001
+def test_the_int8_export_keeps_its_weights_in_a_mapped_file(embedder) -> None:
     """The graph is small; the weights (the 384 MB embedding table among them) are in
     FILE.data, which onnxruntime maps instead of copying (bench/serve_memory.py). An export
     written before (weights inline, INT8_VERSION 1) is made again, once."""

@@ -40,7 +40,7 @@ def env(tmp_path: Path, model_path: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def served(tmp_path: Path, env: dict[str, str]):  # noqa: ANN201
+def served(tmp_path: Path, env: dict[str, str]):
     server = ApiServer(tmp_path, env).start()
     try:
         yield server

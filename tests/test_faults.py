@@ -46,7 +46,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def milvus(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def milvus(tmp_path_factory: pytest.TempPathFactory):
     if not MilvusServer.installed():
         pytest.skip("no Milvus server installed (scripts/milvus-server.sh install)")
     server = MilvusServer(tmp_path_factory.mktemp("fault-milvus")).start()
@@ -78,7 +78,7 @@ def _reconnect(uri: str, collection: str, until: float) -> MilvusStore:
             time.sleep(2)
 
 
-def _ingest(corpus: Path, store: MilvusStore, embedder, **kw):  # noqa: ANN001, ANN202
+def _ingest(corpus: Path, store: MilvusStore, embedder, **kw):
     store.ensure_collection(embedder.fingerprint())
     return run_ingest(
         discover(corpus), embedder=embedder, store=store, detector=LanguageDetector(),
@@ -93,7 +93,7 @@ def _state(store: MilvusStore) -> tuple[list[str], dict[str, str], dict[str, np.
     return ids, {c.chunk_id: c.content_hash for c in chunks}, store.get_vectors(ids)
 
 
-def _timed(fn, *args, **kw) -> tuple[httpx.Response, float]:  # noqa: ANN001
+def _timed(fn, *args, **kw) -> tuple[httpx.Response, float]:
     t0 = time.monotonic()
     r = fn(*args, timeout=60, **kw)
     return r, time.monotonic() - t0
@@ -116,7 +116,7 @@ def _wait_for(url: str, body: dict | None, until: float) -> httpx.Response:
 
 
 def test_api_answers_503_while_milvus_is_away_and_recovers_without_restart(
-    milvus: MilvusServer, small_corpus: Path, embedder, tmp_path: Path  # noqa: ANN001
+    milvus: MilvusServer, small_corpus: Path, embedder, tmp_path: Path
 ) -> None:
     store = _store(milvus.uri, "fault_api")
     _ingest(small_corpus, store, embedder)
@@ -180,7 +180,7 @@ def test_api_answers_503_while_milvus_is_away_and_recovers_without_restart(
 
 
 def test_milvus_killed_during_ingestion_converges_after_restart(
-    milvus: MilvusServer, small_corpus: Path, embedder  # noqa: ANN001
+    milvus: MilvusServer, small_corpus: Path, embedder
 ) -> None:
     clean = _store(milvus.uri, "fault_clean")
     _ingest(small_corpus, clean, embedder)
@@ -193,7 +193,7 @@ def test_milvus_killed_during_ingestion_converges_after_restart(
     crash.connect()
     real_upsert, calls = crash.upsert, []
 
-    def upsert(chunks, vectors, **kw) -> None:  # noqa: ANN001, ANN003
+    def upsert(chunks, vectors, **kw) -> None:
         calls.append(len(chunks))
         if len(calls) == 3:  # SIGKILL, from another thread, while this write is in flight
             threading.Thread(target=milvus.kill).start()

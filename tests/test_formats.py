@@ -91,7 +91,7 @@ def test_running_heads_and_page_numbers_go_and_chapter_headings_stay() -> None:
         (lambda: b"", DocumentError, "not a readable PDF"),
     ],
 )
-def test_pdfs_that_cannot_be_read_are_refused_with_the_reason(make, error, says) -> None:  # noqa: ANN001
+def test_pdfs_that_cannot_be_read_are_refused_with_the_reason(make, error, says) -> None:
     with pytest.raises(error, match=says):
         parse_pdf(make(), source="x.pdf")
 

@@ -41,7 +41,7 @@ def lite(tmp_path: Path) -> LiteProcess:
 
 
 @pytest.fixture
-def client(lite: LiteProcess, tmp_path: Path):  # noqa: ANN201
+def client(lite: LiteProcess, tmp_path: Path):
     settings = Settings(_env_file=None, data_dir=tmp_path, corpus_dir=tmp_path,
                         lite_address=lite.address, milvus_timeout=30,
                         api_key=SecretStr(KEY))
@@ -50,7 +50,7 @@ def client(lite: LiteProcess, tmp_path: Path):  # noqa: ANN201
         yield c
 
 
-def _error(r) -> dict:  # noqa: ANN001
+def _error(r) -> dict:
     body = r.json()
     assert set(body) == {"error"} and {"code", "message", "details"} <= set(body["error"])
     return body["error"]
@@ -72,7 +72,7 @@ def test_while_the_lite_process_restarts_every_answer_says_so_with_the_real_wait
     client: TestClient, lite: LiteProcess
 ) -> None:
     due = time.time() + 7.3
-    lite._publish(ChildStatus(RESTARTING, attempt=4, restarts=3, next_start_at=due,  # noqa: SLF001
+    lite._publish(ChildStatus(RESTARTING, attempt=4, restarts=3, next_start_at=due,
                               reason="was killed by SIGKILL"))
     r = client.get("/readyz")
     assert r.status_code == 503
@@ -104,7 +104,7 @@ def test_while_the_lite_process_restarts_every_answer_says_so_with_the_real_wait
     assert store["attempt"] == 4 and store["restarts"] == 3 and store["pid"] is None
     assert 0 < store["next_start_in_s"] <= 7.3
 
-    lite._publish(ChildStatus(STARTING, attempt=5, restarts=3))  # noqa: SLF001
+    lite._publish(ChildStatus(STARTING, attempt=5, restarts=3))
     r = client.get("/readyz")
     assert r.status_code == 503 and r.headers["retry-after"] == "1"
     assert "(attempt 5, starting now)" in _error(r)["message"]
@@ -113,7 +113,7 @@ def test_while_the_lite_process_restarts_every_answer_says_so_with_the_real_wait
 def test_a_lite_process_nobody_restarts_makes_healthz_fail(
     client: TestClient, lite: LiteProcess
 ) -> None:
-    lite._publish(ChildStatus(UP, pid=os.getpid()))  # noqa: SLF001
+    lite._publish(ChildStatus(UP, pid=os.getpid()))
     assert client.get("/healthz").json()["store"]["state"] == UP
     # The process that supervised the child is gone (serve was SIGKILLed; workers remain).
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -129,7 +129,7 @@ def test_a_lite_process_nobody_restarts_makes_healthz_fail(
     assert r.status_code == 503
     assert "no longer restarted" in _error(r)["details"]["milvus"]
 
-    lite._publish(ChildStatus(FAILED, reason="the supervisor failed: RuntimeError: bug"))  # noqa: SLF001
+    lite._publish(ChildStatus(FAILED, reason="the supervisor failed: RuntimeError: bug"))
     r = client.get("/healthz")
     assert r.status_code == 503 and "RuntimeError: bug" in _error(r)["message"]
 

@@ -15,7 +15,7 @@ def test_defaults_agree() -> None:
     assert index_config_from_settings(Settings(_env_file=None)) == IndexConfig()
 
 
-def test_environment_reaches_the_index_config(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+def test_environment_reaches_the_index_config(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     env = {
         "REPORTRAG_INDEX_KIND": "IVF_SQ8",
         "REPORTRAG_HNSW_M": "32",

@@ -41,7 +41,7 @@ def _store(tmp_path: Path, dim: int = 384) -> MilvusStore:
     return store
 
 
-def _ingest(corpus: Path, store: MilvusStore, embedder, **kw):  # noqa: ANN001, ANN202
+def _ingest(corpus: Path, store: MilvusStore, embedder, **kw):
     store.ensure_collection(embedder.fingerprint())
     return run_ingest(
         discover(corpus),
@@ -195,7 +195,7 @@ def test_chunks_respect_the_real_token_limit_and_languages(embedder) -> None:
     assert sum(c.lang == "en" for c in en_edition) > 0.9 * len(en_edition)
 
 
-def _cli(argv: list[str], monkeypatch, tmp_path: Path, corpus: Path, **env: str) -> int:  # noqa: ANN001
+def _cli(argv: list[str], monkeypatch, tmp_path: Path, corpus: Path, **env: str) -> int:
     from reportrag.settings import get_settings
 
     monkeypatch.setenv("REPORTRAG_DATA_DIR", str(tmp_path / "data"))
@@ -254,7 +254,7 @@ def test_a_document_over_the_chunk_budget_is_refused_before_it_is_chunked(
     chunked: list[str] = []
     real = plan_module.chunk_document
 
-    def chunk_document(meta, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def chunk_document(meta, *a, **kw):
         chunked.append(Path(meta.path).name)
         return real(meta, *a, **kw)
 

@@ -30,7 +30,7 @@ def corpus(tmp_path: Path) -> Path:
     return folder
 
 
-def _settings(data: Path, corpus: Path, embedder) -> Settings:  # noqa: ANN001
+def _settings(data: Path, corpus: Path, embedder) -> Settings:
     return Settings(
         _env_file=None,
         data_dir=data,
@@ -42,22 +42,22 @@ def _settings(data: Path, corpus: Path, embedder) -> Settings:  # noqa: ANN001
     )
 
 
-def _snapshot(store) -> dict[str, str]:  # noqa: ANN001
+def _snapshot(store) -> dict[str, str]:
     return {cid: h for d in store.all_doc_ids() for cid, h in store.doc_index(d).items()}
 
 
 class CountingStore:
     """The real store, counting the per-document reads a checkpoint is meant to avoid."""
 
-    def __init__(self, store) -> None:  # noqa: ANN001
+    def __init__(self, store) -> None:
         self._store = store
         self.chunks_of_calls = 0
 
-    def chunks_of(self, doc_id: str):  # noqa: ANN201
+    def chunks_of(self, doc_id: str):
         self.chunks_of_calls += 1
         return self._store.chunks_of(doc_id)
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(self._store, name)
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:  # noqa: ANN001
+def server(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     work = tmp_path_factory.mktemp("integrations")
     with live_api(lite_settings, work, {"REPORTRAG_READ_API_KEY": KEY}) as live:
         yield live
@@ -86,7 +86,7 @@ def test_openai_search_with_several_queries_and_an_or(client: openai.OpenAI) -> 
     (lambda c: c.vector_stores.search(COLLECTION, query="x", max_num_results=0),
      openai.BadRequestError),
 ])
-def test_openai_bad_input_gets_openai_errors(client: openai.OpenAI, call, error) -> None:  # noqa: ANN001
+def test_openai_bad_input_gets_openai_errors(client: openai.OpenAI, call, error) -> None:
     with pytest.raises(error) as caught:
         call(client)
     body = caught.value.body

@@ -22,7 +22,7 @@ class Ingestion:
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
 
-    def __call__(self, jobs, report):  # noqa: ANN001, ANN204
+    def __call__(self, jobs, report):
         docs = [j.doc_id for j in jobs]
         self.batches.append(docs)
         report("embedding", {"to_embed": len(docs)})
@@ -34,7 +34,7 @@ class Ingestion:
 
 
 @contextmanager
-def free_lock():  # noqa: ANN201
+def free_lock():
     yield
 
 
@@ -78,7 +78,7 @@ def test_a_full_queue_refuses_and_a_held_lock_makes_jobs_wait(tmp_path: Path) ->
     assert err.value.details["retry_after_s"] > 0
 
     @contextmanager
-    def held():  # noqa: ANN202 - another ingestion has the lock
+    def held():
         raise ConflictError("another ingestion is running")
         yield
 
@@ -91,7 +91,7 @@ def test_the_runner_thread_picks_up_jobs_when_woken(tmp_path: Path) -> None:
     jobs = JobStore(tmp_path)
     finished = threading.Event()
 
-    def run(batch, report):  # noqa: ANN001, ANN202
+    def run(batch, report):
         finished.set()
         return {}
 

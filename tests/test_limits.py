@@ -32,7 +32,7 @@ INJECTIONS = [
 
 
 @pytest.fixture(scope="module")
-def client(lite_settings, embedder):  # noqa: ANN001, ANN201
+def client(lite_settings, embedder):
     from pydantic import SecretStr
 
     settings = lite_settings.model_copy(update={"api_key": SecretStr(KEY)})
@@ -43,7 +43,7 @@ def client(lite_settings, embedder):  # noqa: ANN001, ANN201
         yield c
 
 
-def _error(r) -> dict:  # noqa: ANN001
+def _error(r) -> dict:
     assert r.status_code < 500, r.text
     body = r.json()
     assert set(body) == {"error"}
@@ -53,7 +53,7 @@ def _error(r) -> dict:  # noqa: ANN001
     return body["error"]
 
 
-def _raw(client: TestClient, path: str, data: bytes, ctype: str = "application/json"):  # noqa: ANN202
+def _raw(client: TestClient, path: str, data: bytes, ctype: str = "application/json"):
     return client.post(path, content=data, headers={"content-type": ctype})
 
 
@@ -95,7 +95,7 @@ CJK_OVER_TOKENS = "开源商业化" * 220  # 1100 characters (under the 2000 lim
         ({"query": "ok", "api_key": "x"}, 422, "invalid_request"),
     ],
 )
-def test_bad_bodies_get_a_4xx_in_the_error_shape(client, path, body, status, code) -> None:  # noqa: ANN001
+def test_bad_bodies_get_a_4xx_in_the_error_shape(client, path, body, status, code) -> None:
     if path == "/v1/context" and body.get("top_k") == 101:
         body = {**body, "top_k": 51}  # the context endpoint's own limit
     r = client.post(path, json=body)
@@ -115,12 +115,12 @@ def test_bad_bodies_get_a_4xx_in_the_error_shape(client, path, body, status, cod
         {"query": "ok", "top_k": 51},
     ],
 )
-def test_context_limits(client, body: dict) -> None:  # noqa: ANN001
+def test_context_limits(client, body: dict) -> None:
     r = client.post("/v1/context", json=body)
     assert r.status_code == 422 and _error(r)["code"] == "invalid_request"
 
 
-def test_integral_floats_and_the_limits_themselves_are_accepted(client) -> None:  # noqa: ANN001
+def test_integral_floats_and_the_limits_themselves_are_accepted(client) -> None:
     longest = ("open source " * 200)[:2000]
     r = client.post("/v1/search", json={"query": longest, "top_k": 100.0, "mode": "dense"})
     assert r.status_code == 200, r.text
@@ -145,26 +145,26 @@ def test_integral_floats_and_the_limits_themselves_are_accepted(client) -> None:
         (b'{"query": "x" ' + b" " * 70_000 + b"}", "application/json", 413),
     ],
 )
-def test_malformed_and_mis_encoded_bodies(client, data: bytes, ctype: str, status: int) -> None:  # noqa: ANN001
+def test_malformed_and_mis_encoded_bodies(client, data: bytes, ctype: str, status: int) -> None:
     r = _raw(client, "/v1/search", data, ctype)
     assert r.status_code == status, r.text
     _error(r)
 
 
-def test_utf16_json_is_understood_not_crashed_on(client) -> None:  # noqa: ANN001
+def test_utf16_json_is_understood_not_crashed_on(client) -> None:
     r = _raw(client, "/v1/search", json.dumps({"query": "开源", "top_k": 1}).encode("utf-16"))
     assert r.status_code == 200 and len(r.json()["hits"]) == 1  # RFC 8259 §8.1 auto-detection
 
 
 @pytest.mark.parametrize("query", INJECTIONS)
-def test_injection_looking_queries_are_just_text(client, query: str) -> None:  # noqa: ANN001
+def test_injection_looking_queries_are_just_text(client, query: str) -> None:
     r = client.post("/v1/search", json={"query": query, "top_k": 3})
     assert r.status_code == 200, r.text
     assert len(r.json()["hits"]) == 3  # searched for, not executed and not a filter
 
 
 @pytest.mark.parametrize("value", INJECTIONS)
-def test_injection_looking_path_and_query_parameters(client, value: str) -> None:  # noqa: ANN001
+def test_injection_looking_path_and_query_parameters(client, value: str) -> None:
     from urllib.parse import quote
 
     for url in (f"/v1/documents/{quote(value, safe='')}", f"/v1/chunks/{quote(value, safe='')}"):
@@ -175,7 +175,7 @@ def test_injection_looking_path_and_query_parameters(client, value: str) -> None
     assert r.status_code == 422 and _error(r)["code"] == "invalid_request"
 
 
-def test_unknown_routes_and_methods(client) -> None:  # noqa: ANN001
+def test_unknown_routes_and_methods(client) -> None:
     assert _error(client.get("/v1/nope"))["code"] == "not_found"
     r = client.patch("/v1/documents/rise-of-open-source-llms")
     assert r.status_code == 405 and _error(r)["code"] == "method_not_allowed"
@@ -195,14 +195,14 @@ def test_unknown_routes_and_methods(client) -> None:  # noqa: ANN001
         ("002_e3e1792454d159ff.txt", 422, "invalid_request"),
     ],
 )
-def test_ingest_paths_are_checked(client, paths, status: int, code: str) -> None:  # noqa: ANN001
+def test_ingest_paths_are_checked(client, paths, status: int, code: str) -> None:
     r = client.post("/v1/ingest", json={"paths": paths, "dry_run": True},
                     headers={"X-API-Key": KEY})
     assert r.status_code == status, r.text
     assert _error(r)["code"] == code
 
 
-def test_openapi_publishes_the_configured_limits(lite_settings, embedder) -> None:  # noqa: ANN001
+def test_openapi_publishes_the_configured_limits(lite_settings, embedder) -> None:
     settings = lite_settings.model_copy(update={"max_query_chars": 321})
     app = create_app(settings, runtime=Runtime(settings))
     schema = app.openapi()
@@ -228,7 +228,7 @@ with ExitStack() as stack:
 """
 
 
-def test_a_second_ingestion_gets_409_and_the_cli_exit_6(client, lite_settings, tmp_path) -> None:  # noqa: ANN001
+def test_a_second_ingestion_gets_409_and_the_cli_exit_6(client, lite_settings, tmp_path) -> None:
     # The CLI gets a data dir of its own: Milvus Lite lets one process open a database, and
     # this test process holds the session's open.
     cli_data = tmp_path / "cli-data"
@@ -261,7 +261,7 @@ def test_a_second_ingestion_gets_409_and_the_cli_exit_6(client, lite_settings, t
 
 
 def test_cli_ingest_while_the_lite_database_is_open_elsewhere_is_one_line(
-    client, lite_settings, tmp_path  # noqa: ANN001
+    client, lite_settings, tmp_path
 ) -> None:
     # This test process holds the session's Milvus Lite database open (the `client` fixture).
     cli = subprocess.run(

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def db_copy(lite_settings, tmp_path: Path) -> Path:  # noqa: ANN001
+def db_copy(lite_settings, tmp_path: Path) -> Path:
     """A copy of the session's ingested Lite database (this process may hold the original)."""
     db = tmp_path / "data" / "milvus.db"
     shutil.copytree(lite_settings.data_dir / "milvus.db", db,
@@ -31,7 +31,7 @@ def db_copy(lite_settings, tmp_path: Path) -> Path:  # noqa: ANN001
     return db
 
 
-def _store(settings: Settings, db: Path, address: str, embedder) -> MilvusStore:  # noqa: ANN001
+def _store(settings: Settings, db: Path, address: str, embedder) -> MilvusStore:
     s = settings.model_copy(update={"data_dir": db.parent, "lite_address": address})
     store = store_from_settings(s, embedder.dim)
     store.connect()
@@ -53,7 +53,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_the_child_serves_the_same_collection_and_stop_releases_the_lock(
-    lite_settings, db_copy: Path, embedder  # noqa: ANN001
+    lite_settings, db_copy: Path, embedder
 ) -> None:
     vec = embedder.embed_query("How many A100 GPUs does ChatGPT need?")
     with LiteProcess(db_copy) as lite:
@@ -85,7 +85,7 @@ def test_the_child_serves_the_same_collection_and_stop_releases_the_lock(
         server_manager_instance.release_server(str(db_copy))
 
 
-def _filters():  # noqa: ANN202
+def _filters():
     from reportrag.types import Filters
 
     return Filters()
@@ -93,7 +93,7 @@ def _filters():  # noqa: ANN202
 
 @pytest.mark.slow
 def test_a_killed_child_is_started_again_and_the_store_reconnects(
-    lite_settings, db_copy: Path, embedder  # noqa: ANN001
+    lite_settings, db_copy: Path, embedder
 ) -> None:
     with LiteProcess(db_copy) as lite:
         first = lite.pid
@@ -179,7 +179,7 @@ def test_a_port_another_process_listens_on_is_never_taken_for_ours(tmp_path: Pat
 
 @pytest.mark.slow
 def test_other_commands_reach_the_database_through_the_running_process(
-    lite_settings, db_copy: Path, embedder, monkeypatch, capsys  # noqa: ANN001
+    lite_settings, db_copy: Path, embedder, monkeypatch, capsys
 ) -> None:
     from reportrag.api.cli import main as cli_main
     from reportrag.settings import get_settings
@@ -192,7 +192,7 @@ def test_other_commands_reach_the_database_through_the_running_process(
         # What `reportrag search` / `ingest` build, with nothing but the data directory set:
         s = lite_settings.model_copy(update={"data_dir": db_copy.parent, "lite_address": None})
         store = store_from_settings(s, embedder.dim)
-        assert store._address == lite.address  # noqa: SLF001
+        assert store._address == lite.address
         monkeypatch.setenv("REPORTRAG_DATA_DIR", str(db_copy.parent))
         monkeypatch.setenv("REPORTRAG_MODEL", lite_settings.model)
         for name in ("REPORTRAG_MILVUS_URI", "REPORTRAG_LITE_ADDRESS"):

@@ -145,7 +145,7 @@ def test_stop_ends_the_supervision_while_it_waits() -> None:
         s.sup.stop()
         return True
 
-    s.sup._sleep = sleep  # noqa: SLF001 - the seam the constructor fills
+    s.sup._sleep = sleep
     s.outcomes = [s.child(2)]
     s.run(s.child(1))
     assert calls == [0.5] and s.outcomes, "no start after stop()"
@@ -188,12 +188,12 @@ def test_workers_read_the_published_status_and_notice_a_dead_supervisor(tmp_path
     db = tmp_path / "milvus.db"
     lite = LiteProcess(db, port=45678)  # never started: only its publishing is used
     address = lite.address
-    lite._publish(ChildStatus(UP, pid=os.getpid(), restarts=1))  # noqa: SLF001
+    lite._publish(ChildStatus(UP, pid=os.getpid(), restarts=1))
     assert read_status(db, address) == ChildStatus(UP, pid=os.getpid(), restarts=1)
     assert read_status(db, address + "/") is not None
     assert read_status(db, "http://127.0.0.1:1") is None  # someone else's server
     down = ChildStatus(RESTARTING, attempt=2, next_start_at=123.5, reason="was killed by SIGKILL")
-    lite._publish(down)  # noqa: SLF001
+    lite._publish(down)
     assert read_status(db, address) == down
     assert running_address(db) is None  # while it restarts, no pid to reach it by
 

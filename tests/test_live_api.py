@@ -25,7 +25,7 @@ ADMIN_KEY = "live-admin-key-5b1d0c"
 
 
 @pytest.fixture(scope="module")
-def live(lite_settings, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+def live(lite_settings, tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("live")
     with live_api(lite_settings, work, {"REPORTRAG_API_KEY": ADMIN_KEY}) as server:
         yield server
@@ -72,7 +72,7 @@ def _post_chunked(port: int, body: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, payload
 
 
-def test_a_chunked_body_is_limited_like_a_declared_one(live) -> None:  # noqa: ANN001
+def test_a_chunked_body_is_limited_like_a_declared_one(live) -> None:
     big = json.dumps({"query": "open source " * 8000}).encode()  # ~96 KB, no Content-Length
     assert len(big) > 64 * 1024
     status, headers, payload = _post_chunked(live.port, big)
@@ -91,7 +91,7 @@ def test_a_chunked_body_is_limited_like_a_declared_one(live) -> None:  # noqa: A
     assert httpx.get(f"{live.url}/healthz").status_code == 200
 
 
-def test_steady_load_from_another_process_has_no_errors(live, tmp_path: Path) -> None:  # noqa: ANN001
+def test_steady_load_from_another_process_has_no_errors(live, tmp_path: Path) -> None:
     """30 s at 4 requests/s (~1/3 of what this machine serves): every one answered 200.
 
     The warm-up sends each pooled query once: RSS climbs while caches fill on first use
@@ -114,7 +114,7 @@ def test_steady_load_from_another_process_has_no_errors(live, tmp_path: Path) ->
     print(f"\nload: {report['latency_ms']} RSS {rss['start_mb']} -> {rss['end_mb']} MB")
 
 
-def _schemathesis(live, tmp_path: Path, *args: str) -> dict:  # noqa: ANN001
+def _schemathesis(live, tmp_path: Path, *args: str) -> dict:
     report = tmp_path / "schemathesis.json"
     env = {
         **os.environ,
@@ -137,7 +137,7 @@ def _schemathesis(live, tmp_path: Path, *args: str) -> dict:  # noqa: ANN001
     return result
 
 
-def test_fuzz_ingest_with_and_without_the_key(live, tmp_path: Path) -> None:  # noqa: ANN001
+def test_fuzz_ingest_with_and_without_the_key(live, tmp_path: Path) -> None:
     # First, while the copy is whole: every ingestion then re-reads without re-embedding.
     # No stateful phase here: no link starts or ends at /v1/ingest, so with only it selected
     # schemathesis would report the links as missing; the other run follows them.
@@ -148,7 +148,7 @@ def test_fuzz_ingest_with_and_without_the_key(live, tmp_path: Path) -> None:  # 
 
 
 def test_fuzz_every_other_operation_finds_no_5xx_and_keeps_the_contract(
-    live, lite_settings, tmp_path: Path  # noqa: ANN001
+    live, lite_settings, tmp_path: Path
 ) -> None:
     from reportrag.wiring import store_from_settings
 
@@ -176,7 +176,7 @@ def test_fuzz_every_other_operation_finds_no_5xx_and_keeps_the_contract(
     assert len(docs) == 5
 
 
-def test_the_admin_key_never_reaches_the_server_log(live) -> None:  # noqa: ANN001
+def test_the_admin_key_never_reaches_the_server_log(live) -> None:
     """After hundreds of fuzzed requests with the key, without it and with wrong ones."""
     log = live.log.read_text(errors="replace")
     assert "POST /v1/ingest" in log and "DELETE /v1/documents/" in log  # access log was on

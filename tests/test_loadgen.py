@@ -20,7 +20,7 @@ from bench import loadgen
 class _Handler(BaseHTTPRequestHandler):
     seen: list[dict] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         self.seen.append({"path": self.path, "body": body, "key": self.headers.get("x-api-key")})
         status = 503 if "fail" in body["query"] else 200

@@ -91,7 +91,7 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(
 
 
 @pytest.fixture(scope="module")
-def server(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:  # noqa: ANN001
+def server(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     work = tmp_path_factory.mktemp("mcp")
     with live_api(lite_settings, work, {"REPORTRAG_READ_API_KEY": KEY}) as live:
         yield live
@@ -189,7 +189,7 @@ async def test_mcp_calls_are_counted_without_their_arguments(server: ApiServer) 
 
 @pytest.mark.slow
 async def test_the_sdk_client_uses_every_tool_over_stdio(
-        lite_settings, tmp_path: Path) -> None:  # noqa: ANN001
+        lite_settings, tmp_path: Path) -> None:
     data = copy_lite(lite_settings.data_dir, tmp_path / "data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTRAG_")}
     env.update({"REPORTRAG_DATA_DIR": str(data), "REPORTRAG_MODEL": lite_settings.model,

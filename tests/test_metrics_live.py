@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def two_workers(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:  # noqa: ANN001
+def two_workers(lite_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     work = tmp_path_factory.mktemp("metrics-live")
     data = copy_lite(lite_settings.data_dir, work / "data")
     server = ApiServer(work, {

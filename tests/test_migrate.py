@@ -80,7 +80,7 @@ def _target(open_store: Opened, kind: str, source: MilvusStore) -> MilvusStore:
     return store
 
 
-def _copy(src: MilvusStore, dst: MilvusStore, **kwargs: object):  # noqa: ANN202
+def _copy(src: MilvusStore, dst: MilvusStore, **kwargs: object):
     return migrate(
         src._uri,
         dst._uri,
@@ -309,7 +309,7 @@ def test_reservoir_samples_uniformly() -> None:
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):  # noqa: ANN001, ANN201
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):
     monkeypatch.setenv("REPORTRAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("REPORTRAG_MILVUS_TIMEOUT", "2")
     get_settings.cache_clear()
@@ -323,7 +323,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):  # noqa: ANN00
     get_settings.cache_clear()
 
 
-def test_cli_migrates_and_prints_json(stores: Opened, cli) -> None:  # noqa: ANN001
+def test_cli_migrates_and_prints_json(stores: Opened, cli) -> None:
     src, _, _ = _source(stores, "lite")
     target = str(Path(src._uri).with_name("cli.db"))
     code, out, err = cli(
@@ -355,7 +355,7 @@ def test_cli_migrates_and_prints_json(stores: Opened, cli) -> None:  # noqa: ANN
         (["--from", "{src}", "--to", "{mismatch}"], 4, "another embedding model"),
     ],
 )
-def test_cli_errors_are_one_line(  # noqa: ANN001
+def test_cli_errors_are_one_line(
     stores: Opened, cli, tmp_path: Path, argv: list[str], code: int, needle: str
 ) -> None:
     src, _, _ = _source(stores, "lite")
@@ -378,18 +378,18 @@ def test_cli_errors_are_one_line(  # noqa: ANN001
 # -- the real corpus, both ways ------------------------------------------------------------------
 
 
-def ids(hits: list) -> set[str]:  # noqa: ANN001
+def ids(hits: list) -> set[str]:
     return {h.chunk_id for h in hits}
 
 
-def scores(hits: list) -> list[float]:  # noqa: ANN001
+def scores(hits: list) -> list[float]:
     return [h.score for h in hits]
 
 
 @pytest.mark.slow
 @pytest.mark.integration
 def test_the_ingested_corpus_survives_lite_to_server_and_back(
-    lite_settings, embedder, tmp_path: Path  # noqa: ANN001
+    lite_settings, embedder, tmp_path: Path
 ) -> None:
     if not SERVER_URI:
         pytest.skip("REPORTRAG_TEST_MILVUS_URI not set")

@@ -28,11 +28,11 @@ READ_KEY = "read-key-for-metrics-5d1e"
 SECRET_QUERY = "zebra-quokka-passphrase-771"
 
 
-def _settings(**kw) -> Settings:  # noqa: ANN003
+def _settings(**kw) -> Settings:
     return Settings(_env_file=None, **kw)
 
 
-def _bare(**kw) -> TestClient:  # noqa: ANN003
+def _bare(**kw) -> TestClient:
     # No model, no Milvus: ids, metrics and auth act before a route needs either.
     settings = _settings(**kw)
     return TestClient(create_app(settings, runtime=Runtime(settings)))
@@ -229,7 +229,7 @@ def spans() -> Iterator[object]:
 
 
 @pytest.mark.slow
-def test_one_hybrid_search_is_one_span_tree(lite_settings, embedder, spans) -> None:  # noqa: ANN001
+def test_one_hybrid_search_is_one_span_tree(lite_settings, embedder, spans) -> None:
     provider, exporter = spans
     runtime = Runtime(lite_settings, embedder=embedder)
     app = create_app(lite_settings, runtime=runtime, tracer_provider=provider)
@@ -246,7 +246,7 @@ def test_one_hybrid_search_is_one_span_tree(lite_settings, embedder, spans) -> N
     assert root.name == "POST /v1/search"
     assert {s.context.trace_id for s in found} == {root.context.trace_id}
 
-    def ancestors(s) -> list[str]:  # noqa: ANN001
+    def ancestors(s) -> list[str]:
         out = []
         while s.parent is not None:
             s = by_id[s.parent.span_id]
@@ -267,7 +267,7 @@ def test_one_hybrid_search_is_one_span_tree(lite_settings, embedder, spans) -> N
 
 
 @pytest.mark.slow
-def test_stage_and_milvus_timings_are_recorded(lite_settings, embedder) -> None:  # noqa: ANN001
+def test_stage_and_milvus_timings_are_recorded(lite_settings, embedder) -> None:
     runtime = Runtime(lite_settings, embedder=embedder)
     stage = "reportrag_stage_duration_seconds_count"
     call = "reportrag_milvus_request_duration_seconds_count"

@@ -20,7 +20,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     return TestClient(create_app(settings))
 
 
-def _error(r) -> dict:  # noqa: ANN001
+def _error(r) -> dict:
     body = r.json()
     assert set(body) == {"error"} and {"code", "message", "details"} <= set(body["error"])
     return body["error"]

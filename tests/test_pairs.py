@@ -344,7 +344,7 @@ def test_sync_detects_aligns_and_records_then_writes_nothing_again() -> None:
     assert store.records["guide-en"][0].doc_id == "guide-zh"
 
 
-def test_declared_pair_that_reads_as_one_language_is_aligned_with_a_warning(caplog) -> None:  # noqa: ANN001
+def test_declared_pair_that_reads_as_one_language_is_aligned_with_a_warning(caplog) -> None:
     """The manifest is the authority: no refusal, and the warning names both documents."""
     w = World.make(12)
     page = w.page(12)
@@ -435,7 +435,7 @@ def test_translations_live_beside_the_counterparts_in_one_json() -> None:
     assert sc.row_translations({"counterparts": "not json"}) == []
 
 
-def test_cli_says_on_stderr_what_was_not_aligned(capsys) -> None:  # noqa: ANN001
+def test_cli_says_on_stderr_what_was_not_aligned(capsys) -> None:
     from reportrag.api.commands.ingest import _print_alignments
 
     base = {"warnings": [], "chunks_updated": 0, "mean_confidence": 0.0, "confidence": 0.0}
@@ -469,7 +469,7 @@ def test_documents_endpoint_shows_translations() -> None:
            "translations": [{"doc_id": "a-zh", "confidence": 0.97, "source": "detected"}]}
 
     class Service:
-        class store:  # noqa: N801 - stands in for the store attribute
+        class store:
             @staticmethod
             def documents() -> list[dict]:
                 return [doc]

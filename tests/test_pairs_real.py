@@ -19,7 +19,7 @@ EN, ZH = "000_a4d6d44b88908d33", "001_01d7e7f86c812082"  # default doc ids: the 
 UNPAIRED = ("002_e3e1792454d159ff", "003_18194aaf734a0421", "004_17b3d39a7c38cc16")
 
 
-def test_report_editions_are_paired_without_a_manifest(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_report_editions_are_paired_without_a_manifest(tmp_path: Path, embedder) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for f in sorted((REPO / "corpus").glob("00*.txt")):
@@ -29,7 +29,7 @@ def test_report_editions_are_paired_without_a_manifest(tmp_path: Path, embedder)
     store.ensure_collection(embedder.fingerprint())
     checkpoint = Checkpoint(tmp_path / "checkpoint.jsonl", store.generation() or "g")
 
-    def ingest():  # noqa: ANN202
+    def ingest():
         return run_ingest(
             discover(corpus), embedder=embedder, store=store, detector=LanguageDetector(),
             chunk_tokens=320, overlap_tokens=48, progress=False, prune_doc_ids=True,

@@ -46,7 +46,7 @@ _FRAGMENTS = ["<s>", "</s>", "<pad>", "<unk>", "<mask>", "<s", "s>", "＜s＞", 
               "passage: "]
 
 
-def _hf(path: str):  # noqa: ANN202 - tokenizers.Tokenizer
+def _hf(path: str):
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(path)
@@ -86,7 +86,7 @@ def tokenizer_json(model_path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def both(tokenizer_json: str):  # noqa: ANN201
+def both(tokenizer_json: str):
     return _hf(tokenizer_json), QueryTokenizer.from_file(tokenizer_json)
 
 
@@ -94,7 +94,7 @@ def test_the_model_tokenizer_is_the_pipeline_it_reproduces(tokenizer_json: str) 
     assert shared_query_tokenizer(tokenizer_json) is not None
 
 
-def test_every_evaluation_query_gets_the_same_ids(both) -> None:  # noqa: ANN001
+def test_every_evaluation_query_gets_the_same_ids(both) -> None:
     hf, lean = both
     queries = _eval_queries()
     assert len(queries) >= 500
@@ -103,7 +103,7 @@ def test_every_evaluation_query_gets_the_same_ids(both) -> None:  # noqa: ANN001
             assert lean.encode_ids(prefix + q) == hf.encode(prefix + q).ids, q
 
 
-def test_random_mixed_script_text_gets_the_same_ids(both) -> None:  # noqa: ANN001
+def test_random_mixed_script_text_gets_the_same_ids(both) -> None:
     hf, lean = both
     texts = _fuzz_texts(3000) + ["", " ", "  ", "\t", "<s>", "<s><s>", "a<mask>b", "\x00\x01"]
     mismatched = [t for t in texts if lean.encode_ids(t) != hf.encode(t).ids]
@@ -133,7 +133,7 @@ def test_other_pipelines_are_left_to_the_library(tokenizer_json: str, tmp_path: 
         assert shared_query_tokenizer(str(path)) is None
 
 
-def test_query_vectors_are_identical(embedder) -> None:  # noqa: ANN001
+def test_query_vectors_are_identical(embedder) -> None:
     """The query engine fed by the lean tokenizer and by the library's: the same bits."""
     engine = embedder.query_engine
     queries = [f"query: {q}" for q in _eval_queries()[::25]]

@@ -39,7 +39,7 @@ def _chunk(i: int, text: str) -> Chunk:
 
 
 @pytest.fixture
-def service(embedder, tmp_path: Path) -> Iterator[tuple[SearchService, MilvusStore, list[Chunk]]]:  # noqa: ANN001
+def service(embedder, tmp_path: Path) -> Iterator[tuple[SearchService, MilvusStore, list[Chunk]]]:
     # Seven copies of one passage (punctuation and case vary: near-duplicates), then others.
     dupes = [DUPLICATE, DUPLICATE.upper(), DUPLICATE.replace(",", ""), DUPLICATE + " ",
              DUPLICATE.replace(".", "!"), DUPLICATE.lower(), "  " + DUPLICATE]
@@ -54,7 +54,7 @@ def service(embedder, tmp_path: Path) -> Iterator[tuple[SearchService, MilvusSto
     store.close()
 
 
-def test_near_duplicates_beyond_the_first_read_are_still_skipped(service, monkeypatch) -> None:  # noqa: ANN001
+def test_near_duplicates_beyond_the_first_read_are_still_skipped(service, monkeypatch) -> None:
     svc, store, _ = service
     assert 7 > 3 + DEDUPE_SLACK  # more duplicates than the chunks read up front
     reads: list[int] = []
@@ -82,7 +82,7 @@ def _key(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
-def test_without_dedupe_every_duplicate_is_returned(service) -> None:  # noqa: ANN001
+def test_without_dedupe_every_duplicate_is_returned(service) -> None:
     svc, _, _ = service
     res = svc.search("open source licences let anyone share code", top_k=7, mode="dense",
                      dedupe=False)
@@ -91,7 +91,7 @@ def test_without_dedupe_every_duplicate_is_returned(service) -> None:  # noqa: A
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
-def test_one_passage_under_an_old_and_a_new_chunk_id_is_one_hit(service, embedder,  # noqa: ANN001
+def test_one_passage_under_an_old_and_a_new_chunk_id_is_one_hit(service, embedder,
                                                                  mode: str) -> None:
     # Mid re-ingestion: a paragraph inserted above moved this passage to a new ordinal (a new
     # chunk id) and the new row is stored before the old one is deleted.
@@ -106,7 +106,7 @@ def test_one_passage_under_an_old_and_a_new_chunk_id_is_one_hit(service, embedde
     assert len(hits) == 3
 
 
-def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,  # noqa: ANN001
+def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,
                                                            monkeypatch) -> None:
     svc, store, chunks = service
     if not store.capabilities.bm25:
@@ -115,7 +115,7 @@ def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,  #
     linux = next(c.chunk_id for c in chunks if "Linux" in c.text)
     real = store.rank_dense
 
-    def dense_misses_linux(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def dense_misses_linux(*args, **kwargs):
         # As an approximate index can: the passage BM25 ranks first is not a dense hit.
         return [h for h in real(*args, **kwargs) if h.chunk_id != linux]
 
@@ -139,7 +139,7 @@ def test_keyword_only_hits_get_their_dense_score_when_read(service, embedder,  #
     assert ranked[0].score == pytest.approx(1.25 / 61)
 
 
-def test_a_chunk_deleted_after_the_search_is_left_out(service, monkeypatch) -> None:  # noqa: ANN001
+def test_a_chunk_deleted_after_the_search_is_left_out(service, monkeypatch) -> None:
     svc, store, chunks = service
     first = svc.search("venture capital funding", top_k=3, mode="hybrid").hits
     gone = first[0].chunk.chunk_id
@@ -161,7 +161,7 @@ def test_a_chunk_deleted_after_the_search_is_left_out(service, monkeypatch) -> N
     assert len(res.hits) == 3
 
 
-def test_diversify_reads_a_wider_pool_and_returns_top_k(service) -> None:  # noqa: ANN001
+def test_diversify_reads_a_wider_pool_and_returns_top_k(service) -> None:
     svc, _, _ = service
     res = svc.search("open source licences", top_k=3, mode="dense", diversify=True)
     assert len(res.hits) == 3
@@ -173,26 +173,26 @@ def test_diversify_reads_a_wider_pool_and_returns_top_k(service) -> None:  # noq
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid", "crosslingual"])
-def test_rows_with_the_search_or_read_after_give_the_same_hits(service, mode) -> None:  # noqa: ANN001
+def test_rows_with_the_search_or_read_after_give_the_same_hits(service, mode) -> None:
     svc, _, _ = service
     kwargs = {"top_k": 5, "mode": mode, "filters": Filters(lang=("en",))}
     queries = ["open source licences", "venture capital funding", "Linux kernel"]
     policy = svc._rows_in_search
     results = {}
     for rows in (True, False):
-        svc._rows_in_search = lambda mode, per_lang, rows=rows: rows  # noqa: ARG005
+        svc._rows_in_search = lambda mode, per_lang, rows=rows: rows
         results[rows] = [svc.search(q, **kwargs).to_dict()["hits"] for q in queries]
     svc._rows_in_search = policy
     assert results[True] == results[False]
     assert all(results[True])
 
 
-def _dense_depths(store, monkeypatch) -> list[int]:  # noqa: ANN001
+def _dense_depths(store, monkeypatch) -> list[int]:
     """The top_k of every dense search the store is asked for."""
     asked: list[int] = []
     real = store.rank_dense
 
-    def recorded(vector, filters, top_k, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def recorded(vector, filters, top_k, **kwargs):
         asked.append(top_k)
         return real(vector, filters, top_k, **kwargs)
 
@@ -200,7 +200,7 @@ def _dense_depths(store, monkeypatch) -> list[int]:  # noqa: ANN001
     return asked
 
 
-def test_a_dense_ranking_is_searched_only_as_deep_as_trimming_reads(service, monkeypatch) -> None:  # noqa: ANN001
+def test_a_dense_ranking_is_searched_only_as_deep_as_trimming_reads(service, monkeypatch) -> None:
     svc, store, _ = service
     asked = _dense_depths(store, monkeypatch)
     res = svc.search("open source licences let anyone share code", top_k=3, mode="dense",
@@ -212,8 +212,8 @@ def test_a_dense_ranking_is_searched_only_as_deep_as_trimming_reads(service, mon
     assert asked == [12]
 
 
-def test_a_short_dense_ranking_used_up_by_duplicates_is_searched_again_deeper(  # noqa: D103
-        service, monkeypatch) -> None:  # noqa: ANN001
+def test_a_short_dense_ranking_used_up_by_duplicates_is_searched_again_deeper(
+        service, monkeypatch) -> None:
     svc, store, _ = service
     asked = _dense_depths(store, monkeypatch)
     query = "open source licences let anyone share code"
@@ -231,7 +231,7 @@ def test_a_short_dense_ranking_used_up_by_duplicates_is_searched_again_deeper(  
     assert asked == [6] and len(res.hits) == 1
 
 
-def test_the_ranking_settings_reach_the_service(embedder) -> None:  # noqa: ANN001
+def test_the_ranking_settings_reach_the_service(embedder) -> None:
     """REPORTRAG_SEARCH_* configure the service; the setting and Tuning share one default."""
     from reportrag.settings import Settings
 

@@ -33,7 +33,7 @@ def _free_port() -> int:
 class Served:
     """A ``reportrag serve`` subprocess, its base URL and its stderr so far."""
 
-    def __init__(self, settings, workers: int, tmp_path: Path,  # noqa: ANN001
+    def __init__(self, settings, workers: int, tmp_path: Path,
                  extra_env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -90,7 +90,7 @@ class Served:
 def serve(tmp_path: Path) -> Iterator:
     started: list[Served] = []
 
-    def start(settings, workers: int, extra_env: dict[str, str] | None = None) -> Served:  # noqa: ANN001
+    def start(settings, workers: int, extra_env: dict[str, str] | None = None) -> Served:
         s = Served(settings, workers, tmp_path, extra_env)
         started.append(s)
         return s
@@ -100,7 +100,7 @@ def serve(tmp_path: Path) -> Iterator:
         s.stop()
 
 
-def _pids(url: str, path: str, requests: int, method: str = "GET", body: dict | None = None):  # noqa: ANN202
+def _pids(url: str, path: str, requests: int, method: str = "GET", body: dict | None = None):
     """The X-Worker-Pid of each of ``requests`` concurrent requests (fresh connections)."""
 
     def one(_: int) -> tuple[int, str]:
@@ -113,7 +113,7 @@ def _pids(url: str, path: str, requests: int, method: str = "GET", body: dict | 
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_two_workers_each_load_the_model_once_and_both_answer(server_settings, serve) -> None:  # noqa: ANN001
+def test_two_workers_each_load_the_model_once_and_both_answer(server_settings, serve) -> None:
     served = serve(server_settings, workers=2)
     served.wait_ready(loaded=2)
     answers = _pids(served.url, "/healthz", 400)
@@ -142,7 +142,7 @@ def _lite_children(db: Path) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def _serve_copy(lite_settings, serve, tmp_path: Path, **kw) -> tuple[Served, Path]:  # noqa: ANN001
+def _serve_copy(lite_settings, serve, tmp_path: Path, **kw) -> tuple[Served, Path]:
     """``serve`` over a copy of the session's Lite database (this test process holds its lock)."""
     data = tmp_path / "data"
     shutil.copytree(lite_settings.data_dir / "milvus.db", data / "milvus.db")
@@ -151,7 +151,7 @@ def _serve_copy(lite_settings, serve, tmp_path: Path, **kw) -> tuple[Served, Pat
 
 @pytest.mark.slow
 def test_two_workers_share_milvus_lite_served_from_its_own_process(
-    lite_settings, serve, tmp_path: Path  # noqa: ANN001
+    lite_settings, serve, tmp_path: Path
 ) -> None:
     served, data = _serve_copy(lite_settings, serve, tmp_path, workers=2)
     served.wait_ready(loaded=2)
@@ -174,7 +174,7 @@ def test_two_workers_share_milvus_lite_served_from_its_own_process(
 
 @pytest.mark.slow
 def test_sigterm_stops_the_lite_process_cleanly_and_removes_its_address(
-    lite_settings, serve, tmp_path: Path  # noqa: ANN001
+    lite_settings, serve, tmp_path: Path
 ) -> None:
     from reportrag.store.lite_process import address_file, running_address
 
@@ -193,7 +193,7 @@ def test_sigterm_stops_the_lite_process_cleanly_and_removes_its_address(
 
 @pytest.mark.slow
 def test_workers_on_milvus_lite_in_the_api_process_fall_back_to_one(
-    lite_settings, serve, tmp_path: Path  # noqa: ANN001
+    lite_settings, serve, tmp_path: Path
 ) -> None:
     served, data = _serve_copy(lite_settings, serve, tmp_path, workers=2,
                                extra_env={"REPORTRAG_LITE_PROCESS": "false"})
@@ -207,7 +207,7 @@ def test_workers_on_milvus_lite_in_the_api_process_fall_back_to_one(
 
 
 def test_serve_says_in_one_line_when_the_lite_database_is_taken(
-    monkeypatch, tmp_path: Path, capsys  # noqa: ANN001
+    monkeypatch, tmp_path: Path, capsys
 ) -> None:
     from reportrag.store.lite_process import LiteProcess
 
@@ -231,7 +231,7 @@ def test_serve_says_in_one_line_when_the_lite_database_is_taken(
     ("argv", "needle"),
     [(["serve", "--workers", "0"], "--workers"), (["serve", "--port", "70000"], "--port")],
 )
-def test_serve_refuses_bad_flags(monkeypatch, tmp_path: Path, capsys, argv, needle) -> None:  # noqa: ANN001
+def test_serve_refuses_bad_flags(monkeypatch, tmp_path: Path, capsys, argv, needle) -> None:
     monkeypatch.setenv("REPORTRAG_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     try:

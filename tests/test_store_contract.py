@@ -239,7 +239,7 @@ def shared(
         store.close()
 
 
-def ids(hits: list) -> set[str]:  # noqa: ANN001 - Ranked or Chunk lists
+def ids(hits: list) -> set[str]:
     return {h.chunk_id for h in hits}
 
 
@@ -590,7 +590,7 @@ def test_documents_stats(shared: Loaded) -> None:
     assert docs["note-xx"]["date"] == ""
 
 
-def test_scans_page_past_one_query_page(make_store: StoreFactory, monkeypatch) -> None:  # noqa: ANN001
+def test_scans_page_past_one_query_page(make_store: StoreFactory, monkeypatch) -> None:
     import reportrag.store.core as core_module
 
     monkeypatch.setattr(core_module, "SCAN_PAGE", 4)  # force several pages
@@ -694,12 +694,12 @@ def test_open_existing_refuses_a_foreign_collection(backend_uri: str) -> None:
         raw.close()
 
 
-def test_a_failed_index_build_leaves_no_collection(make_store: StoreFactory, monkeypatch) -> None:  # noqa: ANN001
+def test_a_failed_index_build_leaves_no_collection(make_store: StoreFactory, monkeypatch) -> None:
     import reportrag.store.schema as schema_module
 
     real = schema_module.build_index_params
 
-    def broken(dialect, config):  # noqa: ANN001, ANN202 - our own seam, made to fail in Milvus
+    def broken(dialect, config):
         params = real(dialect, config)
         params.add_index("no_such_field", index_type="INVERTED")
         return params
@@ -787,7 +787,7 @@ FILTER_CASES = [
 
 
 @pytest.mark.parametrize(("filters", "keep"), FILTER_CASES)
-def test_each_filter_narrows_inside_the_search(shared: Loaded, filters: Filters, keep) -> None:  # noqa: ANN001
+def test_each_filter_narrows_inside_the_search(shared: Loaded, filters: Filters, keep) -> None:
     store, chunks, vectors = shared
     expected = {c.chunk_id for c in chunks if keep(c)}
     assert expected and expected != {c.chunk_id for c in chunks}  # the case is meaningful
@@ -1186,7 +1186,7 @@ def _meta_cases() -> list[dict]:
 
 
 @pytest.mark.parametrize("raw", _meta_cases(), ids=lambda c: json.dumps(c)[:60])
-def test_metadata_filters_match_the_portable_semantics(make_store: StoreFactory, raw) -> None:  # noqa: ANN001
+def test_metadata_filters_match_the_portable_semantics(make_store: StoreFactory, raw) -> None:
     from reportrag.metadata import evaluate, merge_types, parse_filter, resolve_filter
 
     store = make_store()

@@ -20,7 +20,7 @@ def _chunks(n: int) -> list[Chunk]:
     return out
 
 
-def test_truncated_index_files_are_rebuilt_on_load(tmp_path: Path, caplog) -> None:  # noqa: ANN001
+def test_truncated_index_files_are_rebuilt_on_load(tmp_path: Path, caplog) -> None:
     uri = str(tmp_path / "milvus.db")
     rng = np.random.default_rng(0)
     vecs = rng.normal(size=(20, 8)).astype(np.float32)

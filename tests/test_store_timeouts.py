@@ -50,7 +50,7 @@ def test_every_pymilvus_call_in_the_store_passes_a_timeout() -> None:
 
 
 @pytest.fixture()
-def black_hole():  # noqa: ANN201
+def black_hole():
     """A loopback port that accepts TCP connections and never says a word (a hung server)."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))

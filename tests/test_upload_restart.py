@@ -30,7 +30,7 @@ def _job(server: ApiServer, job_id: str) -> dict:
 
 
 def test_a_job_killed_mid_embedding_converges_after_a_restart(
-    lite_settings, embedder, tmp_path: Path  # noqa: ANN001
+    lite_settings, embedder, tmp_path: Path
 ) -> None:
     data = copy_lite(lite_settings.data_dir, tmp_path / "data")
     env = {

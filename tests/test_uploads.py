@@ -34,7 +34,7 @@ ZH_ANSWER = "年复合增长率达 23%"
 MAX_UPLOAD = 1024 * 1024
 
 
-def _settings(tmp_path: Path, embedder, **kw) -> Settings:  # noqa: ANN001
+def _settings(tmp_path: Path, embedder, **kw) -> Settings:
     corpus = tmp_path / "corpus"
     corpus.mkdir(exist_ok=True)
     (corpus / "guide.md").write_text(
@@ -49,7 +49,7 @@ def _settings(tmp_path: Path, embedder, **kw) -> Settings:  # noqa: ANN001
 
 
 @pytest.fixture()
-def app(tmp_path: Path, embedder) -> Iterator[tuple[TestClient, Settings]]:  # noqa: ANN001
+def app(tmp_path: Path, embedder) -> Iterator[tuple[TestClient, Settings]]:
     settings = _settings(tmp_path, embedder)
     store = store_from_settings(settings, embedder.dim)
     store.connect()
@@ -62,7 +62,7 @@ def app(tmp_path: Path, embedder) -> Iterator[tuple[TestClient, Settings]]:  # n
 
 
 def _upload(client: TestClient, name: str, data: bytes | None = None, *,
-            metadata: dict | None = None, doc_id: str | None = None):  # noqa: ANN202
+            metadata: dict | None = None, doc_id: str | None = None):
     data = (FORMATS / name).read_bytes() if data is None else data
     form = {"metadata": json.dumps(metadata)} if metadata is not None else {}
     url = "/v1/documents" if doc_id is None else f"/v1/documents/{doc_id}"
@@ -96,7 +96,7 @@ def _chunks(client: TestClient, doc_id: str) -> int:
     ("name", "pages"), [("report-excerpt.pdf", True), ("report-excerpt.docx", True),
                         ("report-excerpt.html", False), ("report-excerpt-scan.pdf", True)],
 )
-def test_an_upload_is_found_through_its_job_and_cites_its_page(app, name: str, pages: bool) -> None:  # noqa: ANN001
+def test_an_upload_is_found_through_its_job_and_cites_its_page(app, name: str, pages: bool) -> None:
     if "scan" in name:  # no text layer: read by OCR in the job
         need_ocr()
     client, _ = app
@@ -130,7 +130,7 @@ def test_an_upload_is_found_through_its_job_and_cites_its_page(app, name: str, p
     assert chunk["page"] == hits[0]["page"] and chunk["metadata"] == meta["metadata"]
 
 
-def test_the_same_bytes_again_change_nothing_and_a_replacement_leaves_no_stale_chunk(app) -> None:  # noqa: ANN001
+def test_the_same_bytes_again_change_nothing_and_a_replacement_leaves_no_stale_chunk(app) -> None:
     client, settings = app
     first = _upload(client, "report-excerpt.pdf", metadata={"doc_id": "rep"})
     assert _wait(client, first.json()["job_id"])["state"] == "done"
@@ -154,7 +154,7 @@ def test_the_same_bytes_again_change_nothing_and_a_replacement_leaves_no_stale_c
     assert not _search(client, EN_QUESTION, "rep", mode="dense")[1:]
 
 
-def test_twenty_uploads_in_a_row_queue_and_all_finish(app) -> None:  # noqa: ANN001
+def test_twenty_uploads_in_a_row_queue_and_all_finish(app) -> None:
     client, _ = app
     jobs = []
     for i in range(20):
@@ -168,7 +168,7 @@ def test_twenty_uploads_in_a_row_queue_and_all_finish(app) -> None:  # noqa: ANN
     assert {f"note-{i:02d}" for i in range(20)} <= docs
 
 
-def test_a_full_queue_answers_429_and_stores_nothing(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_a_full_queue_answers_429_and_stores_nothing(tmp_path: Path, embedder) -> None:
     settings = _settings(tmp_path, embedder, job_queue=2)
     runtime = Runtime(settings, embedder=embedder)
     runtime.start()
@@ -213,7 +213,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize(("name", "data", "meta", "status", "code"), HOSTILE,
                          ids=[h[0][:20] for h in HOSTILE])
-def test_hostile_uploads_get_a_4xx_and_lose_nothing(app, name, data, meta, status, code) -> None:  # noqa: ANN001
+def test_hostile_uploads_get_a_4xx_and_lose_nothing(app, name, data, meta, status, code) -> None:
     client, settings = app
     before = client.get("/v1/documents").json()
     r = _upload(client, name, _docx_bomb() if data is None else data, metadata=meta)
@@ -224,7 +224,7 @@ def test_hostile_uploads_get_a_4xx_and_lose_nothing(app, name, data, meta, statu
     assert _search(client, "Who reviews pull requests?", "guide")[0]["doc_id"] == "guide"
 
 
-def test_a_pdf_without_text_is_refused_or_read_by_ocr(app, monkeypatch) -> None:  # noqa: ANN001
+def test_a_pdf_without_text_is_refused_or_read_by_ocr(app, monkeypatch) -> None:
     client, settings = app
     blank = pdfs.drawing_only_pdf()  # no text layer, and nothing an OCR could read
     monkeypatch.setattr("reportrag.ingest.ocr.available", lambda: False)
@@ -241,7 +241,7 @@ def test_a_pdf_without_text_is_refused_or_read_by_ocr(app, monkeypatch) -> None:
     assert "OCR found no text" in job["error"]["message"]
 
 
-def test_raw_hostile_requests(app) -> None:  # noqa: ANN001
+def test_raw_hostile_requests(app) -> None:
     client, _ = app
     for filename in ('a\x00b.md', "a\nb.md"):  # a NUL or a newline inside the name
         body = (b"--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
@@ -263,7 +263,7 @@ def test_raw_hostile_requests(app) -> None:  # noqa: ANN001
     assert client.get("/v1/jobs/0000", headers=ADMIN).status_code == 404
 
 
-def test_delete_removes_the_chunks_and_the_original(app) -> None:  # noqa: ANN001
+def test_delete_removes_the_chunks_and_the_original(app) -> None:
     client, settings = app
     r = _upload(client, "report-excerpt.html", metadata={"doc_id": "gone"})
     assert _wait(client, r.json()["job_id"])["state"] == "done"
@@ -277,7 +277,7 @@ def test_delete_removes_the_chunks_and_the_original(app) -> None:  # noqa: ANN00
 
 
 def test_reportrag_add_stores_and_ingests_and_a_rebuild_reads_it_again(
-    tmp_path: Path, embedder, monkeypatch, capsys  # noqa: ANN001
+    tmp_path: Path, embedder, monkeypatch, capsys
 ) -> None:
     settings = _settings(tmp_path, embedder)
     for key, value in {"DATA_DIR": settings.data_dir, "CORPUS_DIR": settings.corpus_dir,
@@ -303,7 +303,7 @@ def test_reportrag_add_stores_and_ingests_and_a_rebuild_reads_it_again(
     assert "unknown metadata key 'nope'" in capsys.readouterr().err
 
 
-def test_metadata_filters_and_facets_over_http(app) -> None:  # noqa: ANN001
+def test_metadata_filters_and_facets_over_http(app) -> None:
     client, _ = app
     docs = {
         "contract-a": ({"department": "legal", "year": 2023, "tags": ["nda"], "signed": True},

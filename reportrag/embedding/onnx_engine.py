@@ -37,6 +37,8 @@ import numpy as np
 from reportrag.errors import ModelError
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
     from reportrag.embedding.query_tokenizer import QueryTokenizer
 
 logger = logging.getLogger(__name__)
@@ -149,7 +151,9 @@ def quantized_model(model_dir: Path, *, fresh: bool = False,
     name, record = int8_files(reduce_range)
     target, meta = source.parent / name, source.parent / record
     st = source.stat()
-    want = {"version": INT8_VERSION, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns}
+    want: dict[str, object] = {
+        "version": INT8_VERSION, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns
+    }
     if not fresh and _up_to_date(target, meta, want):
         return target
     _quantize(source, target, reduce_range=reduce_range)
@@ -298,7 +302,7 @@ class OnnxEngine:
         self.threads = threads
         self.precision = precision
         self._session = None
-        self._tokenizer = None
+        self._tokenizer: Tokenizer | None = None
         self.lean_tokenizer = lean_tokenizer
         self._lean: QueryTokenizer | None = None  # once loaded, where the tokenizer allows
         self._load_lock = threading.Lock()
@@ -375,7 +379,7 @@ class OnnxEngine:
         return [e.ids for e in tok.encode_batch(list(texts))]
 
 
-def shared_tokenizer_for(model_dir: Path):  # noqa: ANN201 - tokenizers.Tokenizer
+def shared_tokenizer_for(model_dir: Path) -> Tokenizer:
     """The library's tokenizer of ``model_dir`` (shared in the process)."""
     from reportrag.embedding.base import shared_tokenizer
 

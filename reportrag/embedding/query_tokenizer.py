@@ -177,7 +177,7 @@ class QueryTokenizer:
         return self._ids.get(run, self._unk)
 
 
-def _normalizer(section: dict[str, Any] | None):  # noqa: ANN202 - tokenizers.normalizers
+def _normalizer(section: dict[str, Any] | None) -> Any:  # tokenizers.normalizers.Normalizer
     """The library's normaliser for ``section`` alone (none: the text stays as it is)."""
     if not section:
         return None

@@ -127,7 +127,7 @@ class LiteProcess:
         with self.log_path.open("ab") as err:
             offset = err.tell()
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=err, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                                    stderr=err, preexec_fn=_die_with_parent,
                                     # Signals meant for the API's process group (Ctrl-C, a
                                     # supervisor's SIGTERM) reach the child through stop().
                                     start_new_session=True)

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         server, db, port = _serve(args.data_dir, args.port, args.threads)
-    except Exception as exc:  # noqa: BLE001 - one line for the parent to show
+    except Exception as exc:
         print(f"lite_server: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     try:
