@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
-from reportrag.api.runtime import Runtime, Writer
+from reportrag.api.runtime import Runtime, Writer, _Connection
 from reportrag.search.service import SearchService
 from reportrag.settings import Settings
 from reportrag.store.protocols import WriteStore
@@ -38,15 +39,22 @@ async def get_settings_dep(runtime: RuntimeDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def get_service(runtime: RuntimeDep) -> AsyncIterator[SearchService]:
+@asynccontextmanager
+async def _leased(runtime: Runtime) -> AsyncIterator[_Connection]:
+    """The runtime's connection for one request, released after it."""
     conn = runtime.lease_open()
     if conn is None:
         # Not connected (or the model failed): reconnecting blocks up to the Milvus timeout.
         conn = await run_in_threadpool(runtime.lease_ready)
     try:
-        yield conn.service
+        yield conn
     finally:
         runtime.release(conn)
+
+
+async def get_service(runtime: RuntimeDep) -> AsyncIterator[SearchService]:
+    async with _leased(runtime) as conn:
+        yield conn.service
 
 
 ServiceDep = Annotated[SearchService, Depends(get_service)]
@@ -55,13 +63,8 @@ ServiceDep = Annotated[SearchService, Depends(get_service)]
 async def get_store(runtime: RuntimeDep) -> AsyncIterator[WriteStore]:
     """The store of the search service's connection, leased the same way, for the admin
     routes that write to it (the service itself only reads)."""
-    conn = runtime.lease_open()
-    if conn is None:
-        conn = await run_in_threadpool(runtime.lease_ready)
-    try:
+    async with _leased(runtime) as conn:
         yield conn.store
-    finally:
-        runtime.release(conn)
 
 
 StoreDep = Annotated[WriteStore, Depends(get_store)]

@@ -270,19 +270,21 @@ class Runtime:
     def leased(self) -> Iterator[SearchService]:
         """:meth:`lease_ready`'s service for a ``with`` block, released after it (blocking:
         for a worker thread)."""
-        conn = self.lease_ready()
-        try:
+        with self._leased_connection() as conn:
             yield conn.service
-        finally:
-            self.release(conn)
 
     @contextmanager
     def leased_store(self) -> Iterator[MilvusStore]:
         """:meth:`lease_ready`'s store for a ``with`` block (admin reads and writes outside
         the search service), released after it (blocking: for a worker thread)."""
+        with self._leased_connection() as conn:
+            yield conn.store
+
+    @contextmanager
+    def _leased_connection(self) -> Iterator[_Connection]:
         conn = self.lease_ready()
         try:
-            yield conn.store
+            yield conn
         finally:
             self.release(conn)
 
