@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.scale_data import LANGS, REPO, Synthetic, generate, load_centres, realism
+from reportrag.rules import INDEX_DEFAULTS
 
 K = 10
 FILTERS = ("none", "lang_zh", "doc_ids", "date_1y")
@@ -591,8 +592,8 @@ def main() -> None:
     ap.add_argument("--nprobes", type=lambda s: [int(x) for x in s.split(",")],
                     default=[8, 16, 32, 64])
     ap.add_argument("--nlist", type=int, default=0, help="IVF lists (default ~4*sqrt(n))")
-    ap.add_argument("--hnsw-m", type=int, default=16)
-    ap.add_argument("--ef-construction", type=int, default=200)
+    ap.add_argument("--hnsw-m", type=int, default=INDEX_DEFAULTS["hnsw_m"])
+    ap.add_argument("--ef-construction", type=int, default=INDEX_DEFAULTS["hnsw_ef_construction"])
     ap.add_argument("--partition-key", action="store_true", help="also try lang as partition key")
     ap.add_argument("--pk-efs", type=lambda s: [int(x) for x in s.split(",")], default=[64])
     ap.add_argument("--target-recall", type=float, default=0.95)

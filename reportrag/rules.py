@@ -29,6 +29,15 @@ NO_CONTROL_PATTERN = rf"^[^{CONTROL_CHARS}]*$"
 
 # -- vector index (the settings and the store) --------------------------------------------------
 VECTOR_INDEX_KINDS = ("auto", "FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8")
+INDEX_KIND_DEFAULT = "auto"  # FLAT on Lite, HNSW on a server (store/capabilities.py)
+# The defaults of the index parameters (the settings' and IndexConfig's).
+INDEX_DEFAULTS: dict[str, int] = {
+    "hnsw_m": 16,
+    "hnsw_ef_construction": 200,
+    "search_ef": 512,  # recall@10 >= 0.95 filtered, at 100k and 1M (bench/scale.py)
+    "ivf_nlist": 128,
+    "ivf_nprobe": 16,
+}
 # The ranges Milvus itself accepts, so a bad setting fails before a collection is half-created
 # (Milvus 2.4/2.5 index docs: HNSW M [2, 2048], efConstruction [1, int_max]; IVF nlist
 # [1, 65536], nprobe [1, nlist]; HNSW ef up to 32768 on 2.3).

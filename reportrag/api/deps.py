@@ -19,7 +19,7 @@ from fastapi import Depends, Header, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
-from reportrag.api.runtime import Runtime, Writer, _Connection
+from reportrag.api.runtime import Connection, Runtime, Writer
 from reportrag.search.service import SearchService
 from reportrag.settings import Settings
 from reportrag.store.protocols import WriteStore
@@ -40,7 +40,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 @asynccontextmanager
-async def _leased(runtime: Runtime) -> AsyncIterator[_Connection]:
+async def _leased(runtime: Runtime) -> AsyncIterator[Connection]:
     """The runtime's connection for one request, released after it."""
     conn = runtime.lease_open()
     if conn is None:

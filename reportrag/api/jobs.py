@@ -12,6 +12,7 @@ from typing import Any
 
 from reportrag.api.runtime import Runtime
 from reportrag.ingest.jobs import Job, JobRunner, JobStore
+from reportrag.ingest.report import StageCallback
 
 
 def job_store(runtime: Runtime) -> JobStore:
@@ -23,7 +24,7 @@ def start_runner(runtime: Runtime) -> JobRunner:
     """Start the job thread of this process (stopped by the app's lifespan)."""
     from reportrag.ingest.pipeline import ingest_lock
 
-    def run(jobs: list[Job], report: Any) -> dict[str, dict[str, Any]]:
+    def run(jobs: list[Job], report: StageCallback) -> dict[str, dict[str, Any]]:
         from reportrag.api.ingesting import ingest_uploads
 
         writer = runtime.open_writer()

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from reportrag.api.schemas import _Strict
+from reportrag.ingest.jobs import JobState
 
 # A file name in the corpus folder: no path separator, no leading dot, no control character.
 CorpusFile = Annotated[
@@ -39,7 +40,7 @@ class JobOut(BaseModel):
     job_id: str
     doc_id: str
     action: Literal["add", "replace"]
-    state: Literal["queued", "parsing", "embedding", "writing", "done", "failed"]
+    state: JobState
     created_at: float
     started_at: float | None = None
     finished_at: float | None = None

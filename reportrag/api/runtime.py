@@ -52,8 +52,8 @@ LITE_STATUS_MAX_AGE_S = 0.5
 
 
 @dataclass(eq=False)
-class _Connection:
-    """A connected store and its search service, shared by the requests that use it."""
+class Connection:
+    """A connected store and its search service, leased by Runtime to the requests that use it."""
 
     store: MilvusStore
     service: SearchService
@@ -90,7 +90,7 @@ class Runtime:
     embedder: TextEmbedder | None = None
     model_error: str = ""
     store_error: str = ""
-    _conn: _Connection | None = field(default=None, repr=False)
+    _conn: Connection | None = field(default=None, repr=False)
     # Guards _conn and the users of connections; never held across a Milvus call.
     _state_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # One reconnect at a time; the other requests fail fast instead of queueing behind it.
@@ -189,7 +189,7 @@ class Runtime:
 
     # -- connections ------------------------------------------------------------------------
 
-    def lease_open(self) -> _Connection | None:
+    def lease_open(self) -> Connection | None:
         """The open connection, counted as in use, if nothing says it is stale; no Milvus call.
 
         Callers :meth:`release` it when done. None: use :meth:`lease_ready`.
@@ -209,7 +209,7 @@ class Runtime:
             conn.users += 1
             return conn
 
-    def lease_ready(self) -> _Connection:
+    def lease_ready(self) -> Connection:
         """A connection with the collection open, connecting first if needed (blocks up to
         the Milvus timeout); :meth:`release` it when done.
 
@@ -237,7 +237,7 @@ class Runtime:
             self._connect_lock.release()
         return conn
 
-    def _connect(self) -> _Connection:
+    def _connect(self) -> Connection:
         """Open the collection; the new connection replaces the current one, leased once."""
         assert self.embedder is not None
         status = self.lite_status()  # read before connecting: a later restart shows as stale
@@ -256,7 +256,7 @@ class Runtime:
             ) from exc
         service = service_from_settings(self.embedder, store, self.settings,
                                         executor=self._executor)
-        conn = _Connection(store, service, child_pid=None if status is None else status.pid,
+        conn = Connection(store, service, child_pid=None if status is None else status.pid,
                            users=1)
         with self._state_lock:
             old, self._conn, self.store_error = self._conn, conn, ""
@@ -281,14 +281,14 @@ class Runtime:
             yield conn.store
 
     @contextmanager
-    def _leased_connection(self) -> Iterator[_Connection]:
+    def _leased_connection(self) -> Iterator[Connection]:
         conn = self.lease_ready()
         try:
             yield conn
         finally:
             self.release(conn)
 
-    def release(self, conn: _Connection) -> None:
+    def release(self, conn: Connection) -> None:
         """A request is done with ``conn``: a retired one closes with its last user."""
         with self._state_lock:
             conn.users -= 1
@@ -296,7 +296,7 @@ class Runtime:
         if close:
             conn.close()
 
-    def _retire_locked(self, conn: _Connection) -> None:
+    def _retire_locked(self, conn: Connection) -> None:
         # Caller holds _state_lock and has taken conn out of self._conn.
         conn.retired = True
         if conn.users == 0:

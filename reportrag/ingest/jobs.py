@@ -23,16 +23,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from reportrag.errors import ConflictError, NotFoundError, QueueFullError, ReportragError
 
 log = logging.getLogger(__name__)
 
 JOBS_DIR = "jobs"
-STATES = ("queued", "parsing", "embedding", "writing", "done", "failed")
-RUNNING = ("parsing", "embedding", "writing")
-FINISHED = ("done", "failed")
+# A job's state; the one list of them (the API's JobOut and its ?state= filter use it too).
+JobState = Literal["queued", "parsing", "embedding", "writing", "done", "failed"]
+STATES: tuple[JobState, ...] = get_args(JobState)
+RUNNING: tuple[JobState, ...] = ("parsing", "embedding", "writing")
+FINISHED: tuple[JobState, ...] = ("done", "failed")
 MAX_ATTEMPTS = 3
 BATCH = 32  # queued jobs run together as one ingestion (one flush, one alignment pass)
 KEEP_FINISHED = 500  # finished jobs kept on disk (the oldest go first)
@@ -47,7 +49,7 @@ class Job:
     job_id: str
     doc_id: str
     action: str  # "add" | "replace"
-    state: str = "queued"
+    state: JobState = "queued"
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
@@ -176,7 +178,7 @@ class JobStore:
 # Runs a batch of jobs as one ingestion: reports (state, progress) as it goes and returns
 # each job's result by job id.
 JobFunction = Callable[
-    [list[Job], Callable[[str, dict[str, int]], None]], dict[str, dict[str, Any]]
+    [list[Job], Callable[[JobState, dict[str, int]], None]], dict[str, dict[str, Any]]
 ]
 
 
@@ -266,9 +268,9 @@ class JobRunner:
             job.started_at = job.started_at or now
             job.error = None
         started = time.perf_counter()
-        marks: dict[str, float] = {}
+        marks: dict[JobState, float] = {}
 
-        def report(state: str, progress: dict[str, int]) -> None:
+        def report(state: JobState, progress: dict[str, int]) -> None:
             if state not in marks:
                 marks[state] = time.perf_counter()
             for job in batch:

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from reportrag.ingest.align import DEFAULT_PARAMS, AlignParams, align_pair
 from reportrag.ingest.pairevidence import confidence_of, pair_score
 from reportrag.ingest.pairmodel import document_language
 from reportrag.types import Chunk, Counterpart, DocumentMeta
+
+if TYPE_CHECKING:
+    from reportrag.store.protocols import WriteStore
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +62,6 @@ class PairSpec:
     confidence: float | None = None
 
 
-class AlignStore(Protocol):
-    """The three store methods the aligner needs (MilvusStore has them)."""
-
-    def chunks_of(self, doc_id: str) -> list[Chunk]: ...
-
-    def get_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]: ...
-
-    def set_counterparts(self, updates: dict[str, list[Counterpart]]) -> None: ...
-
-
 def translation_pairs(docs: list[DocumentMeta]) -> tuple[list[tuple[str, str]], list[str]]:
     """Declared pairs among ``docs`` (each once, sorted ids) and warnings for dangling ones."""
     ids = {d.doc_id for d in docs}
@@ -91,7 +84,7 @@ def translation_pairs(docs: list[DocumentMeta]) -> tuple[list[tuple[str, str]], 
 def align_translations(
     docs: list[DocumentMeta],
     *,
-    store: AlignStore,
+    store: WriteStore,
     min_confidence: float = 0.5,
     changed_doc_ids: set[str] | None = None,
     params: AlignParams = DEFAULT_PARAMS,
@@ -133,7 +126,7 @@ def align_translations(
 
 
 def _read(
-    doc_id: str, store: AlignStore, loaded: dict[str, tuple[list[Chunk], np.ndarray]]
+    doc_id: str, store: WriteStore, loaded: dict[str, tuple[list[Chunk], np.ndarray]]
 ) -> tuple[list[Chunk], dict[str, np.ndarray]]:
     if doc_id in loaded:
         chunks, vectors = loaded[doc_id]
@@ -150,7 +143,7 @@ def _lang_profile(chunks: list[Chunk], declared: str) -> str:
 
 def _align_stored_pair(
     spec: PairSpec,
-    store: AlignStore,
+    store: WriteStore,
     min_confidence: float,
     params: AlignParams,
     loaded: dict[str, tuple[list[Chunk], np.ndarray]],

@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass, field
 
 from reportrag import telemetry
 from reportrag.errors import CancelledError, IngestIncompleteError, InputError, ReportragError
+from reportrag.ingest.jobs import JobState
 from reportrag.ingest.plan import DocumentPlan
 
-StageCallback = Callable[[str, dict[str, int]], None]
+# Called with the job state an ingestion run enters (parsing, embedding, writing) and its counts.
+StageCallback = Callable[[JobState, dict[str, int]], None]
 
 
 def no_stage(state: str, progress: dict[str, int]) -> None:

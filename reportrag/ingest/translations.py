@@ -20,9 +20,9 @@ After each ingestion :func:`sync_translations`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,7 +30,6 @@ from reportrag.ingest.align import DEFAULT_PARAMS, AlignParams
 from reportrag.ingest.pairalign import (
     DECLARED,
     DETECTED,
-    AlignStore,
     PairReport,
     PairSpec,
     align_translations,
@@ -47,18 +46,10 @@ from reportrag.ingest.pairmodel import (
 from reportrag.ingest.pairs import detect_translations
 from reportrag.types import Chunk, Counterpart, DocumentMeta, Translation
 
+if TYPE_CHECKING:
+    from reportrag.store.protocols import WriteStore
+
 log = logging.getLogger(__name__)
-
-
-class TranslationStore(AlignStore, Protocol):
-    """What :func:`sync_translations` needs beyond the aligner (MilvusStore has it)."""
-
-    def scan_with_vectors(self, page_size: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
-        ...
-
-    def document_translations(self) -> dict[str, list[Translation]]: ...
-
-    def set_document_translations(self, records: dict[str, list[Translation]]) -> int: ...
 
 
 @dataclass
@@ -73,7 +64,7 @@ class TranslationSync:
 
 
 def load_documents(
-    store: TranslationStore, page_size: int = 1000
+    store: WriteStore, page_size: int = 1000
 ) -> dict[str, tuple[list[Chunk], np.ndarray]]:
     """Every visible chunk with its vector, by document, in document order (one scan)."""
     chunks: dict[str, list[Chunk]] = {}
@@ -92,7 +83,7 @@ def load_documents(
 def sync_translations(
     metas: list[DocumentMeta],
     *,
-    store: TranslationStore,
+    store: WriteStore,
     declared_langs: dict[str, str] | None = None,
     changed_doc_ids: set[str] | None = None,
     is_current: Callable[[str, str], bool] | None = None,
@@ -206,7 +197,7 @@ def _recorded_detections(
 def _unlink_stale(
     recorded: dict[str, list[Translation]],
     current: dict[tuple[str, str], PairSpec],
-    store: AlignStore,
+    store: WriteStore,
     loaded: dict[str, tuple[list[Chunk], np.ndarray]],
 ) -> list[tuple[str, str]]:
     """Drop the chunk counterparts between documents recorded as a pair that no longer is."""
@@ -235,7 +226,7 @@ def _record(
     recorded: dict[str, list[Translation]],
     current: dict[tuple[str, str], PairSpec],
     reports: Iterable[PairReport],
-    store: TranslationStore,
+    store: WriteStore,
     loaded: dict[str, tuple[list[Chunk], np.ndarray]],
 ) -> int:
     """Write each document's translations where they differ from what is recorded."""

@@ -15,21 +15,19 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from reportrag.errors import StoreUnavailableError
 from reportrag.types import Chunk
 
+if TYPE_CHECKING:
+    from reportrag.store.protocols import WriteStore
+
 log = logging.getLogger(__name__)
 
 _STOP = object()
-
-
-class _Upserts(Protocol):
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray, *, visible: bool = True) -> None:
-        ...
 
 
 class Writer:
@@ -37,7 +35,7 @@ class Writer:
 
     def __init__(
         self,
-        store: _Upserts,
+        store: WriteStore,
         *,
         depth: int = 2,
         retries: int = 3,

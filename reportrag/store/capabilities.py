@@ -13,7 +13,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from reportrag.errors import ConfigError
-from reportrag.rules import INDEX_LIMITS, VECTOR_INDEX_KINDS
+from reportrag.rules import (
+    INDEX_DEFAULTS,
+    INDEX_KIND_DEFAULT,
+    INDEX_LIMITS,
+    VECTOR_INDEX_KINDS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +41,12 @@ class IndexConfig:
     ``ivf_nprobe`` of them, IVF_SQ8 storing each dimension in one byte (about 1/4 the memory).
     """
 
-    kind: str = "auto"  # one of VECTOR_INDEX_KINDS
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 200
-    search_ef: int = 512  # recall@10 >= 0.95 filtered, at 100k and 1M (bench/scale.py)
-    ivf_nlist: int = 128
-    ivf_nprobe: int = 16
+    kind: str = INDEX_KIND_DEFAULT  # one of VECTOR_INDEX_KINDS
+    hnsw_m: int = INDEX_DEFAULTS["hnsw_m"]
+    hnsw_ef_construction: int = INDEX_DEFAULTS["hnsw_ef_construction"]
+    search_ef: int = INDEX_DEFAULTS["search_ef"]
+    ivf_nlist: int = INDEX_DEFAULTS["ivf_nlist"]
+    ivf_nprobe: int = INDEX_DEFAULTS["ivf_nprobe"]
 
     def __post_init__(self) -> None:
         if self.kind not in VECTOR_INDEX_KINDS:

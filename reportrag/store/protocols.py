@@ -5,7 +5,8 @@ read-only API routes); ``WriteStore`` adds what ingestion needs (reportrag/inges
 ingestion entry points and the admin routes). :class:`~reportrag.store.milvus.MilvusStore`
 has both (checked below, for mypy, and by tests/test_store_protocols.py); tests put an
 in-memory ``ReadStore`` in its place (tests/fakes.py). The protocols are structural: nothing
-inherits from them, and the read and write paths import them for type checking only.
+inherits from them, and the read and write paths import them for type checking only. They
+are the only store protocols: a step needing a few store methods takes one of them.
 """
 
 from __future__ import annotations
