@@ -38,6 +38,17 @@ def free_lock():
     yield
 
 
+def test_jobs_submitted_in_one_millisecond_keep_their_order(tmp_path: Path) -> None:
+    """Ids rise strictly in a process: an add then a replace of one document, submitted
+    within the same millisecond, are listed (and so run) in that order."""
+    jobs = JobStore(tmp_path, max_queued=500)
+    submitted = [jobs.submit("a", "add" if i % 2 == 0 else "replace").job_id
+                 for i in range(120)]
+    listed = jobs.all()
+    assert len({j.created_at for j in listed}) < len(listed)  # some did share a millisecond
+    assert [j.job_id for j in listed] == submitted
+
+
 def test_queued_jobs_run_as_batches_and_a_faulty_one_fails_alone(tmp_path: Path) -> None:
     jobs = JobStore(tmp_path, max_queued=10)
     ids = [jobs.submit(d, "add").job_id for d in ("a", "bad-b", "c", "a", "d")]

@@ -71,6 +71,7 @@ class JobStore:
         self.root = data_dir / JOBS_DIR
         self.max_queued = max_queued
         self._lock = threading.Lock()
+        self._last_us = 0  # job ids of this process rise strictly, even within a millisecond
 
     def _path(self, job_id: str) -> Path:
         if not job_id.isalnum() or len(job_id) > 64:
@@ -127,9 +128,13 @@ class JobStore:
         """Queue a job; QueueFullError when :attr:`max_queued` jobs wait already."""
         with self._lock:
             self.check_room()
+            # the id's leading microseconds order jobs submitted in the same millisecond (an
+            # add then a replace of one document must run in that order); the random tail
+            # keeps ids of two processes sharing the folder apart
+            self._last_us = max(time.time_ns() // 1000, self._last_us + 1)
             job = Job(
-                job_id=f"{int(time.time() * 1000):013d}{secrets.token_hex(6)}",
-                doc_id=doc_id, action=action, created_at=round(time.time(), 3),
+                job_id=f"{self._last_us:016d}{secrets.token_hex(6)}",
+                doc_id=doc_id, action=action, created_at=round(self._last_us / 1e6, 3),
                 filename=filename,
             )
             self.save(job)
