@@ -217,3 +217,41 @@ def test_malformed_requests_get_json_rpc_errors_and_the_server_keeps_serving(
     ok = httpx.post(f"{server.url}/v1/search", json={"query": EN_QUESTION},
                     headers={"X-API-Key": KEY}, timeout=60)
     assert ok.status_code == 200 and ok.json()["hits"]
+
+
+def test_the_sdk_is_built_on_the_first_call_to_mcp_not_at_start() -> None:
+    """A serving process that no agent calls does not build the MCP server (the SDK's
+    memory, docs/benchmarks.md#memory); the first call to /mcp builds and starts it, and
+    the next lifespan starts a fresh session manager."""
+    from contextlib import asynccontextmanager
+    from types import SimpleNamespace
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from reportrag.api import mcp as M
+    from reportrag.settings import Settings
+
+    endpoint: Any = None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with endpoint.running():
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.runtime = SimpleNamespace(settings=Settings(read_api_key=None))
+    endpoint = M.mount(app, [])
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "0"}}}
+    headers = {"accept": "application/json, text/event-stream"}
+    for lifespan_no in range(2):  # two lifespans, as tests start apps
+        with TestClient(app) as client:
+            assert (endpoint.server is None) == (lifespan_no == 0)
+            assert endpoint._manager is None  # nothing started before the first call
+            answer = client.post("/mcp", json=hello, headers=headers)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["result"]["serverInfo"]["name"] == "reportrag"
+            assert endpoint.server is not None and endpoint._manager is not None
+        assert endpoint._manager is None

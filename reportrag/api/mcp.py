@@ -24,8 +24,8 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -249,26 +249,63 @@ def build_server(runtime_of: Callable[[], Runtime]) -> MCPServer:
 
 class HttpEndpoint:
     """``/mcp``: the read key and an Origin check in front of the SDK's streamable HTTP
-    handler. ``running()`` is entered in the app's lifespan (the SDK's session manager lives
-    that long; a new one for each lifespan, so an app can be started twice in tests)."""
+    handler. ``running()`` is entered in the app's lifespan; the MCP SDK is imported and its
+    session manager started on the first call to ``/mcp`` (a serving process that no agent
+    talks to does not hold the SDK: docs/benchmarks.md#memory), and stopped when the
+    lifespan ends (a new one for each lifespan, so an app can be started twice in tests)."""
 
     def __init__(self, runtime_of: Callable[[], Runtime], cors_origins: list[str]) -> None:
-        self.server = build_server(runtime_of)
+        self.server: MCPServer | None = None  # built on first use
         self.runtime_of = runtime_of
         self.cors_origins = set(cors_origins)
         self._manager: Any = None
+        self._tasks: Any = None  # the lifespan's task group, where the manager runs
+        self._stop: Any = None
+        self._starting: Any = None
         self.route: Any = None  # its Route: the request's metrics label (api/observability.py)
 
-    def running(self) -> AbstractAsyncContextManager[None]:
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        import anyio
+
+        self._stop, self._starting = anyio.Event(), anyio.Lock()
+        try:
+            async with anyio.create_task_group() as tasks:
+                self._tasks = tasks
+                try:
+                    yield
+                finally:
+                    self._tasks = None
+                    self._stop.set()  # the manager (if it was started) shuts down
+        finally:
+            self._manager = None
+
+    async def _session_manager(self) -> Any:
+        """The SDK's session manager, started in the lifespan's task group on first use;
+        None outside a lifespan."""
+        if self._manager is not None or self._tasks is None:
+            return self._manager
+        async with self._starting:
+            if self._manager is None and self._tasks is not None:
+                await self._tasks.start(self._run_manager)
+        return self._manager
+
+    async def _run_manager(self, *, task_status: Any) -> None:
+        import anyio
         from mcp.server.transport_security import TransportSecuritySettings
 
+        if self.server is None:  # importing the SDK takes a moment: not on the event loop
+            self.server = await anyio.to_thread.run_sync(build_server, self.runtime_of)
         # Host checks are ours to make (a server on 0.0.0.0 has names the SDK cannot know):
         # the Origin check below keeps the DNS-rebinding protection where it matters.
         self.server.streamable_http_app(
             streamable_http_path=PATH, stateless_http=True, json_response=True,
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
-        self._manager = self.server.session_manager
-        return self._manager.run()
+        manager = self.server.session_manager
+        async with manager.run():
+            self._manager = manager
+            task_status.started()
+            await self._stop.wait()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self.route
@@ -288,11 +325,12 @@ class HttpEndpoint:
                                       "(REPORTRAG_CORS_ORIGINS lists the allowed ones)")
             await response(scope, receive, send)
             return
-        if self._manager is None:
+        manager = await self._session_manager()
+        if manager is None:
             response = error_response(503, "not_ready", "the MCP endpoint is starting")
             await response(scope, receive, send)
             return
-        await self._manager.handle_request(scope, receive, send)
+        await manager.handle_request(scope, receive, send)
 
     def _origin_allowed(self, origin: str, host: str, scope: Scope) -> bool:
         scheme = scope.get("scheme", "http")
