@@ -61,7 +61,6 @@ import fastapi, uvicorn; step("fastapi, uvicorn")
 import pymilvus; step("pymilvus (imports pandas)")
 import onnxruntime; step("onnxruntime")
 import reportrag.api.app; step("reportrag's API modules")
-import mcp.server.mcpserver; step("the MCP SDK")
 from reportrag.embedding.query_tokenizer import shared_query_tokenizer
 shared_query_tokenizer(sys.argv[1] + "/tokenizer.json"); step("lean query tokenizer (250k pieces)")
 from reportrag.embedding.onnx_engine import OnnxEngine
@@ -72,6 +71,7 @@ for i in range(21): engine.encode(["query: " + "How many A100 GPUs? " * (i % 5 +
 step("21 queries")
 from reportrag.langid import default_detector
 default_detector().warm_up(); step("lingua (the models queries use, loaded by warm_up)")
+import mcp.server.mcpserver; step("the MCP SDK (loaded by the first call to /mcp only)")
 print(json.dumps({"steps": steps, "total_mb": round(rss(), 1),
                   "torch_loaded": "torch" in sys.modules}))
 """
