@@ -46,15 +46,22 @@ def free_port() -> int:
 
 
 def start_server(data: Path, port: int, *, workers: int, milvus_uri: str | None,
-                 log: Path) -> subprocess.Popen:
-    """``reportrag serve`` in its own process group; returns once /readyz says ready."""
+                 log: Path, code: Path | None = None,
+                 entry: str = "reportrag.api.cli") -> subprocess.Popen:
+    """``reportrag serve`` in its own process group; returns once /readyz says ready.
+
+    ``code``: a directory holding another version's packages (``git archive REF``), run
+    through its CLI module ``entry`` instead of this tree's."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "REPORTRAG_DATA_DIR": str(data)}
     if milvus_uri:
         env["REPORTRAG_MILVUS_URI"] = milvus_uri
-    exe = str(Path(sys.executable).with_name("reportrag"))
+    cmd = [str(Path(sys.executable).with_name("reportrag"))]
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+        cmd = [sys.executable, "-c", f"import sys; from {entry} import main; sys.exit(main())"]
     proc = subprocess.Popen(
-        [exe, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [*cmd, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+        cwd=code or REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     wait_ready(proc, f"http://127.0.0.1:{port}", log)
@@ -135,14 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--step-s", type=float, default=20.0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--name", default="http", help="result file name under bench/results")
+    ap.add_argument("--code", type=Path, default=None,
+                    help="serve another version's code (a `git archive REF` tree) instead")
+    ap.add_argument("--entry", default="reportrag.api.cli",
+                    help="its CLI module (api.cli before the reportrag.* namespace)")
     args = ap.parse_args(argv)
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     work = Path(tempfile.mkdtemp(prefix="reportrag-bench-http-"))
     proc = start_server(args.data.resolve(), port, workers=args.workers,
-                        milvus_uri=args.milvus_uri, log=work / "serve.log")
+                        milvus_uri=args.milvus_uri, log=work / "serve.log",
+                        code=args.code and args.code.resolve(), entry=args.entry)
     out: dict[str, Any] = {"machine": machine(), "workers": args.workers,
+                           "code": str(args.code) if args.code else "this tree",
                            "milvus": args.milvus_uri or _lite_layout(), "closed": {}, "open": {}}
     try:
         loadgen(url, ["--warmup", "30", "closed", "-c", "1", "-n", "20"], work / "warm.json")
