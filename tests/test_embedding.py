@@ -349,3 +349,34 @@ def test_fingerprint_names_model_weights_dim_and_prompts(embedder, tmp_path: Pat
     manifest["source_sha256"] = "0" * 64
     (copy / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert load_embedder(str(copy), models_dir=tmp_path).fingerprint() != fp
+
+
+def test_missing_onnx_files_are_made_in_a_child_process(embedder) -> None:
+    """A process that loads the query encoder and finds its int8 file stale (a server on
+    first start, or after an upgrade) has it made by ``python -m
+    reportrag.embedding.onnx_export`` and never imports torch, transformers or onnx itself;
+    the vectors are those of the file made in-process."""
+    import json
+    import subprocess
+    import sys
+
+    path = Path(embedder.spec.path)
+    made = quantized_model(path)
+    expected = OnnxEngine(path, precision="int8", threads=1).encode(["query: open source"])
+    meta = made.parent / int8_files(int8_reduce_range())[1]
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "weights": {}}))  # stale
+    probe = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from reportrag.embedding.onnx_engine import OnnxEngine\n"
+        f"e = OnnxEngine(Path({str(path)!r}), precision='int8', threads=1)\n"
+        "v = e.encode(['query: open source'])\n"
+        "heavy = [m for m in ('torch', 'transformers', 'onnx') if m in sys.modules]\n"
+        "print(json.dumps({'heavy': heavy, 'vector': v[0].tolist()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=600)
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert answer["heavy"] == []
+    assert np.array_equal(np.array(answer["vector"], dtype=np.float32), expected[0])
+    assert json.loads(meta.read_text())["weights"]  # the child wrote a whole record again

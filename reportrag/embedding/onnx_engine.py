@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reportrag.embedding.onnx_export import PRECISIONS, exported_model, quantized_model
+from reportrag.embedding.onnx_export import PRECISIONS, model_file
 from reportrag.embedding.token_table import IDS_INPUT, TOKEN_EMBEDDINGS, TokenTable, table_file
 from reportrag.errors import ModelError
 
@@ -103,10 +103,9 @@ class OnnxEngine:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             session = None
-            make = quantized_model if self.precision == "int8" else exported_model
             for fresh in (False, True):  # a damaged export is made again, once
                 try:
-                    path = session_path = make(self.model_dir, fresh=fresh)
+                    path = session_path = model_file(self.model_dir, self.precision, fresh=fresh)
                     session = ort.InferenceSession(
                         str(path), opts, providers=["CPUExecutionProvider"]
                     )

@@ -10,10 +10,13 @@ table in ``FILE.tokens.npy`` (read row by row, :mod:`reportrag.embedding.token_t
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from reportrag.embedding.token_table import split_token_table, table_file
@@ -129,17 +132,62 @@ def quantized_model(model_dir: Path, *, fresh: bool = False,
     if reduce_range is None:
         reduce_range = int8_reduce_range()
     source = exported_model(model_dir, fresh=fresh)
-    name, record = int8_files(reduce_range)
-    target, meta = source.parent / name, source.parent / record
-    st = source.stat()
-    want: dict[str, object] = {
-        "version": INT8_VERSION, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns
-    }
+    target, meta, want = _int8_target(source, reduce_range)
     if not fresh and _up_to_date(target, meta, want):
         return target
     _quantize(source, target, reduce_range=reduce_range)
     _record(target, meta, want)
     return target
+
+
+def _int8_target(source: Path, reduce_range: bool) -> tuple[Path, Path, dict[str, object]]:
+    """(int8 file, its record, what the record must say) for the export ``source``."""
+    name, record = int8_files(reduce_range)
+    st = source.stat()
+    want: dict[str, object] = {
+        "version": INT8_VERSION, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns
+    }
+    return source.parent / name, source.parent / record, want
+
+
+def current_file(model_dir: Path, precision: str) -> Path | None:
+    """The up-to-date file of ``precision`` (``fp32``: the export, ``int8``: its quantized
+    version for this CPU), or None when it has to be made first. Reads records only."""
+    out_dir = model_dir / EXPORT_DIR
+    source = out_dir / EXPORT_FILE
+    try:
+        if not _up_to_date(source, out_dir / EXPORT_META, _weights_id(model_dir)):
+            return None
+        if precision == "fp32":
+            return source
+        target, meta, want = _int8_target(source, int8_reduce_range())
+    except OSError:
+        return None
+    return target if _up_to_date(target, meta, want) else None
+
+
+def model_file(model_dir: Path, precision: str, *, fresh: bool = False) -> Path:
+    """The file the ONNX engine runs for ``precision``; when it is missing, stale or
+    ``fresh`` is asked for, made first **in a child process**
+    (``python -m reportrag.embedding.onnx_export``): the export needs torch and quantizing
+    holds the whole fp32 graph, and a serving process should hold neither afterwards."""
+    if not fresh:
+        found = current_file(model_dir, precision)
+        if found is not None:
+            return found
+    cmd = [sys.executable, "-m", "reportrag.embedding.onnx_export", str(model_dir),
+           "--precision", precision, *(["--fresh"] if fresh else [])]
+    logger.info("making the %s ONNX model of %s in a child process (once)", precision,
+                model_dir.name)
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    for line in done.stderr.splitlines():
+        logger.info("onnx_export: %s", line)
+    found = current_file(model_dir, precision)
+    if done.returncode or found is None:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ModelError(f"making the {precision} ONNX model of {model_dir.name} failed "
+                         f"(exit {done.returncode}): {why}")
+    return found
 
 
 def _quantize(source: Path, target: Path, *, reduce_range: bool, split_table: bool = True) -> None:
@@ -256,3 +304,25 @@ def _export(model_dir: Path, out_dir: Path, record: dict[str, object]) -> None:
     os.replace(tmp, final)  # atomic: a killed export leaves no half file behind
     _record(final, out_dir / EXPORT_META, record)
     logger.info("exported %s to ONNX in %.1fs", model_dir.name, time.monotonic() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m reportrag.embedding.onnx_export MODEL_DIR [--precision int8] [--fresh]``:
+    make the files (what :func:`model_file` runs in a child process)."""
+    ap = argparse.ArgumentParser(prog="python -m reportrag.embedding.onnx_export")
+    ap.add_argument("model_dir", type=Path)
+    ap.add_argument("--precision", choices=PRECISIONS, default="int8")
+    ap.add_argument("--fresh", action="store_true", help="make them even if up to date")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    make = quantized_model if args.precision == "int8" else exported_model
+    try:
+        print(make(args.model_dir, fresh=args.fresh))
+    except (ModelError, OSError) as exc:
+        print(f"onnx_export: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
