@@ -108,14 +108,11 @@ class TokenTable:
         flat = ids.reshape(-1)
         if flat.size and (flat.min() < 0 or flat.max() >= self.rows):
             raise ModelError(f"token id out of range 0..{self.rows - 1}")
-        unique, inverse = np.unique(flat, return_inverse=True)
-        rows = np.empty((len(unique), self.dim), dtype=np.float32)
-        for k, token in enumerate(unique.tolist()):
-            data = os.pread(self._fd, self._row_bytes, self._offset + token * self._row_bytes)
-            if len(data) != self._row_bytes:
-                raise ModelError(f"short read from {self.path} at row {token}")
-            rows[k] = np.frombuffer(data, dtype=np.float32)
-        return rows[inverse].reshape(*ids.shape, self.dim)
+        size, base = self._row_bytes, self._offset
+        data = b"".join(os.pread(self._fd, size, base + token * size) for token in flat.tolist())
+        if len(data) != flat.size * size:
+            raise ModelError(f"short read from {self.path}: is the table file being replaced?")
+        return np.frombuffer(data, dtype=np.float32).reshape(*ids.shape, self.dim)
 
     def close(self) -> None:
         with self._lock:
