@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         default=0, ge=0, le=256,
         description="threads of each model engine; 0 = all cores (1 for the int8 query encoder)",
     )
+    embed_worker_idle_s: float = Field(
+        default=60.0, ge=0, le=86400,
+        description="seconds the serving process's passage-embedding child process may sit "
+        "idle before it exits, returning its memory (0: passages are embedded in the serving "
+        "process itself)",
+    )
     chunk_tokens: int = Field(default=320, ge=32, le=8192)
     chunk_overlap_tokens: int = Field(default=48, ge=0, le=1024)
     embed_batch_size: int = Field(

@@ -15,9 +15,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def embedder_from_settings(settings: Settings) -> TextEmbedder:
-    """The configured embedder (weights load lazily)."""
-    return load_embedder(
+def embedder_from_settings(settings: Settings, *, passages_in_child: bool = False) -> TextEmbedder:
+    """The configured embedder (weights load lazily).
+
+    ``passages_in_child`` (the serving process): a document engine of its own (torch, by
+    default) runs in a child process started on first use and stopped when idle
+    (REPORTRAG_EMBED_WORKER_IDLE_S; 0: in this process), so that searching never holds it.
+    """
+    emb = load_embedder(
         settings.model,
         models_dir=settings.models_dir,
         engine=settings.model_engine,
@@ -27,6 +32,17 @@ def embedder_from_settings(settings: Settings) -> TextEmbedder:
         precision=settings.precision,
         query_precision=settings.query_precision,
     )
+    engine = emb.document_engine
+    if passages_in_child and settings.embed_worker_idle_s > 0 and engine is not emb.query_engine:
+        from reportrag.embedding.process_engine import ProcessEngine
+
+        secrets = {"api_key", "api_key_file", "read_api_key", "milvus_token"}
+        emb.document_engine = ProcessEngine(
+            settings.model_dump(mode="json", exclude=secrets), name=engine.name,
+            precision=str(getattr(engine, "precision", "fp32")),
+            idle_s=settings.embed_worker_idle_s,
+        )
+    return emb
 
 
 def index_config_from_settings(settings: Settings) -> IndexConfig:

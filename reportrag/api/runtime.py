@@ -119,7 +119,7 @@ class Runtime:
         if self.embedder is None:
             try:
                 started = time.monotonic()
-                emb = embedder_from_settings(self.settings)
+                emb = embedder_from_settings(self.settings, passages_in_child=True)
                 emb.query_engine.load()
                 emb.embed_query("warm up")
                 self.embedder = emb
@@ -388,3 +388,6 @@ class Runtime:
         if conn is not None:
             conn.close()
         self._executor.shutdown(wait=True)
+        close = getattr(self.embedder and self.embedder.document_engine, "close", None)
+        if close is not None:  # the passage-embedding child process
+            close()

