@@ -105,6 +105,23 @@ def _cycles(precisions: list[str | None], repeat: int, evaluate: bool) -> dict[s
     return results
 
 
+def precision_table(d: dict[str, Any]) -> list[str]:
+    """The table of a ``--precision ... --eval`` run (bench.tables "ingest-int8"): the cold
+    ingestion per REPORTRAG_PRECISION, and the recall of the collection it built."""
+    from bench.tables import _head, _machine, _row
+
+    out = [_machine(d), "", *_head("REPORTRAG_PRECISION", "cold wall s:", "embedding s:",
+                                   "chunks/s:", "chunks/s embedding:", "peak RSS MB:",
+                                   "dev R@1 / R@5:", "extended R@1 / R@5:")]
+    for name, p in d["precisions"].items():
+        r, ev = p["best"]["cold"], {k: v["auto"] for k, v in p.get("eval", {}).items()}
+        out.append(_row(name, r["wall_s"], r["embed_s"], r["chunks_per_s"],
+                        round(r["chunks"] / r["embed_s"], 1), r["peak_rss_mb"],
+                        *(f"{e['recall@1']:.3f} / {e['recall@5']:.3f}" if e else "-"
+                          for e in (ev.get("dev"), ev.get("extended")))))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=1, help="cold+rerun cycles (best is kept)")

@@ -113,6 +113,30 @@ def test_another_passage_precision_is_searched_but_not_written(tmp_path: Path) -
     other.close()
 
 
+def test_a_migration_treats_a_missing_precision_as_float(tmp_path: Path) -> None:
+    from reportrag.store.migrate import migrate
+
+    float_fp, int8_fp = _embedder(False).fingerprint(), _embedder(True).fingerprint()
+    src = MilvusStore(str(tmp_path / "src.db"), "c", DIM)
+    src.connect()
+    src.ensure_collection(float_fp)
+    src._set_property(sc.FINGERPRINT_PROPERTY, sc.fingerprint_json(
+        {k: v for k, v in float_fp.items() if k != PASSAGE_PRECISION}))  # an older source
+    src.upsert([_chunk(0), _chunk(1)], np.eye(DIM, dtype=np.float32)[:2])
+    src.close()
+    for name, fp in (("float", float_fp), ("int8", int8_fp)):
+        dst = MilvusStore(str(tmp_path / f"{name}.db"), "c", DIM)
+        dst.connect()
+        dst.ensure_collection(fp)  # made by this version: the key is stored
+        dst.close()
+    report = migrate(str(tmp_path / "src.db"), str(tmp_path / "float.db"),
+                     source_collection="c", target_collection="c")
+    assert report.added == 2
+    with pytest.raises(FingerprintMismatchError, match="int8 passages"):
+        migrate(str(tmp_path / "src.db"), str(tmp_path / "int8.db"),
+                source_collection="c", target_collection="c")
+
+
 # --- with the real model -------------------------------------------------------------------
 
 
