@@ -1,8 +1,9 @@
 """Embedding engines on this machine: passages/s for ingestion, single-query latency for search.
 
     .venv/bin/python -m bench.embedding [--json bench/results/embedding.json]
-    .venv/bin/python -m bench.embedding --passages-only --passages 400 \
-        --json bench/results/embedding-passages.json   # passage engines only, every chunk
+    .venv/bin/python -m bench.embedding --passages-only --rounds 3 --engines \
+        sentence-transformers:fp32,sentence-transformers:bf16:8,onnxruntime:int8 \
+        --json bench/results/embedding-passages.json   # passage engines only, taking turns
 
 Passages are the real chunks ingestion makes of the corpus (up to 320 tokens); queries are
 the 117 evaluation queries. Every configuration runs in a fresh child process (thread
@@ -163,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passages", type=int, default=160)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--passages-only", action="store_true", help="skip the query latencies")
+    ap.add_argument("--engines", default="",
+                    help="passage configurations to run, ENGINE:PRECISION[:BATCH],... (all)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="passage configurations run in turn this many times (median kept): "
+                    "on a shared machine a change of load then hits every one")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -184,14 +190,26 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine(), "passages": len(passages),
                                "queries": len(queries), "passage_engines": [],
                                "query_engines": []}
-    for engine, precision, batch, threads in PASSAGE_CONFIGS:
-        row = _run_child({"engine": engine, "precision": precision, "batch": batch,
-                          "threads": threads, "role": "passages", "texts": str(work / "p.json"),
-                          "reference": str(work / "ref-p.npy")})
-        results["passage_engines"].append({"engine": engine, "precision": precision,
-                                           "batch": batch, "threads": threads, **row})
-        print(f"passages {engine:<22}{precision:<6} batch {batch:<3} {row['passages_per_s']:>7}"
-              f"/s  cos min {row.get('cos_min')}", flush=True)
+    wanted = [tuple(e.split(":")) for e in args.engines.split(",") if e]
+    configs = [c for c in PASSAGE_CONFIGS if not wanted or any(
+        w == (c[0], c[1], str(c[2]))[: len(w)] for w in wanted)]
+    rates: dict[tuple[str, str, int, int], list[float]] = {c: [] for c in configs}
+    rows: dict[tuple[str, str, int, int], dict[str, Any]] = {}
+    for _ in range(args.rounds):
+        for engine, precision, batch, threads in configs:
+            row = _run_child({"engine": engine, "precision": precision, "batch": batch,
+                              "threads": threads, "role": "passages",
+                              "texts": str(work / "p.json"), "reference": str(work / "ref-p.npy")})
+            rows.setdefault((engine, precision, batch, threads), row)
+            rates[(engine, precision, batch, threads)].append(row["passages_per_s"])
+            print(f"passages {engine:<22}{precision:<6} batch {batch:<3} "
+                  f"{row['passages_per_s']:>7}/s  cos min {row.get('cos_min')}", flush=True)
+    for (engine, precision, batch, threads), row in rows.items():
+        got = rates[(engine, precision, batch, threads)]
+        results["passage_engines"].append({
+            "engine": engine, "precision": precision, "batch": batch, "threads": threads, **row,
+            "passages_per_s": round(float(np.median(got)), 2),
+            **({"rounds_passages_per_s": got} if args.rounds > 1 else {})})
     for engine, precision, threads in [] if args.passages_only else QUERY_CONFIGS:
         for busy in (False, True):
             row = _run_child({"engine": engine, "precision": precision, "threads": threads,
