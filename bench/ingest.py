@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     args = ap.parse_args(argv)
     precisions: list[str | None] = args.precision or [None]
+    out: dict[str, Any] = {"machine": machine()}  # the load average before the runs
     results = _cycles(precisions, args.repeat, args.eval)
-    out: dict[str, Any] = {"machine": machine()}
     if len(results) == 1 and not args.eval:  # the plain run keeps its format (ingest.json)
         only = next(iter(results.values()))
         out.update(best=only["best"], runs=only["runs"])
