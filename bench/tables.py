@@ -54,8 +54,9 @@ def embedding(d: dict[str, Any]) -> list[str]:
     out = [_machine(d), "", *_head("passage engine", "precision", "batch:", "passages/s:",
                                    "min cosine vs fp32:")]
     for e in d["passage_engines"]:
-        out.append(_row(e["engine"], e["precision"], e["batch"] or "-", e["passages_per_s"],
-                        e["cos_min"]))
+        rounds = " / ".join(map(str, e.get("rounds_passages_per_s", [])))
+        out.append(_row(e["engine"], e["precision"], e["batch"] or "-", e["passages_per_s"]
+                        if not rounds else f"{e['passages_per_s']} ({rounds})", e["cos_min"]))
     if not d["query_engines"]:  # a passages-only run
         return out
     out += ["", *_head("query engine", "precision", "threads:", "other core busy", "p50 ms:",
