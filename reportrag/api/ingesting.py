@@ -58,9 +58,10 @@ def ingest_from_settings(
 
     ``full`` ignores the checkpoint: every document is chunked and compared with Milvus.
     ``rebuild`` drops the collection first (for one built by an older reportrag or model);
-    ``upgrade`` does so only when the collection's schema is older than this code's (a
-    collection of another model is still refused). ``store`` is None only for a dry run
-    where no database exists yet (connecting would create one).
+    ``upgrade`` does so only when the collection's schema is older than this code's, or its
+    passages are at the other precision (a collection of another model is still refused).
+    ``store`` is None only for a dry run where no database exists yet (connecting would
+    create one).
     """
     if store is None and not dry_run:
         raise ValueError("only a dry run goes without a store")

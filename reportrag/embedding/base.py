@@ -6,7 +6,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -16,6 +16,24 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+# The fingerprint key of how passages were embedded: "float" (fp32, or bf16/fp16 autocast,
+# within 1e-5 cosine of fp32) or "int8" (the quantized ONNX export, REPORTRAG_PRECISION=int8:
+# cosine ~0.99). Vectors of the two must not share an index; queries are the same for both.
+PASSAGE_PRECISION = "passage_precision"
+FLOAT_PASSAGES = "float"
+INT8_PASSAGES = "int8"
+# Keys that fingerprints written before them lack, with the value those indexes were built
+# with: a missing key reads as this (an index of an older reportrag needs no rebuild).
+FINGERPRINT_DEFAULTS: dict[str, object] = {PASSAGE_PRECISION: FLOAT_PASSAGES}
+# Keys that only writes must agree on: a process may search an index whose passages were
+# embedded at another precision (its query vectors do not depend on it), not add to it.
+WRITE_ONLY_KEYS = frozenset({PASSAGE_PRECISION})
+
+
+def with_fingerprint_defaults(fingerprint: dict[str, Any]) -> dict[str, Any]:
+    """``fingerprint`` with the keys it lacks set to what they meant before they existed."""
+    return {**FINGERPRINT_DEFAULTS, **fingerprint}
 
 
 @dataclass(frozen=True)

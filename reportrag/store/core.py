@@ -89,6 +89,9 @@ class StoreCore:
         self._unconsolidated = False  # this process wrote since its last consolidate()
         self._mark_lock = threading.Lock()
         self._schema = sc.SCHEMA_VERSION  # of the collection, once known
+        # (stored, wanted) write-only fingerprint keys that differ (another passage
+        # precision): the collection can be searched but not written; None when they agree
+        self._write_conflict: tuple[dict[str, Any], dict[str, Any]] | None = None
         self._metadata_types: tuple[float, dict[str, str]] | None = None  # (read at, types)
 
     def __repr__(self) -> str:

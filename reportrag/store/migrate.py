@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from reportrag.embedding.base import PASSAGE_PRECISION, with_fingerprint_defaults
 from reportrag.errors import FingerprintMismatchError, InputError, StoreError
 from reportrag.store.capabilities import IndexConfig
 from reportrag.store.errors import redact_uri
@@ -245,7 +246,10 @@ def _copy_translations(source: MilvusStore, target: MilvusStore) -> int:
 
 def _check_target(target: MilvusStore, where: str, fingerprint: dict[str, Any]) -> None:
     stored = target.fingerprint()
-    if stored != fingerprint:
+    # A key an older reportrag did not write reads as what it built with (float passages).
+    if stored is None or with_fingerprint_defaults(stored) != with_fingerprint_defaults(
+        fingerprint
+    ):
         raise FingerprintMismatchError(
             f"target collection {target.collection} at {where} was built "
             f"with another embedding model than the source (stored {_model(stored)}, "
@@ -257,7 +261,9 @@ def _check_target(target: MilvusStore, where: str, fingerprint: dict[str, Any]) 
 def _model(fingerprint: dict[str, Any] | None) -> str:
     if not fingerprint:
         return "no fingerprint"
-    return f"{fingerprint.get('model', '?')}, dim {fingerprint.get('dim', '?')}"
+    precision = with_fingerprint_defaults(fingerprint)[PASSAGE_PRECISION]
+    return (f"{fingerprint.get('model', '?')}, dim {fingerprint.get('dim', '?')}, "
+            f"{precision} passages")
 
 
 def _held(target: MilvusStore, chunks: list[Chunk]) -> dict[str, tuple[Chunk, np.ndarray]]:

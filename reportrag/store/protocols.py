@@ -103,7 +103,8 @@ class WriteStore(ReadStore, Protocol):
         ...
 
     def require_writable(self) -> None:
-        """OutdatedCollectionError when the collection's schema is older than the code's."""
+        """OutdatedCollectionError when the collection's schema is older than the code's, or
+        its passages are at another precision than the fingerprint ensured last."""
         ...
 
     def drop(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from reportrag.embedding.base import PASSAGE_PRECISION
 from reportrag.errors import OutdatedCollectionError, StoreError
 from reportrag.store import schema as sc
 from reportrag.store.core import ID_BATCH, params_kw
@@ -32,10 +33,23 @@ class Writes(Reads, LiteSegments):
     """
 
     def require_writable(self) -> None:
-        """OutdatedCollectionError when the collection's schema is older than this code's.
+        """OutdatedCollectionError when the collection's schema is older than this code's, or
+        its passages were embedded at another precision than this embedder's.
 
-        Reads of an older collection keep working; writes would miss fields it lacks.
+        Reads of such a collection keep working; writes would miss fields it lacks, or mix
+        vectors of two precisions in one index.
         """
+        if self._write_conflict is not None:
+            stored, wanted = self._write_conflict
+            have, want = (fp.get(PASSAGE_PRECISION) for fp in (stored, wanted))
+            match = "int8" if have == "int8" else "auto"
+            raise OutdatedCollectionError(
+                f"collection {self._collection} holds passages embedded at precision {have}; "
+                f"this process embeds them at {want}: rebuild it with `reportrag ingest "
+                f"--rebuild`, set REPORTRAG_PRECISION={match} to match it, or set "
+                "REPORTRAG_COLLECTION to a new name",
+                details={"collection": self._collection, "stored": stored, "wanted": wanted},
+            )
         if self._schema < sc.SCHEMA_VERSION:
             raise OutdatedCollectionError(
                 f"collection {self._collection} was built by an older reportrag (schema "

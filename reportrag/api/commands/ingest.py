@@ -41,12 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--rebuild",
         action="store_true",
         help="drop the collection and ingest the corpus folder and the added documents "
-        "afresh (after an upgrade that changed the schema, or another model)",
+        "afresh (after an upgrade that changed the schema, another model or "
+        "REPORTRAG_PRECISION)",
     )
     ing.add_argument(
         "--upgrade",
         action="store_true",
-        help="rebuild the collection only if an older reportrag built it (scripts/run.sh)",
+        help="rebuild the collection only if an older reportrag built it, or its passages "
+        "are at the other REPORTRAG_PRECISION (scripts/run.sh)",
     )
     ing.add_argument(
         "--cancel",
