@@ -68,6 +68,20 @@ def _chunk(i: int) -> Chunk:
                  char_end=6, content_hash=f"h{i}", context="D", doc_lang="en")
 
 
+def test_the_serving_process_child_engine_keeps_the_fingerprint() -> None:
+    """``serve`` wraps the passage engine in a ProcessEngine (a child embeds): the fingerprint
+    its writes carry must stay the one of the engine in the child, int8 or float."""
+    from reportrag.embedding.process_engine import ProcessEngine
+
+    for int8 in (False, True):
+        emb = _embedder(int8)
+        inner = emb.document_engine
+        want = emb.fingerprint()
+        emb.document_engine = ProcessEngine({}, name=inner.name, idle_s=60,
+                                            precision=str(getattr(inner, "precision", "fp32")))
+        assert emb.fingerprint() == want
+
+
 def test_another_passage_precision_is_searched_but_not_written(tmp_path: Path) -> None:
     float_fp, int8_fp = _embedder(False).fingerprint(), _embedder(True).fingerprint()
     legacy = {k: v for k, v in float_fp.items() if k != PASSAGE_PRECISION}

@@ -76,10 +76,11 @@ class TextEmbedder:
         return {**self.spec.fingerprint(), PASSAGE_PRECISION: self.passage_precision()}
 
     def passage_precision(self) -> str:
-        """``int8`` for the quantized ONNX passage encoder, ``float`` for every other engine
-        (fp32 or bf16/fp16 autocast: vectors within 1e-5 cosine of each other)."""
+        """``int8`` for the quantized ONNX passage encoder (in this process, or in the serving
+        process's child, whose ProcessEngine carries its precision), ``float`` for every other
+        engine (fp32 or bf16/fp16 autocast: vectors within 1e-5 cosine of each other)."""
         engine = self.document_engine
-        int8 = isinstance(engine, OnnxEngine) and engine.precision == "int8"
+        int8 = isinstance(engine, OnnxEngine | ProcessEngine) and engine.precision == "int8"
         return INT8_PASSAGES if int8 else FLOAT_PASSAGES
 
     def engines(self) -> dict[str, str]:
