@@ -106,7 +106,7 @@ class OnnxEngine:
             session = None
             for fresh in (False, True):  # a damaged export is made again, once
                 try:
-                    path = session_path = model_file(self.model_dir, self.precision, fresh=fresh)
+                    path = model_file(self.model_dir, self.precision, fresh=fresh)
                     session = ort.InferenceSession(
                         str(path), opts, providers=["CPUExecutionProvider"]
                     )
@@ -128,7 +128,7 @@ class OnnxEngine:
             assert session is not None  # the loop either opened one or raised
             inputs = {i.name for i in session.get_inputs()}
             if TOKEN_EMBEDDINGS in inputs:
-                self._table = TokenTable(table_file(Path(session_path)))
+                self._table = TokenTable(table_file(path))
             self._feeds_ids = IDS_INPUT in inputs
             self._tokenizer, self._session = tok, session
 

@@ -82,22 +82,24 @@ class TokenTable:
         except OSError as exc:
             raise ModelError(f"cannot open the token table {path}: {exc}") from exc
         try:
-            with os.fdopen(os.dup(fd), "rb") as fh:
-                fmt = np.lib.format
-                major, _ = fmt.read_magic(fh)
-                read_header = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
-                shape, fortran, dtype = read_header(fh)
-                offset = fh.tell()
-        except (OSError, ValueError) as exc:
+            try:
+                with os.fdopen(os.dup(fd), "rb") as fh:
+                    fmt = np.lib.format
+                    major, _ = fmt.read_magic(fh)
+                    read_header = (fmt.read_array_header_1_0 if major == 1
+                                   else fmt.read_array_header_2_0)
+                    shape, fortran, dtype = read_header(fh)
+                    offset = fh.tell()
+            except (OSError, ValueError) as exc:
+                raise ModelError(f"{path} is not a .npy table: {exc}") from exc
+            if dtype != np.float32 or fortran or len(shape) != 2:
+                raise ModelError(f"{path}: want a C-ordered float32 matrix, not {dtype} {shape}")
+            size = os.fstat(fd).st_size
+            if size != offset + shape[0] * shape[1] * 4:
+                raise ModelError(f"{path} is truncated ({size} bytes for a {shape} table)")
+        except BaseException:
             os.close(fd)
-            raise ModelError(f"{path} is not a .npy table: {exc}") from exc
-        if dtype != np.float32 or fortran or len(shape) != 2:
-            os.close(fd)
-            raise ModelError(f"{path}: want a C-ordered float32 matrix, not {dtype} {shape}")
-        size = os.fstat(fd).st_size
-        if size != offset + shape[0] * shape[1] * 4:
-            os.close(fd)
-            raise ModelError(f"{path} is truncated ({size} bytes for a {shape} table)")
+            raise
         self._fd, self._offset = fd, offset
         self.rows, self.dim = int(shape[0]), int(shape[1])
         self._row_bytes = self.dim * 4
