@@ -354,7 +354,7 @@ def test_fingerprint_names_model_weights_dim_and_prompts(embedder, tmp_path: Pat
 def test_missing_onnx_files_are_made_in_a_child_process(embedder) -> None:
     """A process that loads the query encoder and finds its int8 file stale (a server on
     first start, or after an upgrade) has it made by ``python -m
-    reportrag.embedding.onnx_export`` and never imports torch, transformers or onnx itself;
+    reportrag.embedding.make_onnx`` and never imports torch, transformers or onnx itself;
     the vectors are those of the file made in-process."""
     import json
     import subprocess
@@ -380,3 +380,17 @@ def test_missing_onnx_files_are_made_in_a_child_process(embedder) -> None:
     assert answer["heavy"] == []
     assert np.array_equal(np.array(answer["vector"], dtype=np.float32), expected[0])
     assert json.loads(meta.read_text())["weights"]  # the child wrote a whole record again
+
+
+def test_make_onnx_says_in_one_line_why_it_cannot(tmp_path: Path) -> None:
+    """The child that makes the ONNX files: a directory without weights is exit 1 and one
+    line naming what is missing (model_file relays it in its ModelError), no traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "reportrag.embedding.make_onnx",
+                           str(tmp_path / "none"), "--precision", "fp32"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"make_onnx: [Errno 2] No such file or directory: '{tmp_path / 'none'}/model.safetensors'"]

@@ -10,7 +10,6 @@ table in ``FILE.tokens.npy`` (read row by row, :mod:`reportrag.embedding.token_t
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -169,13 +168,13 @@ def current_file(model_dir: Path, precision: str) -> Path | None:
 def model_file(model_dir: Path, precision: str, *, fresh: bool = False) -> Path:
     """The file the ONNX engine runs for ``precision``; when it is missing, stale or
     ``fresh`` is asked for, made first **in a child process**
-    (``python -m reportrag.embedding.onnx_export``): the export needs torch and quantizing
+    (``python -m reportrag.embedding.make_onnx``): the export needs torch and quantizing
     holds the whole fp32 graph, and a serving process should hold neither afterwards."""
     if not fresh:
         found = current_file(model_dir, precision)
         if found is not None:
             return found
-    cmd = [sys.executable, "-m", "reportrag.embedding.onnx_export", str(model_dir),
+    cmd = [sys.executable, "-m", "reportrag.embedding.make_onnx", str(model_dir),
            "--precision", precision, *(["--fresh"] if fresh else [])]
     logger.info("making the %s ONNX model of %s in a child process (once)", precision,
                 model_dir.name)
@@ -304,25 +303,3 @@ def _export(model_dir: Path, out_dir: Path, record: dict[str, object]) -> None:
     os.replace(tmp, final)  # atomic: a killed export leaves no half file behind
     _record(final, out_dir / EXPORT_META, record)
     logger.info("exported %s to ONNX in %.1fs", model_dir.name, time.monotonic() - started)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m reportrag.embedding.onnx_export MODEL_DIR [--precision int8] [--fresh]``:
-    make the files (what :func:`model_file` runs in a child process)."""
-    ap = argparse.ArgumentParser(prog="python -m reportrag.embedding.onnx_export")
-    ap.add_argument("model_dir", type=Path)
-    ap.add_argument("--precision", choices=PRECISIONS, default="int8")
-    ap.add_argument("--fresh", action="store_true", help="make them even if up to date")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-    make = quantized_model if args.precision == "int8" else exported_model
-    try:
-        print(make(args.model_dir, fresh=args.fresh))
-    except (ModelError, OSError) as exc:
-        print(f"onnx_export: {getattr(exc, 'message', exc)}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
