@@ -162,15 +162,25 @@ def evaluation(d: dict[str, Any]) -> list[str]:
 
 def tuning(d: dict[str, Any]) -> list[str]:
     """The knob sweep of bench/tuning.py: each setting against the default, both sets."""
-    out = [_machine(d) + f"; mode `{d['mode']}`", "",
-           *_head("setting", "dev R@1 / R@5 / MRR@10", "extended R@1 / R@5 / R@10 / MRR@10",
-                  "extended better / worse")]
+    real = all("pairs-dev" in r for r in d["rows"])
+    head = ["setting", "dev R@1 / R@5 / MRR@10", "extended R@1 / R@5 / R@10 / MRR@10",
+            "extended better / worse"]
+    if real:
+        head += ["pairs-dev R@1 / R@5 / MRR@10", "pairs-dev cross R@1 / R@5",
+                 "pairs-dev better / worse"]
+    out = [_machine(d) + f"; mode `{d['mode']}`", "", *_head(*head)]
     for r in d["rows"]:
         dev, ext = r["dev"]["summary"], r["extended"]["summary"]
         label = "**default**" if r["setting"] == "default" else f"`{r['setting']}`"
-        out.append(_row(label, _metrics(dev, "recall@1", "recall@5", "mrr@10"),
-                        _metrics(ext, "recall@1", "recall@5", "recall@10", "mrr@10"),
-                        f"{r['extended']['better']} / {r['extended']['worse']}"))
+        cells = [label, _metrics(dev, "recall@1", "recall@5", "mrr@10"),
+                 _metrics(ext, "recall@1", "recall@5", "recall@10", "mrr@10"),
+                 f"{r['extended']['better']} / {r['extended']['worse']}"]
+        if real:
+            p = r["pairs-dev"]
+            cells += [_metrics(p["summary"], "recall@1", "recall@5", "mrr@10"),
+                      _metrics(p["cross"], "recall@1", "recall@5"),
+                      f"{p['better']} / {p['worse']}"]
+        out.append(_row(*cells))
     return out
 
 

@@ -56,7 +56,7 @@ for name in "${names[@]}"; do
             .venv/bin/reportrag eval eval/dev_queries.jsonl --json bench/results/eval-dev.json
             .venv/bin/reportrag eval eval/queries_extended.jsonl --json bench/results/eval-extended.json
             $PY -m bench.alignment ;;
-        tuning) ensure_ingested; $PY -m bench.tuning --json bench/results/tuning.json ;;
+        tuning) ensure_ingested; $PY -m bench.tuning --pairs-dev .cache/pairs-dev --json bench/results/tuning.json ;;
         ingest) $PY -m bench.ingest ;;
         uploads) $PY -m bench.uploads ;;
         embedding) $PY -m bench.embedding --json bench/results/embedding.json ;;

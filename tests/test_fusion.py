@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reportrag.search.crosslingual import interleave, matches, pivot_ranking
+from reportrag.search.crosslingual import fuse_with_pivot, interleave, matches, pivot_ranking
 from reportrag.search.fusion import dedupe, mmr, rrf
 from reportrag.types import Chunk, Counterpart, Filters
 
@@ -89,3 +89,14 @@ def test_matches_checks_every_filter() -> None:
     assert not matches(c, Filters(section="3."))
     assert not matches(c, Filters(date_from="2024-02-01"))
     assert matches(c, Filters(date_to="2024-01-02"))
+
+
+def test_the_pivot_is_a_third_list_beside_the_direct_dense_and_keyword_ones() -> None:
+    # "a" leads both direct rankings; "b" is only carried across by the pivot.
+    fused = fuse_with_pivot(["a", "c"], ["a"], ["b"], keyword_weight=1.25, pivot_weight=1.5)
+    assert fused["a"] == pytest.approx((1 + 1.25) / 61)
+    assert fused["b"] == pytest.approx(1.5 / 61)
+    assert max(fused, key=fused.__getitem__) == "a"  # fused against "a"'s fusion, they tied
+    # Direct evidence and the pivot add up: second in dense, first pivoted beats first in dense.
+    fused = fuse_with_pivot(["a", "b"], [], ["b"], pivot_weight=1.5)
+    assert fused["b"] == pytest.approx(1 / 62 + 1.5 / 61) and fused["b"] > fused["a"]

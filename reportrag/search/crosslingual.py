@@ -19,7 +19,9 @@ from reportrag.types import Chunk, Counterpart, Filters
 
 PIVOT_MIN_CONFIDENCE = 0.5
 # Only the strongest source hits are carried across (sweep: docs/evaluation.md).
-PIVOT_SOURCE_HITS = 3
+PIVOT_SOURCE_HITS = 2
+# The pivoted ranking's RRF weight beside the direct dense (1) and keyword rankings.
+PIVOT_WEIGHT = 1.5
 # Candidates per list of the query-language (source) ranking that picks them. Measured
 # (docs/evaluation.md): 10 gives the dev set's numbers of 40 and a better extended set
 # (cross-lingual R@5 0.914 -> 0.948); 5 loses dev R@1; 20 equals 40. A quarter of the reads.
@@ -77,10 +79,14 @@ def pivot_ranking(source_hits: Sequence[Aligned], filters: Filters, *,
     return out
 
 
-def fuse_with_pivot(direct: Sequence[str], pivot: Sequence[str], *,
-                    pivot_weight: float = 1.0) -> dict[str, float]:
-    """RRF of the direct target-language ranking and the pivoted one."""
-    return rrf([list(direct), list(pivot)], weights=[1.0, pivot_weight])
+def fuse_with_pivot(dense: Sequence[str], keyword: Sequence[str], pivot: Sequence[str], *,
+                    keyword_weight: float = 1.0, pivot_weight: float = 1.0,
+                    ) -> dict[str, float]:
+    """RRF of the direct target-language rankings (dense weighs 1, keyword
+    ``keyword_weight``; an empty keyword ranking when the mode has none) and the pivoted
+    one (``pivot_weight``)."""
+    return rrf([list(dense), list(keyword), list(pivot)],
+               weights=[1.0, keyword_weight, pivot_weight])
 
 
 def interleave(rankings: dict[str, list[str]], top_k: int) -> list[str]:

@@ -108,11 +108,17 @@ class Retrieval:
 
     def merged(self) -> dict[str, Candidate]:
         """Both searches' hits as candidates (waits for them)."""
+        dense, keyword = self.rankings()
+        with telemetry.stage("fusion", step="merge"):
+            return merge(dense, keyword, hybrid=self.hybrid, keyword_weight=self.keyword_weight)
+
+    def rankings(self) -> tuple[list[Ranked], list[Ranked]]:
+        """The dense and the keyword hits, best first (waits for them; no keyword search:
+        empty)."""
         assert self.dense is not None, "start_dense first"
         dense = self.dense.result()
         keyword = self.keyword.result() if self.keyword is not None else []
-        with telemetry.stage("fusion", step="merge"):
-            return merge(dense, keyword, hybrid=self.hybrid, keyword_weight=self.keyword_weight)
+        return dense, keyword
 
 
 @dataclass
@@ -135,7 +141,10 @@ def assemble(plan: RankingPlan, qvec: np.ndarray, store: ReadStore,
 
     The pivot carries the best ``tuning.pivot_hits`` source hits to their counterparts;
     those the direct ranking lacks are read (with their vectors, for their dense score) and
-    kept only when they satisfy the direct ranking's filters.
+    kept only when they satisfy the direct ranking's filters. The pivoted list is fused as a
+    third ranking beside the direct dense and keyword ones (weights 1, ``keyword_weight``,
+    ``pivot_weight``), not against their fusion: a passage both direct rankings put first
+    is not outvoted by the pivot alone (docs/evaluation.md#cross-lingual-fusion).
     """
     direct = plan.direct.merged()
     if plan.source is None:
@@ -143,7 +152,7 @@ def assemble(plan: RankingPlan, qvec: np.ndarray, store: ReadStore,
     source = plan.source.merged()
     filters = plan.direct.filters
     pivot = pivot_ranking(ranked(source), filters, limit=tuning.pivot_hits)
-    direct_ids = [c.chunk_id for c in ranked(direct)]
+    dense_hits, keyword_hits = plan.direct.rankings()
     by_id = dict(direct)
     missing = [cid for cid, _, _ in pivot if cid not in by_id]
     fetched: dict[str, tuple[Chunk, np.ndarray]] = {}
@@ -164,7 +173,10 @@ def assemble(plan: RankingPlan, qvec: np.ndarray, store: ReadStore,
             cand.found_via.append("pivot")
         pivot_ids.append(cid)
     with telemetry.stage("fusion", step="pivot"):
-        fused = fuse_with_pivot(direct_ids, pivot_ids, pivot_weight=tuning.pivot_weight)
+        fused = fuse_with_pivot(
+            [h.chunk_id for h in dense_hits],
+            [h.chunk_id for h in keyword_hits] if plan.direct.hybrid else [], pivot_ids,
+            keyword_weight=tuning.keyword_weight, pivot_weight=tuning.pivot_weight)
     for cid, cand in by_id.items():
         cand.score = fused.get(cid, 0.0)
     return ranked(by_id)

@@ -6,8 +6,8 @@ Scores (documented in docs/api.md):
   passage was not among the keyword hits.
 - ``score``: the ranking score. ``dense``: the dense score. ``hybrid`` and ``crosslingual``:
   weighted reciprocal-rank fusion Σ w/(60 + rank) over the rankings that found the passage
-  (``Tuning``: BM25 weighs ``keyword_weight`` against the dense ranking's 1 in ``hybrid``;
-  the direct and the pivoted ranking of ``crosslingual`` weigh 1 and ``pivot_weight``).
+  (``Tuning``: BM25 weighs ``keyword_weight`` against the dense ranking's 1; in
+  ``crosslingual`` the pivoted ranking is a third list, weighing ``pivot_weight``).
 """
 
 from __future__ import annotations

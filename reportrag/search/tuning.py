@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reportrag.errors import InputError
-from reportrag.search.crosslingual import PIVOT_SOURCE_CANDIDATES, PIVOT_SOURCE_HITS
+from reportrag.search.crosslingual import (
+    PIVOT_SOURCE_CANDIDATES,
+    PIVOT_SOURCE_HITS,
+    PIVOT_WEIGHT,
+)
 
 if TYPE_CHECKING:
     from reportrag.settings import Settings
@@ -18,8 +22,8 @@ class Tuning:
 
     ``pivot_hits``: query-language hits carried across the alignment; ``pivot_candidates``:
     candidates per list of the query-language ranking they come from; ``keyword_weight`` and
-    ``pivot_weight``: RRF weights of the BM25 list (against the dense list's 1) and of the
-    pivoted list (against the direct ranking's 1). ``bench/tuning.py`` sweeps them.
+    ``pivot_weight``: RRF weights of the BM25 list and of the pivoted list, each against
+    the dense list's 1. ``bench/tuning.py`` sweeps them.
     """
 
     pivot_hits: int = PIVOT_SOURCE_HITS
@@ -27,7 +31,7 @@ class Tuning:
     # 1.25 since BM25 is scored on one segment (bench/tuning.py, docs/evaluation.md); the
     # setting REPORTRAG_SEARCH_KEYWORD_WEIGHT has the same default.
     keyword_weight: float = 1.25
-    pivot_weight: float = 1.0
+    pivot_weight: float = PIVOT_WEIGHT
 
     def __post_init__(self) -> None:
         if self.pivot_hits < 0 or self.pivot_candidates < 1:
