@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reportrag.ingest.align import Alignment, AlignParams, align_pair
+from reportrag.ingest.align import Alignment, AlignParams, Background, align_pair
 from reportrag.ingest.anchors import extract_anchors
-from reportrag.ingest.pairalign import align_translations, translation_pairs
+from reportrag.ingest.pairalign import Backgrounds, align_translations, translation_pairs
 from reportrag.types import Chunk, Counterpart, DocumentMeta
 
 DIM = 64
@@ -442,3 +442,51 @@ def test_unrelated_articles_get_no_counterparts(embedder) -> None:
     (report,) = align_translations(docs, store=store)
     assert report.links == 0 and store.calls == []
     assert any("are these really translations?" in w for w in report.warnings)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _side(doc: str, lang: str, n: int) -> list[Chunk]:
+    return [Chunk(chunk_id=f"{doc}:{i}", doc_id=doc, title="", lang=lang, kind="", date="",
+                  section="", ordinal=i, text=f"passage {i}", token_count=1, char_start=0,
+                  char_end=0, content_hash="") for i in range(n)]
+
+
+def test_a_short_pair_is_aligned_against_other_documents_passages() -> None:
+    # Three passages per side on one topic: every pair of them is alike, the translations a
+    # little more. Inside the 3 x 3 matrix that often does not stand out; against other
+    # documents' passages it does. Twenty random draws of such a pair:
+    a, b = _side("a", "en", 3), _side("b", "zh", 3)
+    alone_failed = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        topic, own = _unit(rng.normal(size=32)), _unit(rng.normal(size=(3, 32)))
+        src = _unit(topic + 0.5 * own + 0.05 * rng.normal(size=(3, 32)))
+        tgt = _unit(topic + 0.5 * own + 0.05 * rng.normal(size=(3, 32)))
+        others = Background(*(_unit(0.5 * rng.normal(size=(64, 32)) + 0.3 * topic)
+                              for _ in range(2)))
+        alone_failed += not align_pair(a, src, b, tgt).kept_links
+        links = {(lk.src, lk.tgt) for lk in align_pair(a, src, b, tgt,
+                                                       background=others).kept_links}
+        assert {(0, 0), (1, 1), (2, 2)} <= links and all(abs(i - j) <= 1 for i, j in links)
+        # A document on another topic gets nothing from the background.
+        stranger = _unit(_unit(rng.normal(size=32)) + 0.5 * _unit(rng.normal(size=(3, 32)))
+                         + 0.05 * rng.normal(size=(3, 32)))
+        assert align_pair(a, src, b, stranger, background=others).kept_links == []
+    assert alone_failed >= 5  # what the background is for
+
+
+def test_backgrounds_are_other_documents_passages_in_each_language() -> None:
+    rng = np.random.default_rng(1)
+    loaded = {doc: (_side(doc, lang, 3), rng.normal(size=(3, 8)).astype(np.float32))
+              for doc, lang in (("en1", "en"), ("en2", "en"), ("zh1", "zh"), ("zh2", "zh"))}
+    samples = Backgrounds(loaded, {"en1": "en", "en2": "en", "zh1": "zh", "zh2": "zh"})
+    bg = samples.for_pair("en1", "en", "zh1", "zh")
+    assert bg is not None
+    np.testing.assert_allclose(bg.src_lang, _unit(loaded["en2"][1]), rtol=1e-6)  # not en1's
+    np.testing.assert_allclose(bg.tgt_lang, _unit(loaded["zh2"][1]), rtol=1e-6)
+    # The same store gives the same sample; a language with no other document gives none.
+    assert np.array_equal(Backgrounds(loaded, {}).sample("en", {"en1"}), bg.src_lang)
+    assert samples.for_pair("en1", "en", "de1", "de") is None

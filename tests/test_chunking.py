@@ -374,3 +374,50 @@ def test_impossible_limits_rejected(
 def test_reassemble_drops_overlaps_and_gaps() -> None:
     assert reassemble([(6, "world!"), (0, "hello wor")]) == "hello world!"
     assert reassemble([(0, "ab"), (1, "b"), (4, "ef")]) == "abef"
+
+
+def _md_chunks(raw: str, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
+    from tests.parsing import parse_md
+
+    meta = DocumentMeta(doc_id="card", path="card.md", title="Card", lang="en", kind="doc",
+                        date="")
+    return chunk_document(meta, parse_md(raw), count_tokens=fake_count, max_tokens=max_tokens,
+                          overlap_tokens=OVERLAP)
+
+
+LONG = " ".join(f"The grid row {i} lists one more property of the card." for i in range(40))
+
+
+def test_small_sections_join_the_sections_after_them_within_their_parent() -> None:
+    raw = ("# Card\n\nA container for displaying information.\n\n"
+           "## When To Use\n\nA card can show content about a single subject.\n\n"
+           f"## API\n\n{LONG}\n")
+    chunks = _md_chunks(raw)
+    # The title's one line and the short "When To Use" become one passage, in their parent.
+    first = chunks[0]
+    assert "A container for displaying information." in first.text
+    assert "A card can show content about a single subject." in first.text
+    assert first.section == "Card"
+    # A section too big to join keeps its own path; nothing is lost or repeated.
+    assert all(c.section == "Card › API" for c in chunks[1:]) and len(chunks) >= 2
+    assert "When To Use" in first.text and "grid row 0 " not in first.text
+
+
+def test_a_small_last_section_joins_the_one_before_and_unrelated_tops_stay_apart() -> None:
+    raw = (f"# Card\n\n{LONG[:300]}\n\n## Notes\n\nKeep it short.\n\n"
+           "# Other\n\nA different top-level topic altogether, with a few words.\n")
+    chunks = _md_chunks(raw)
+    sections = [c.section for c in chunks]
+    # "Notes" (small, last of Card) joins the Card text before it; "Other" shares no section.
+    assert "Keep it short." in chunks[sections.index("Card")].text
+    assert sections[-1] == "Other" and "Keep it short." not in chunks[-1].text
+
+
+def test_joined_sections_still_fit_the_token_limit() -> None:
+    raw = "# Guide\n\n" + "".join(f"## Step {i}\n\nDo thing {i}.\n\n" for i in range(200))
+    chunks = _md_chunks(raw, max_tokens=160)
+    assert all(fake_count(c.text) <= 160 for c in chunks)
+    # Two hundred tiny steps are joined into far fewer passages, every step kept.
+    assert len(chunks) < 100
+    joined = reassemble((c.char_start, c.text) for c in chunks)
+    assert all(f"Do thing {i}." in joined for i in range(200))

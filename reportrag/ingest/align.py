@@ -13,7 +13,9 @@ writes the counterparts that changed.
   similarity to every unit of the other document; short rows shrink towards the pooled
   spread), averaged over both. The background absorbs what is not about meaning: a chunk
   close to everything (tables, lists), the same-language boost a Chinese table row of the
-  English edition gets against every Chinese chunk, the inflation of a merged vector;
+  English edition gets against every Chinese chunk, the inflation of a merged vector. When
+  the store holds other documents, a sample of their passages in each language joins that
+  background (:class:`Background`), so short documents are judged against a real population;
 * plus ``anchor_weight`` × the idf-weighted cosine of the anchors (numbers, Latin-script
   names, section numbers) both sides share, see :mod:`reportrag.ingest.anchors`.
 
@@ -64,13 +66,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reportrag.ingest.anchors import AnchorIndex, merge_rows, overlap
+from reportrag.ingest.alignscore import Background, Shape, score_matrices
+from reportrag.ingest.anchors import AnchorIndex
 from reportrag.types import Chunk, Counterpart
 
 log = logging.getLogger(__name__)
 
-Shape = tuple[int, int]
-SPREAD_PRIOR = 30  # pseudo-observations of the pooled spread in each row's robust z-score
+__all__ = ["Alignment", "AlignParams", "Background", "Bead", "Link", "align_pair"]
+
 
 
 @dataclass(frozen=True)
@@ -164,48 +167,6 @@ class Alignment:
         for cps in out.values():
             cps.sort(key=lambda c: (-c.confidence, c.chunk_id))
         return out
-
-
-def _units(vecs: np.ndarray, width: int) -> np.ndarray:
-    """Re-normalised means of ``width`` consecutive vectors (row k: vectors k..k+width-1)."""
-    n = len(vecs) - width + 1
-    if n <= 0:
-        return vecs[:0]
-    total = sum(vecs[k : k + n] for k in range(width))
-    norms = np.linalg.norm(total, axis=1, keepdims=True)
-    return total / np.where(norms > 0, norms, 1.0)
-
-
-def _robust_z(sim: np.ndarray, axis: int) -> np.ndarray:
-    med = np.median(sim, axis=axis, keepdims=True)
-    dev = sim - med
-    mad = 1.4826 * np.median(np.abs(dev), axis=axis, keepdims=True)
-    # A row of a short document has few entries and so a noisy spread: shrink it towards the
-    # spread of the whole matrix, as if that were SPREAD_PRIOR more observations.
-    pooled = 1.4826 * float(np.median(np.abs(dev)))
-    count = sim.shape[axis]
-    spread = np.sqrt((count * mad**2 + SPREAD_PRIOR * pooled**2) / (count + SPREAD_PRIOR))
-    return dev / np.maximum(spread, 1e-4)
-
-
-def score_matrices(
-    src_vecs: np.ndarray,
-    tgt_vecs: np.ndarray,
-    anchors: AnchorIndex,
-    params: AlignParams = DEFAULT_PARAMS,
-) -> dict[Shape, np.ndarray]:
-    """Score of every bead of each shape: entry [s, t] is the bead starting at src s, tgt t."""
-    out: dict[Shape, np.ndarray] = {}
-    for a, b in {(1, 1), *params.shapes}:
-        u, v = _units(src_vecs, a), _units(tgt_vecs, b)
-        if not len(u) or not len(v):
-            out[(a, b)] = np.zeros((len(u), len(v)), dtype=np.float32)
-            continue
-        sim = u @ v.T
-        z = 0.5 * (_robust_z(sim, 1) + _robust_z(sim, 0))
-        shared = overlap(merge_rows(anchors.src, a), merge_rows(anchors.tgt, b))
-        out[(a, b)] = (z + params.anchor_weight * shared).astype(np.float32)
-    return out
 
 
 def _best_path(
@@ -335,8 +296,13 @@ def align_pair(
     *,
     min_confidence: float = 0.5,
     params: AlignParams = DEFAULT_PARAMS,
+    background: Background | None = None,
 ) -> Alignment:
-    """Monotonic bead alignment of two chunk sequences (document order) with confidences."""
+    """Monotonic bead alignment of two chunk sequences (document order) with confidences.
+
+    With ``background`` (passages of other documents in each language), similarities are
+    measured against those as well as against the other document (:class:`Background`).
+    """
     if len(src) != len(src_vecs) or len(tgt) != len(tgt_vecs):
         raise ValueError("each chunk list needs exactly one vector per chunk")
     n, m, p = len(src), len(tgt), params
@@ -344,7 +310,9 @@ def align_pair(
         beads = [Bead((i,), ()) for i in range(n)] + [Bead((), (j,)) for j in range(m)]
         return Alignment(src, tgt, beads, [], min_confidence)
     anchors = AnchorIndex.build([c.text for c in src], [c.text for c in tgt])
-    scores = score_matrices(_normalised(src_vecs), _normalised(tgt_vecs), anchors, p)
+    scores = score_matrices(_normalised(src_vecs), _normalised(tgt_vecs), anchors,
+                            shapes=p.shapes, anchor_weight=p.anchor_weight,
+                            background=background)
     path = _best_path(scores, n, m, p)
     spans = [
         _Span(s, t, float(scores[(len(s), len(t))][s.start, t.start])) for s, t in path if s and t

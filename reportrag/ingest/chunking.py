@@ -15,7 +15,12 @@ from reportrag.ingest.headings import Section, cover, find_sections
 from reportrag.ingest.outline import ProseIndex, context_line, heading_starts
 from reportrag.ingest.splitting import Count, split_spans
 from reportrag.langid import LanguageDetector, chunk_language
-from reportrag.types import Chunk, DocumentMeta, content_hash, make_chunk_id
+from reportrag.types import SECTION_SEP, Chunk, DocumentMeta, content_hash, make_chunk_id
+
+# A section holding less than this share of a chunk's room is joined with the sections after
+# it (docs/evaluation.md#small-sections): alone it makes a passage of a heading and a line,
+# which a question that merely names the topic matches best.
+SMALL_SECTION_SHARE = 0.2
 
 
 def _fold_sections(text: str, sections: list[Section]) -> list[Section]:
@@ -31,6 +36,45 @@ def _fold_sections(text: str, sections: list[Section]) -> list[Section]:
         if carry is None:  # a lone heading is useless as a chunk: it prefixes the next one
             out.append(Section(start, sec.end, sec.path))
     return out
+
+
+def _common_path(a: str, b: str) -> str | None:
+    """The innermost section both paths lie in ('' for two preambles); None when none."""
+    if not a and not b:
+        return ""
+    shared: list[str] = []
+    for x, y in zip(a.split(SECTION_SEP), b.split(SECTION_SEP), strict=False):
+        if x != y:
+            break
+        shared.append(x)
+    return SECTION_SEP.join(shared) or None
+
+
+def _join_small_sections(text: str, sections: list[Section], count: Count,
+                         room: int) -> list[Section]:
+    """Join a small section (under ``SMALL_SECTION_SHARE`` of ``room`` tokens) with the
+    sections after it while the run fits ``room`` and they share a section, whose path the
+    run takes; a small section that cannot join what follows joins the run before it.
+    """
+    small = max(1, int(room * SMALL_SECTION_SHARE))
+    sizes = [count(text[sec.start:sec.end].strip()) for sec in sections]
+
+    def joinable(a: Section, size_a: int, b: Section, size_b: int) -> str | None:
+        path = _common_path(a.path, b.path)
+        return path if path is not None and a.end == b.start and size_a + size_b <= room else None
+
+    out: list[tuple[Section, int]] = []
+    for k, (sec, size) in enumerate(zip(sections, sizes, strict=True)):
+        if out:
+            last, last_size = out[-1]
+            path = joinable(last, last_size, sec, size)
+            nxt = (sections[k + 1], sizes[k + 1]) if k + 1 < len(sections) else None
+            stranded = size < small and (nxt is None or joinable(sec, size, *nxt) is None)
+            if path is not None and (last_size < small or stranded):
+                out[-1] = (Section(last.start, sec.end, path), last_size + size)
+                continue
+        out.append((sec, size))
+    return [sec for sec, _ in out]
 
 
 def _split_at_pages(sections: list[Section], parsed: ParsedDocument) -> list[Section]:
@@ -76,9 +120,13 @@ def chunk_document(
     if isinstance(parsed, CleanedText):
         parsed = ParsedDocument(cleaned=parsed)
     text, cleaned = parsed.text, parsed.cleaned
+    sections = _fold_sections(text, _split_at_pages(sections_of(parsed), parsed))
+    if len(parsed.page_starts) < 2:  # a page break is a cut that joining must not undo
+        sections = _join_small_sections(text, sections, count_tokens,
+                                        max_tokens - overlap_tokens)
     spans = split_spans(
         text,
-        _fold_sections(text, _split_at_pages(sections_of(parsed), parsed)),
+        sections,
         count_tokens=count_tokens,
         max_tokens=max_tokens,
         overlap_tokens=overlap_tokens,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reportrag.ingest.align import DEFAULT_PARAMS, AlignParams, align_pair
+from reportrag.ingest.align import DEFAULT_PARAMS, AlignParams, Background, align_pair
 from reportrag.ingest.pairevidence import confidence_of, pair_score
 from reportrag.ingest.pairmodel import document_language
 from reportrag.types import Chunk, Counterpart, DocumentMeta
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 WARN_MEAN_CONFIDENCE = 0.5
 DECLARED, DETECTED = "declared", "detected"
+# Passages of other documents per language that a pair's similarities are measured against
+# (align.Background); chosen by chunk id, so the same store gives the same sample.
+BACKGROUND_PASSAGES = 64
 
 
 @dataclass
@@ -113,16 +116,56 @@ def align_translations(
         {d.doc_id: d.lang for d in docs if d.lang} if declared_langs is None else declared_langs
     )
     reports: list[PairReport] = []
+    samples = Backgrounds(loaded or {}, declared_lang)
     for spec in pairs:
-        if (changed_doc_ids is not None and not ({spec.a, spec.b} & changed_doc_ids)) or (
-            is_current is not None and is_current(spec.a, spec.b)
-        ):
+        if skipped(spec, changed_doc_ids, is_current):
             log.debug("align %s ↔ %s: neither changed, skipped", spec.a, spec.b)
             continue
         reports.append(
-            _align_stored_pair(spec, store, min_confidence, params, loaded or {}, declared_lang)
+            _align_stored_pair(spec, store, min_confidence, params, loaded or {}, declared_lang,
+                               samples)
         )
     return reports
+
+
+def skipped(spec: PairSpec, changed_doc_ids: set[str] | None,
+            is_current: Callable[[str, str], bool] | None) -> bool:
+    """Whether :func:`align_translations` leaves this pair as it is."""
+    return (changed_doc_ids is not None and not ({spec.a, spec.b} & changed_doc_ids)) or (
+        is_current is not None and is_current(spec.a, spec.b))
+
+
+class Backgrounds:
+    """Per language, passages of the loaded documents (sorted by chunk id) to measure a
+    pair's similarities against: the first ``BACKGROUND_PASSAGES`` outside the pair."""
+
+    def __init__(self, loaded: dict[str, tuple[list[Chunk], np.ndarray]],
+                 declared_lang: dict[str, str]) -> None:
+        by_lang: dict[str, list[tuple[str, str, np.ndarray]]] = {}
+        for doc_id, (chunks, vectors) in loaded.items():
+            lang = declared_lang.get(doc_id) or document_language(chunks)
+            by_lang.setdefault(lang, []).extend(
+                (c.chunk_id, doc_id, v) for c, v in zip(chunks, vectors, strict=True))
+        self._by_lang = {lang: sorted(rows, key=lambda r: r[0]) for lang, rows in by_lang.items()}
+
+    def sample(self, lang: str, exclude: set[str]) -> np.ndarray:
+        """Unit vectors of up to ``BACKGROUND_PASSAGES`` passages in ``lang`` outside
+        ``exclude`` (document ids); (0, d) when there are none."""
+        picked: list[np.ndarray] = []
+        for _, doc_id, vec in self._by_lang.get(lang, ()):
+            if doc_id not in exclude:
+                picked.append(vec)
+                if len(picked) == BACKGROUND_PASSAGES:
+                    break
+        if not picked:
+            return np.zeros((0, 0), dtype=np.float32)
+        arr = np.asarray(picked, dtype=np.float32)
+        return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
+
+    def for_pair(self, a: str, lang_a: str, b: str, lang_b: str) -> Background | None:
+        """The background of the pair (a, b); None when either language has none."""
+        src, tgt = self.sample(lang_a, {a, b}), self.sample(lang_b, {a, b})
+        return Background(src, tgt) if len(src) and len(tgt) else None
 
 
 def _read(
@@ -148,6 +191,7 @@ def _align_stored_pair(
     params: AlignParams,
     loaded: dict[str, tuple[list[Chunk], np.ndarray]],
     declared_lang: dict[str, str],
+    samples: Backgrounds | None = None,
 ) -> PairReport:
     started = time.perf_counter()
     a, b = spec.a, spec.b
@@ -181,6 +225,7 @@ def _align_stored_pair(
         np.stack([tgt_vecs[c.chunk_id] for c in tgt]),
         min_confidence=min_confidence,
         params=params,
+        background=samples.for_pair(a, lang_a, b, lang_b) if samples else None,
     )
     report.aligned = True
     report.links = len(alignment.kept_links)

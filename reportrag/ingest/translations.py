@@ -34,6 +34,7 @@ from reportrag.ingest.pairalign import (
     PairSpec,
     align_translations,
     keep_written,
+    skipped,
     translation_pairs,
 )
 from reportrag.ingest.pairmodel import (
@@ -114,6 +115,8 @@ def sync_translations(
         specs = [PairSpec(a, b, DECLARED) for a, b in declared]
         specs += _recorded_detections(recorded, set(declared))
         out.detection = {"ran": False}
+    if not loaded and not all(skipped(s, changed_doc_ids, is_current) for s in specs):
+        loaded = load_documents(store)  # a pair is aligned against the others (Backgrounds)
     current = {ordered_pair(s.a, s.b): s for s in specs}
     # Unlink first: the alignments below keep a chunk's links into third documents, and
     # must not keep those of a pair that gave way.
