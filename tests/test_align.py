@@ -478,15 +478,27 @@ def test_a_short_pair_is_aligned_against_other_documents_passages() -> None:
     assert alone_failed >= 5  # what the background is for
 
 
-def test_backgrounds_are_other_documents_passages_in_each_language() -> None:
+def test_backgrounds_are_the_passages_of_the_pages_most_like_the_partner() -> None:
     rng = np.random.default_rng(1)
-    loaded = {doc: (_side(doc, lang, 3), rng.normal(size=(3, 8)).astype(np.float32))
-              for doc, lang in (("en1", "en"), ("en2", "en"), ("zh1", "zh"), ("zh2", "zh"))}
-    samples = Backgrounds(loaded, {"en1": "en", "en2": "en", "zh1": "zh", "zh2": "zh"})
-    bg = samples.for_pair("en1", "en", "zh1", "zh")
+    topic = _unit(rng.normal(size=8))
+
+    def doc(doc_id: str, lang: str, near: bool) -> tuple[list[Chunk], np.ndarray]:
+        vecs = (3 * topic if near else 0) + rng.normal(size=(3, 8))
+        return _side(doc_id, lang, 3), vecs.astype(np.float32)
+
+    loaded = {"en1": doc("en1", "en", True), "en2": doc("en2", "en", False),
+              "en3": doc("en3", "en", True), "zh1": doc("zh1", "zh", True),
+              "zh2": doc("zh2", "zh", False)}
+    langs = {d: d[:2] for d in loaded}
+    bg = Backgrounds(loaded, langs).for_pair("en1", "en", "zh1", "zh")
     assert bg is not None
-    np.testing.assert_allclose(bg.src_lang, _unit(loaded["en2"][1]), rtol=1e-6)  # not en1's
+    # English passages outside the pair, those of the page most like zh1 (en3) first.
+    np.testing.assert_allclose(bg.src_lang[:3], _unit(loaded["en3"][1]), rtol=1e-6)
+    np.testing.assert_allclose(bg.src_lang[3:], _unit(loaded["en2"][1]), rtol=1e-6)
     np.testing.assert_allclose(bg.tgt_lang, _unit(loaded["zh2"][1]), rtol=1e-6)
-    # The same store gives the same sample; a language with no other document gives none.
-    assert np.array_equal(Backgrounds(loaded, {}).sample("en", {"en1"}), bg.src_lang)
-    assert samples.for_pair("en1", "en", "de1", "de") is None
+    # The same documents give the same sample; no other page in a language: no background.
+    again = Backgrounds(dict(reversed(loaded.items())), langs).for_pair("en1", "en", "zh1", "zh")
+    assert again is not None and np.array_equal(again.src_lang, bg.src_lang)
+    assert Backgrounds(loaded, langs).for_pair("en1", "en", "zh2", "zh") is not None
+    del loaded["zh2"]
+    assert Backgrounds(loaded, langs).for_pair("en1", "en", "zh1", "zh") is None

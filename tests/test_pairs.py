@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from reportrag.ingest.pairalign import align_translations
+from reportrag.ingest.pairalign import DETECTED, PairSpec, align_translations
 from reportrag.ingest.pairassign import assign
 from reportrag.ingest.pairevidence import direction_score, pair_score
 from reportrag.ingest.pairmodel import DocumentSample, PairEvidence, document_language
@@ -435,6 +435,31 @@ def test_translations_live_beside_the_counterparts_in_one_json() -> None:
     assert sc.row_translations({"counterparts": "not json"}) == []
 
 
+def test_a_detected_pair_whose_passages_do_not_align_is_not_recorded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The detector proposes the true pair and two unrelated pages (as it can when a page's
+    # own translation is missing and a sibling built from the same template stands in).
+    import reportrag.ingest.translations as translations
+
+    store, metas = _translated_site()
+
+    def detect(declared: object, declared_langs: object, loaded: object, params: object,
+               out: translations.TranslationSync) -> list[PairSpec]:
+        out.detection = {"ran": True}
+        return [PairSpec("guide-en", "guide-zh", DETECTED, 0.97),
+                PairSpec("notes-en", "faq-zh", DETECTED, 0.6)]
+
+    monkeypatch.setattr(translations, "_detect", detect)
+    sync = sync_translations(metas, store=store)
+    by_pair = {(r.src_doc, r.tgt_doc): r for r in sync.reports}
+    unrelated = by_pair[("notes-en", "faq-zh")]
+    assert unrelated.aligned and unrelated.links == 0 and unrelated.rejected
+    assert "not a translation pair after all" in unrelated.warnings[-1]
+    assert not by_pair[("guide-en", "guide-zh")].rejected
+    assert set(store.records) == {"guide-en", "guide-zh"}  # only the true pair is recorded
+    assert store.links("notes-en", "faq-zh") == 0 and store.links("guide-en", "guide-zh") >= 14
+
+
 def test_cli_says_on_stderr_what_was_not_aligned(capsys) -> None:
     from reportrag.api.commands.ingest import _print_alignments
 
@@ -446,6 +471,8 @@ def test_cli_says_on_stderr_what_was_not_aligned(capsys) -> None:
          "aligned": True, "links": 0, "warnings": ["mean confidence 0.10 < 0.5"]},
         {**base, "src_doc": "x", "tgt_doc": "y", "source": "declared", "aligned": False,
          "links": 0, "warnings": ["y: no chunks in the store; not aligned"]},
+        {**base, "src_doc": "p-en", "tgt_doc": "q-zh", "source": "detected", "aligned": True,
+         "links": 0, "rejected": True},
     ])
     out, err = capsys.readouterr()
     assert out.splitlines() == [
@@ -455,6 +482,7 @@ def test_cli_says_on_stderr_what_was_not_aligned(capsys) -> None:
     assert "glm4-en ↔ glm4-zh (declared): aligned, but no link is confident enough" in err
     assert "warning: glm4-en ↔ glm4-zh (declared): mean confidence 0.10" in err
     assert "x ↔ y (declared): not aligned" in err
+    assert "p-en ↔ q-zh (detected): not a translation pair after all" in err
 
 
 def test_documents_endpoint_shows_translations() -> None:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 WARN_MEAN_CONFIDENCE = 0.5
 DECLARED, DETECTED = "declared", "detected"
 # Passages of other documents per language that a pair's similarities are measured against
-# (align.Background); chosen by chunk id, so the same store gives the same sample.
+# (align.Background, Backgrounds).
 BACKGROUND_PASSAGES = 64
 
 
@@ -52,6 +52,9 @@ class PairReport:
     mean_confidence: float = 0.0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # A detected pair none of whose passages aligns: not a translation after all, so it is
+    # not recorded (docs/evaluation.md#translation-pair-detection).
+    rejected: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,35 +139,47 @@ def skipped(spec: PairSpec, changed_doc_ids: set[str] | None,
 
 
 class Backgrounds:
-    """Per language, passages of the loaded documents (sorted by chunk id) to measure a
-    pair's similarities against: the first ``BACKGROUND_PASSAGES`` outside the pair."""
+    """Per pair, passages of the documents most like it, in each language: what a pair's
+    similarities are measured against besides each other (``align.Background``).
+
+    A side's background is the passages (in document order) of the documents in its
+    language, outside the pair, whose mean vector is nearest the *other* side's, up to
+    ``BACKGROUND_PASSAGES``: a translation must match its partner better than it matches
+    the pages most like that partner. (Random passages of the store made two template-built
+    sibling pages that are not translations align too.)
+    """
 
     def __init__(self, loaded: dict[str, tuple[list[Chunk], np.ndarray]],
                  declared_lang: dict[str, str]) -> None:
-        by_lang: dict[str, list[tuple[str, str, np.ndarray]]] = {}
+        self._docs: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
         for doc_id, (chunks, vectors) in loaded.items():
+            if not len(vectors):
+                continue
+            units = np.asarray(vectors, dtype=np.float32)
+            units = units / np.maximum(np.linalg.norm(units, axis=1, keepdims=True), 1e-12)
+            mean = units.mean(axis=0)
             lang = declared_lang.get(doc_id) or document_language(chunks)
-            by_lang.setdefault(lang, []).extend(
-                (c.chunk_id, doc_id, v) for c, v in zip(chunks, vectors, strict=True))
-        self._by_lang = {lang: sorted(rows, key=lambda r: r[0]) for lang, rows in by_lang.items()}
+            self._docs[doc_id] = (lang, mean / max(float(np.linalg.norm(mean)), 1e-12), units)
 
-    def sample(self, lang: str, exclude: set[str]) -> np.ndarray:
-        """Unit vectors of up to ``BACKGROUND_PASSAGES`` passages in ``lang`` outside
-        ``exclude`` (document ids); (0, d) when there are none."""
-        picked: list[np.ndarray] = []
-        for _, doc_id, vec in self._by_lang.get(lang, ()):
-            if doc_id not in exclude:
-                picked.append(vec)
-                if len(picked) == BACKGROUND_PASSAGES:
-                    break
-        if not picked:
+    def sample(self, lang: str, near: str, exclude: set[str]) -> np.ndarray:
+        """Unit vectors of up to ``BACKGROUND_PASSAGES`` passages in ``lang``, from the
+        documents outside ``exclude`` nearest to document ``near``; (0, 0) when none."""
+        if near not in self._docs:
             return np.zeros((0, 0), dtype=np.float32)
-        arr = np.asarray(picked, dtype=np.float32)
-        return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
+        centre = self._docs[near][1]
+        others = sorted(((-float(mean @ centre), doc_id)
+                         for doc_id, (doc_lang, mean, _) in self._docs.items()
+                         if doc_lang == lang and doc_id not in exclude))
+        picked: list[np.ndarray] = []
+        for _, doc_id in others:
+            picked.extend(self._docs[doc_id][2][: BACKGROUND_PASSAGES - len(picked)])
+            if len(picked) == BACKGROUND_PASSAGES:
+                break
+        return np.asarray(picked) if picked else np.zeros((0, 0), dtype=np.float32)
 
     def for_pair(self, a: str, lang_a: str, b: str, lang_b: str) -> Background | None:
         """The background of the pair (a, b); None when either language has none."""
-        src, tgt = self.sample(lang_a, {a, b}), self.sample(lang_b, {a, b})
+        src, tgt = self.sample(lang_a, b, {a, b}), self.sample(lang_b, a, {a, b})
         return Background(src, tgt) if len(src) and len(tgt) else None
 
 
@@ -244,6 +259,11 @@ def _align_stored_pair(
         )
         if spec.source == DECLARED:
             report.warnings.append(f"{evidence}: are these really translations?")
+        elif not report.links:  # detected, but no passage matches its partner: not a pair
+            report.rejected = True
+            report.warnings.append(
+                f"{evidence}: detected with document confidence {report.confidence:.2f}, but "
+                "no passage aligns: not a translation pair after all; not recorded")
         else:  # the documents match as wholes, their passages not one to one
             report.warnings.append(
                 f"{evidence}: detected with document confidence {report.confidence:.2f}, "

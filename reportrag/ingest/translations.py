@@ -131,6 +131,9 @@ def sync_translations(
         loaded=loaded,
         declared_langs=declared_langs,
     )
+    for r in out.reports:  # detected, but no passage aligns: not a translation pair after all
+        if r.rejected:
+            current.pop(ordered_pair(r.src_doc, r.tgt_doc), None)
     out.records_written = _record(recorded, current, out.reports, store, loaded)
     return out
 

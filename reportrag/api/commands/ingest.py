@@ -162,6 +162,9 @@ def _print_alignments(alignments: list[dict[str, Any]]) -> None:
                 f"mean confidence {a['mean_confidence']:.2f}, "
                 f"document confidence {a['confidence']:.2f}"
             )
+        elif a.get("rejected"):
+            print(f"reportrag: {pair}: not a translation pair after all (no passage aligns); "
+                  "not recorded", file=sys.stderr)
         elif a["aligned"]:
             print(f"reportrag: {pair}: aligned, but no link is confident enough "
                   "(0 links); no counterparts stored", file=sys.stderr)
