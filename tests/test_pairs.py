@@ -460,6 +460,35 @@ def test_a_detected_pair_whose_passages_do_not_align_is_not_recorded(
     assert store.links("notes-en", "faq-zh") == 0 and store.links("guide-en", "guide-zh") >= 14
 
 
+def test_a_rejected_pair_stays_rejected_when_a_later_run_detects_it_again(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import reportrag.ingest.translations as translations
+    from reportrag.ingest.align_step import align_documents
+    from reportrag.ingest.checkpoint import Checkpoint
+    from reportrag.ingest.report import Tracker
+
+    store, metas = _translated_site()
+
+    def detect(declared: object, declared_langs: object, loaded: object, params: object,
+               out: translations.TranslationSync) -> list[PairSpec]:
+        out.detection = {"ran": True}
+        return [PairSpec("guide-en", "guide-zh", DETECTED, 0.97),
+                PairSpec("notes-en", "faq-zh", DETECTED, 0.6)]
+
+    monkeypatch.setattr(translations, "_detect", detect)
+    keys = {m.doc_id: f"key-{m.doc_id}" for m in metas}
+    checkpoint = Checkpoint(tmp_path / "checkpoint.jsonl", "gen")
+    first, _ = align_documents(metas, metas, store, keys, set(), checkpoint, Tracker(), False)
+    assert {(r["src_doc"], r["rejected"]) for r in first} == {
+        ("guide-en", False), ("notes-en", True)}
+    # A later run: every document unchanged (skipped) but detection runs again. The true
+    # pair is current; the rejected one is aligned and dropped again, never recorded.
+    again, _ = align_documents(metas, metas, store, keys, set(keys), checkpoint, Tracker(),
+                               True)
+    assert [(r["src_doc"], r["rejected"]) for r in again] == [("notes-en", True)]
+    assert set(store.records) == {"guide-en", "guide-zh"}
+
+
 def test_cli_says_on_stderr_what_was_not_aligned(capsys) -> None:
     from reportrag.api.commands.ingest import _print_alignments
 

@@ -62,7 +62,9 @@ def align_documents(
     track.wrote = track.wrote or bool(sync.reports or sync.unlinked or sync.records_written)
     if checkpoint is not None:
         for r in sync.reports:
-            if r.aligned and r.src_doc in keys and r.tgt_doc in keys:
+            # A rejected pair is not done: detected again, it must be aligned (and dropped)
+            # again, not taken as current and recorded.
+            if r.aligned and not r.rejected and r.src_doc in keys and r.tgt_doc in keys:
                 checkpoint.mark_pair(
                     r.src_doc, r.tgt_doc, pair_key(keys[r.src_doc], keys[r.tgt_doc])
                 )
