@@ -12,7 +12,9 @@ The two talk over the child's stdin and stdout in length-prefixed frames: JSON f
 and reply headers, raw little-endian float32 for the vectors. One call at a time. The child
 exits when its stdin closes, so it never outlives the serving process; its stderr (its log)
 is relayed to this process's log. A child that dies mid-call fails that call with a
-ModelError; the next call starts a new child.
+ModelError; the next call starts a new child. So does a child that hangs: a call it has not
+answered within ``CALL_TIMEOUT_S`` plus ``PER_PASSAGE_S`` a passage (a start within
+``START_TIMEOUT_S``) kills it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ logger = logging.getLogger(__name__)
 _LENGTH = struct.Struct(">I")
 WORKER_MODULE = "reportrag.embedding.worker"
 STOP_WAIT_S = 10.0  # how long a child told to stop (stdin closed) has before it is killed
+# A hung child is killed after this long without an answer: a call's base and per-passage
+# allowance (2 cores embed ~20 passages a second: the allowance is ~40 times that), and a
+# start's (loading the model; a first start may export the ONNX passage encoder).
+CALL_TIMEOUT_S = 120.0
+PER_PASSAGE_S = 2.0
+START_TIMEOUT_S = 900.0
 
 
 def write_frame(stream: IO[bytes], payload: bytes) -> None:
@@ -84,11 +92,17 @@ class ProcessEngine:
     """The document engine of a serving process: the real one runs in a child process."""
 
     def __init__(self, settings: dict[str, Any], *, name: str, precision: str,
-                 idle_s: float) -> None:
+                 idle_s: float, call_timeout_s: float = CALL_TIMEOUT_S,
+                 per_passage_s: float = PER_PASSAGE_S, start_timeout_s: float = START_TIMEOUT_S,
+                 module: str = WORKER_MODULE) -> None:
         self.settings = settings  # Settings.model_dump(mode="json") without secrets
         self.name = f"{name} (child process)"
         self.precision = precision  # resolved by the child when it starts
         self.idle_s = idle_s
+        self.call_timeout_s, self.per_passage_s = call_timeout_s, per_passage_s
+        self.start_timeout_s = start_timeout_s
+        self.module = module  # the child's module (a seam for tests)
+        self._hung: dict[int, float] = {}  # pid -> seconds it went unanswered before the kill
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()  # one call at a time; guards _proc
         self._last_used = 0.0
@@ -112,6 +126,7 @@ class ProcessEngine:
         with self._lock:
             proc = self._ensure()
             assert proc.stdin is not None and proc.stdout is not None
+            watchdog = self._watch(proc, self.call_timeout_s + self.per_passage_s * len(texts))
             try:
                 write_json(proc.stdin, {"texts": list(texts)})
                 head = read_json(proc.stdout)
@@ -125,6 +140,7 @@ class ProcessEngine:
             except (OSError, EOFError, ValueError, KeyError) as exc:
                 logger.info("the passage-embedding process failed: %r", exc)
             finally:
+                watchdog.cancel()
                 self._last_used = time.monotonic()
             raise self._died(proc, f"while embedding {len(texts)} passages")
 
@@ -154,7 +170,7 @@ class ProcessEngine:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", WORKER_MODULE], stdin=subprocess.PIPE,
+                [sys.executable, "-m", self.module], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
             )
         except OSError as exc:
@@ -165,12 +181,15 @@ class ProcessEngine:
                          name=f"embed-worker-{proc.pid}-log").start()
         assert proc.stdin is not None and proc.stdout is not None
         level = logging.getLogger("reportrag").getEffectiveLevel()
+        watchdog = self._watch(proc, self.start_timeout_s)
         try:
             write_json(proc.stdin, {"settings": self.settings, "log_level": level})
             ready = read_json(proc.stdout)
         except (OSError, EOFError, ValueError) as exc:
             logger.info("the passage-embedding process failed to start: %r", exc)
             ready = None
+        finally:
+            watchdog.cancel()
         if ready is None or not ready.get("ok"):
             error = self._died(proc, "while loading the model")
             if ready is not None:
@@ -217,6 +236,9 @@ class ProcessEngine:
         if self._proc is proc:
             self._proc = None
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        hung = self._hung.pop(proc.pid, None)
+        if hung is not None:
+            how = f"gave no answer for {hung:.0f}s and was killed"
         last = f"; its last words: {self._stderr[-1]}" if self._stderr else ""
         error = ModelError(
             f"the passage-embedding process (pid {proc.pid}) {how} {when}{last}; "
@@ -227,6 +249,18 @@ class ProcessEngine:
         return error
 
     # -- threads -----------------------------------------------------------------------------
+
+    def _watch(self, proc: subprocess.Popen[bytes], seconds: float) -> threading.Timer:
+        """A started timer that kills ``proc`` unless cancelled within ``seconds``."""
+        def fire() -> None:
+            if proc.poll() is None:
+                self._hung[proc.pid] = seconds
+                proc.kill()  # the blocked read then ends: the call fails (ModelError)
+
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def _relay(self, proc: subprocess.Popen[bytes]) -> None:
         """The child's stderr, line by line, into this process's log at the child's level."""
