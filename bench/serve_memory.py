@@ -123,16 +123,16 @@ def layouts(model: Path) -> dict:
     import numpy as np
 
     from reportrag.embedding.onnx_export import (
-        _quantize,
         exported_model,
         int8_reduce_range,
+        quantize,
         quantized_model,
     )
 
     rows_layout = quantized_model(model)
     with tempfile.TemporaryDirectory() as tmp:
         mapped = Path(tmp) / "mapped.onnx"
-        _quantize(exported_model(model), mapped, reduce_range=int8_reduce_range(),
+        quantize(exported_model(model), mapped, reduce_range=int8_reduce_range(),
                   split_table=False)
         out = {}
         for name, path in (("table_mapped", mapped), ("table_rows", rows_layout)):

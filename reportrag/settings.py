@@ -201,6 +201,17 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @classmethod
+    def secret_fields(cls) -> frozenset[str]:
+        """Settings that hold a secret (a ``SecretStr``) or name a file holding one."""
+        return frozenset(
+            name for name, field in cls.model_fields.items()
+            if "SecretStr" in str(field.annotation) or name.endswith("_key_file"))
+
+    def without_secrets(self) -> dict[str, Any]:
+        """These settings as JSON values, secrets left out (for a child process)."""
+        return self.model_dump(mode="json", exclude=set(self.secret_fields()))
+
     def admin_key(self) -> str | None:
         """The admin API key from the setting or the key file, or None when admin is off."""
         if self.api_key is not None and self.api_key.get_secret_value():

@@ -36,9 +36,8 @@ def embedder_from_settings(settings: Settings, *, passages_in_child: bool = Fals
     if passages_in_child and settings.embed_worker_idle_s > 0 and engine is not emb.query_engine:
         from reportrag.embedding.process_engine import ProcessEngine
 
-        secrets = {"api_key", "api_key_file", "read_api_key", "milvus_token"}
         emb.document_engine = ProcessEngine(
-            settings.model_dump(mode="json", exclude=secrets), name=engine.name,
+            settings.without_secrets(), name=engine.name,
             precision=str(getattr(engine, "precision", "fp32")),
             idle_s=settings.embed_worker_idle_s,
         )

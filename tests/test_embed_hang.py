@@ -54,3 +54,21 @@ def test_a_child_that_never_starts_is_killed_with_a_clear_error() -> None:
         assert engine.pid is None
     finally:
         engine.close()
+
+
+def test_the_child_gets_the_settings_without_any_secret(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from reportrag.settings import Settings
+
+    key_file = tmp_path / "admin.key"
+    key_file.write_text("k" * 32)
+    key_file.chmod(0o600)
+    settings = Settings(_env_file=None, data_dir=tmp_path, api_key=SecretStr("a" * 32),
+                        read_api_key=SecretStr("r" * 32), milvus_token=SecretStr("t"),
+                        api_key_file=key_file)
+    sent = settings.without_secrets()
+    assert {"api_key", "read_api_key", "milvus_token", "api_key_file"} <= Settings.secret_fields()
+    assert not Settings.secret_fields() & set(sent)
+    assert not any(isinstance(v, str) and v.startswith(("aaaa", "rrrr")) for v in sent.values())
+    assert Settings.model_validate(sent).data_dir == tmp_path  # the child can rebuild them

@@ -134,7 +134,7 @@ def quantized_model(model_dir: Path, *, fresh: bool = False,
     target, meta, want = _int8_target(source, reduce_range)
     if not fresh and _up_to_date(target, meta, want):
         return target
-    _quantize(source, target, reduce_range=reduce_range)
+    quantize(source, target, reduce_range=reduce_range)
     _record(target, meta, want)
     return target
 
@@ -189,7 +189,10 @@ def model_file(model_dir: Path, precision: str, *, fresh: bool = False) -> Path:
     return found
 
 
-def _quantize(source: Path, target: Path, *, reduce_range: bool, split_table: bool = True) -> None:
+def quantize(source: Path, target: Path, *, reduce_range: bool, split_table: bool = True) -> None:
+    """Write the int8 query encoder of the exported ``source`` at ``target`` (dynamic
+    quantization; with ``split_table`` its token-embedding table in a file of its own, read
+    row by row: token_table.py)."""
     import time
 
     try:
