@@ -435,13 +435,10 @@ def test_translations_live_beside_the_counterparts_in_one_json() -> None:
     assert sc.row_translations({"counterparts": "not json"}) == []
 
 
-def test_a_detected_pair_whose_passages_do_not_align_is_not_recorded(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # The detector proposes the true pair and two unrelated pages (as it can when a page's
-    # own translation is missing and a sibling built from the same template stands in).
+def _detects_an_unrelated_pair_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detector proposes the true pair and two unrelated pages (as it can when a page's
+    own translation is missing and a sibling built from the same template stands in)."""
     import reportrag.ingest.translations as translations
-
-    store, metas = _translated_site()
 
     def detect(declared: object, declared_langs: object, loaded: object, params: object,
                out: translations.TranslationSync) -> list[PairSpec]:
@@ -450,6 +447,13 @@ def test_a_detected_pair_whose_passages_do_not_align_is_not_recorded(
                 PairSpec("notes-en", "faq-zh", DETECTED, 0.6)]
 
     monkeypatch.setattr(translations, "_detect", detect)
+
+
+def test_a_detected_pair_whose_passages_do_not_align_is_not_recorded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store, metas = _translated_site()
+
+    _detects_an_unrelated_pair_too(monkeypatch)
     sync = sync_translations(metas, store=store)
     by_pair = {(r.src_doc, r.tgt_doc): r for r in sync.reports}
     unrelated = by_pair[("notes-en", "faq-zh")]
@@ -462,20 +466,13 @@ def test_a_detected_pair_whose_passages_do_not_align_is_not_recorded(
 
 def test_a_rejected_pair_stays_rejected_when_a_later_run_detects_it_again(
         monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    import reportrag.ingest.translations as translations
     from reportrag.ingest.align_step import align_documents
     from reportrag.ingest.checkpoint import Checkpoint
     from reportrag.ingest.report import Tracker
 
     store, metas = _translated_site()
 
-    def detect(declared: object, declared_langs: object, loaded: object, params: object,
-               out: translations.TranslationSync) -> list[PairSpec]:
-        out.detection = {"ran": True}
-        return [PairSpec("guide-en", "guide-zh", DETECTED, 0.97),
-                PairSpec("notes-en", "faq-zh", DETECTED, 0.6)]
-
-    monkeypatch.setattr(translations, "_detect", detect)
+    _detects_an_unrelated_pair_too(monkeypatch)
     keys = {m.doc_id: f"key-{m.doc_id}" for m in metas}
     checkpoint = Checkpoint(tmp_path / "checkpoint.jsonl", "gen")
     first, _ = align_documents(metas, metas, store, keys, set(), checkpoint, Tracker(), False)
