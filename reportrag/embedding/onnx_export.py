@@ -15,9 +15,9 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from reportrag.children import child_env, module_command
 from reportrag.embedding.token_table import split_token_table, table_file
 from reportrag.errors import ModelError
 
@@ -174,11 +174,11 @@ def model_file(model_dir: Path, precision: str, *, fresh: bool = False) -> Path:
         found = current_file(model_dir, precision)
         if found is not None:
             return found
-    cmd = [sys.executable, "-m", "reportrag.embedding.make_onnx", str(model_dir),
-           "--precision", precision, *(["--fresh"] if fresh else [])]
+    cmd = module_command("reportrag.embedding.make_onnx", str(model_dir),
+                         "--precision", precision, *(["--fresh"] if fresh else []))
     logger.info("making the %s ONNX model of %s in a child process (once)", precision,
                 model_dir.name)
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=child_env())
     for line in done.stderr.splitlines():
         logger.info("onnx_export: %s", line)
     found = current_file(model_dir, precision)

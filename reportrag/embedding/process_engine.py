@@ -22,18 +22,16 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from reportrag.children import child_env, module_command
 from reportrag.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -165,13 +163,10 @@ class ProcessEngine:
         if proc is not None:
             self._died(proc, "while idle")  # reaped; the error is not ours to raise
         started = time.monotonic()
-        root = str(Path(__file__).resolve().parent.parent.parent)  # this reportrag, not another
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", self.module], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                module_command(self.module), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
             )
         except OSError as exc:
             raise ModelError(f"could not start the passage-embedding process: {exc}") from exc

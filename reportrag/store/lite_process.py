@@ -32,12 +32,12 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+from reportrag.children import child_env, module_command
 from reportrag.errors import StoreError
 from reportrag.store.lite_supervisor import FAILED, UP, Backoff, ChildStatus, Supervisor
 
@@ -122,12 +122,13 @@ class LiteProcess:
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
         """A child serving the database, or None when :meth:`stop` came meanwhile."""
-        cmd = [sys.executable, "-u", "-m", "reportrag.store.lite_server",  # -u: lines now
-               "--data-dir", str(self.db), "--port", str(self.port)]
+        cmd = module_command("reportrag.store.lite_server",  # unbuffered: lines now
+                             "--data-dir", str(self.db), "--port", str(self.port),
+                             unbuffered=True)
         with self.log_path.open("ab") as err:
             offset = err.tell()
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=err, preexec_fn=_die_with_parent,
+                                    stderr=err, preexec_fn=_die_with_parent, env=child_env(),
                                     # Signals meant for the API's process group (Ctrl-C, a
                                     # supervisor's SIGTERM) reach the child through stop().
                                     start_new_session=True)
