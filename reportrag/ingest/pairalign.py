@@ -151,15 +151,15 @@ class Backgrounds:
 
     def __init__(self, loaded: dict[str, tuple[list[Chunk], np.ndarray]],
                  declared_lang: dict[str, str]) -> None:
+        # Each document's language, unit mean vector and (not copied) vectors: the sample
+        # normalises only the passages it picks.
         self._docs: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
         for doc_id, (chunks, vectors) in loaded.items():
             if not len(vectors):
                 continue
-            units = np.asarray(vectors, dtype=np.float32)
-            units = units / np.maximum(np.linalg.norm(units, axis=1, keepdims=True), 1e-12)
-            mean = units.mean(axis=0)
+            mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
             lang = declared_lang.get(doc_id) or document_language(chunks)
-            self._docs[doc_id] = (lang, mean / max(float(np.linalg.norm(mean)), 1e-12), units)
+            self._docs[doc_id] = (lang, mean / max(float(np.linalg.norm(mean)), 1e-12), vectors)
 
     def sample(self, lang: str, near: str, exclude: set[str]) -> np.ndarray:
         """Unit vectors of up to ``BACKGROUND_PASSAGES`` passages in ``lang``, from the
@@ -175,7 +175,10 @@ class Backgrounds:
             picked.extend(self._docs[doc_id][2][: BACKGROUND_PASSAGES - len(picked)])
             if len(picked) == BACKGROUND_PASSAGES:
                 break
-        return np.asarray(picked) if picked else np.zeros((0, 0), dtype=np.float32)
+        if not picked:
+            return np.zeros((0, 0), dtype=np.float32)
+        arr = np.asarray(picked, dtype=np.float32)
+        return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
 
     def for_pair(self, a: str, lang_a: str, b: str, lang_b: str) -> Background | None:
         """The background of the pair (a, b); None when either language has none."""
