@@ -337,6 +337,13 @@ const scenarios = {
     await page.locator("#upload-meta").fill('{"team": "e2e", "year": 2024}');
     const pdf = [...(await readFile(UPLOAD_PDF))];
     const seen = [];
+    // Each job that ends "done" makes the page read /v1/documents once more: count the reads
+    // that finished, so the page is left only once the last one has (not in flight).
+    let documentReads = 0;
+    const isDocumentRead = (r) =>
+      r.method() === "GET" && new URL(r.url()).pathname === "/v1/documents";
+    page.on("requestfinished", (r) => { if (isDocumentRead(r)) documentReads += 1; });
+    page.on("requestfailed", (r) => { if (isDocumentRead(r)) documentReads += 1; });
     await page.exposeFunction("noteState", (name, state) => seen.push([name, state]));
     await page.evaluate(() => {
       new MutationObserver((records) => {
@@ -373,7 +380,11 @@ const scenarios = {
       const values = [...document.querySelectorAll("#doc option")].map((o) => o.value);
       return values.includes("report-excerpt") && values.includes("tea");
     });
-    await page.waitForLoadState("networkidle");
+    const done = rows.filter((r) => r.state === "done" && !r.text.startsWith("already")).length;
+    for (const deadline = Date.now() + 30_000; documentReads < done;) {
+      if (Date.now() > deadline) throw new Error(`${documentReads} of ${done} document reads`);
+      await page.waitForTimeout(50);
+    }
     const docOptions = await page.$$eval("#doc option", (os) => os.map((o) => o.value));
     const meta = JSON.stringify({ key: "team", op: "eq", value: "e2e" });
     const q = "Into which three layers is the technical architecture of LLMs divided?";
