@@ -14,7 +14,7 @@ writes the counterparts that changed.
   spread), averaged over both. The background absorbs what is not about meaning: a chunk
   close to everything (tables, lists), the same-language boost a Chinese table row of the
   English edition gets against every Chinese chunk, the inflation of a merged vector. When
-  the store holds other documents, a sample of their passages in each language joins that
+  the store holds other documents, the passages of those most like the pair join that
   background (:class:`Background`), so short documents are judged against a real population;
 * plus ``anchor_weight`` × the idf-weighted cosine of the anchors (numbers, Latin-script
   names, section numbers) both sides share, see :mod:`reportrag.ingest.anchors`.
@@ -73,7 +73,6 @@ from reportrag.types import Chunk, Counterpart
 log = logging.getLogger(__name__)
 
 __all__ = ["Alignment", "AlignParams", "Background", "Bead", "Link", "align_pair"]
-
 
 
 @dataclass(frozen=True)

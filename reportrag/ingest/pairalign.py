@@ -151,28 +151,36 @@ class Backgrounds:
 
     def __init__(self, loaded: dict[str, tuple[list[Chunk], np.ndarray]],
                  declared_lang: dict[str, str]) -> None:
-        # Each document's language, unit mean vector and (not copied) vectors: the sample
-        # normalises only the passages it picks.
-        self._docs: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
-        for doc_id, (chunks, vectors) in loaded.items():
+        # Per language, once: the documents (by id), their unit mean vectors as one matrix
+        # and their vectors (not copied: a sample normalises only the passages it picks).
+        grouped: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
+        self._means: dict[str, np.ndarray] = {}  # doc_id -> unit mean vector
+        for doc_id, (chunks, vectors) in sorted(loaded.items()):
             if not len(vectors):
                 continue
             mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+            mean /= max(float(np.linalg.norm(mean)), 1e-12)
+            self._means[doc_id] = mean
             lang = declared_lang.get(doc_id) or document_language(chunks)
-            self._docs[doc_id] = (lang, mean / max(float(np.linalg.norm(mean)), 1e-12), vectors)
+            grouped.setdefault(lang, []).append((doc_id, mean, vectors))
+        self._langs = {
+            lang: ([d for d, _, _ in docs], np.stack([m for _, m, _ in docs]),
+                   [v for _, _, v in docs])
+            for lang, docs in grouped.items()
+        }
 
     def sample(self, lang: str, near: str, exclude: set[str]) -> np.ndarray:
         """Unit vectors of up to ``BACKGROUND_PASSAGES`` passages in ``lang``, from the
-        documents outside ``exclude`` nearest to document ``near``; (0, 0) when none."""
-        if near not in self._docs:
+        documents outside ``exclude`` nearest to document ``near`` (ties: by id); (0, 0)
+        when none."""
+        if near not in self._means or lang not in self._langs:
             return np.zeros((0, 0), dtype=np.float32)
-        centre = self._docs[near][1]
-        others = sorted(((-float(mean @ centre), doc_id)
-                         for doc_id, (doc_lang, mean, _) in self._docs.items()
-                         if doc_lang == lang and doc_id not in exclude))
+        ids, means, vectors = self._langs[lang]
         picked: list[np.ndarray] = []
-        for _, doc_id in others:
-            picked.extend(self._docs[doc_id][2][: BACKGROUND_PASSAGES - len(picked)])
+        for k in np.argsort(-(means @ self._means[near]), kind="stable"):
+            if ids[k] in exclude:
+                continue
+            picked.extend(vectors[k][: BACKGROUND_PASSAGES - len(picked)])
             if len(picked) == BACKGROUND_PASSAGES:
                 break
         if not picked:

@@ -175,7 +175,7 @@ def assemble(plan: RankingPlan, qvec: np.ndarray, store: ReadStore,
     with telemetry.stage("fusion", step="pivot"):
         fused = fuse_with_pivot(
             [h.chunk_id for h in dense_hits],
-            [h.chunk_id for h in keyword_hits] if plan.direct.hybrid else [], pivot_ids,
+            [h.chunk_id for h in keyword_hits], pivot_ids,
             keyword_weight=tuning.keyword_weight, pivot_weight=tuning.pivot_weight)
     for cid, cand in by_id.items():
         cand.score = fused.get(cid, 0.0)
