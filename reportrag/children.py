@@ -20,8 +20,12 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds re
 
 
 def module_command(module: str, *args: str, unbuffered: bool = False) -> list[str]:
-    """The command line that runs ``python -m module args`` with this interpreter."""
-    return [sys.executable, *(["-u"] if unbuffered else []), "-m", module, *args]
+    """The command line that runs ``python -m module args`` with this interpreter.
+
+    ``-P``: ``python -m`` would put the working directory first on the child's path, so a
+    checkout there (another branch, a worktree's parent) would shadow this reportrag.
+    """
+    return [sys.executable, "-P", *(["-u"] if unbuffered else []), "-m", module, *args]
 
 
 def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:

