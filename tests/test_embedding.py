@@ -267,6 +267,23 @@ def test_query_precision_is_checked_and_reported(models_dir: Path) -> None:
         OnnxEngine(models_dir, precision="bf16")
 
 
+def test_the_onnxruntime_engine_embeds_passages_in_length_sorted_fp32_batches(
+    models_dir: Path, corpus_texts
+) -> None:
+    from reportrag.embedding.onnx_passages import OnnxPassageEngine
+
+    emb = load_embedder("intfloat/multilingual-e5-small", models_dir=models_dir,
+                        engine="onnxruntime")
+    assert isinstance(emb.document_engine, OnnxPassageEngine)
+    assert emb.precisions()["documents"] == "fp32"
+    assert emb.passage_precision() == "float"  # the same index as torch's passages
+    passages = _passages(corpus_texts, per_file=4)
+    st = SentenceTransformerEngine(Path(emb.spec.path), threads=2, precision="fp32")
+    cos = np.sum(emb.embed_documents(passages) * st.encode(["passage: " + p for p in passages]),
+                 axis=1)
+    assert cos.min() >= 0.9999, cos.min()
+
+
 def test_a_damaged_int8_export_is_made_again(embedder, tmp_path: Path) -> None:
     copy = tmp_path / "model"
     shutil.copytree(embedder.spec.path, copy)
