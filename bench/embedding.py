@@ -47,7 +47,7 @@ QUERY_CONFIGS = [  # (engine, precision, threads)
 ]
 
 
-def _passages(n: int) -> list[str]:
+def corpus_passages(n: int) -> list[str]:
     from reportrag.embedding import load_embedder
     from reportrag.ingest.corpus import discover
     from reportrag.ingest.plan import prepare_document
@@ -63,7 +63,7 @@ def _passages(n: int) -> list[str]:
     return [c.text for c in chunks[::step]][:n]
 
 
-def _queries() -> list[str]:
+def eval_queries() -> list[str]:
     out = []
     for name in ("dev_queries.jsonl", "queries_extended.jsonl"):
         for line in (REPO / "eval" / name).read_text(encoding="utf-8").splitlines():
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix="reportrag-bench-emb-"))
-    passages, queries = _passages(args.passages), _queries()
+    passages, queries = corpus_passages(args.passages), eval_queries()
     (work / "p.json").write_text(json.dumps(passages), encoding="utf-8")
     (work / "q.json").write_text(json.dumps(queries), encoding="utf-8")
     # fp32 sentence-transformers vectors are the reference for every other configuration.

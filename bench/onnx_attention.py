@@ -34,9 +34,10 @@ PRECISIONS = ("fp32", "int8")
 
 def _texts() -> tuple[list[str], list[str]]:
     """(passages, queries) with their prompts: the corpus's chunks and the evaluation queries."""
-    from bench.embedding import _passages, _queries
+    from bench.embedding import corpus_passages, eval_queries
 
-    return ["passage: " + p for p in _passages(10_000)], ["query: " + q for q in _queries()]
+    passages = ["passage: " + p for p in corpus_passages(10_000)]
+    return passages, ["query: " + q for q in eval_queries()]
 
 
 def _session(path: Path, threads: int) -> Any:

@@ -41,7 +41,6 @@ def test_a_reportrag_in_the_working_directory_does_not_shadow_this_one(tmp_path:
     # its ONNX export with the parent directory's).
     (tmp_path / "reportrag").mkdir()
     (tmp_path / "reportrag" / "__init__.py").write_text("raise SystemExit('the decoy')\n")
-    (tmp_path / "reportrag" / "probe.py").write_text("")
     cmd = children.module_command("reportrag.children")
     out = subprocess.run(cmd, cwd=tmp_path, env=children.child_env(), capture_output=True,
                          text=True)
