@@ -43,24 +43,17 @@ def _texts() -> tuple[list[str], list[str]]:
 def _session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    from reportrag.embedding.onnx_engine import session_options
+
+    return ort.InferenceSession(str(path), session_options(threads),
+                                providers=["CPUExecutionProvider"])
 
 
 def _embed(session: Any, batch: list[list[int]]) -> np.ndarray:
-    width = max(len(t) for t in batch)
-    ids = np.ones((len(batch), width), dtype=np.int64)
-    mask = np.zeros_like(ids)
-    for i, t in enumerate(batch):
-        ids[i, : len(t)] = t
-        mask[i, : len(t)] = 1
-    hidden = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-    m = mask[:, :, None].astype(np.float32)
-    pooled = (hidden * m).sum(axis=1) / m.sum(axis=1)
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    from reportrag.embedding.onnx_engine import mean_pooled, padded
+
+    ids, mask = padded(batch)
+    return mean_pooled(session.run(None, {"input_ids": ids, "attention_mask": mask})[0], mask)
 
 
 def _child(model: str, path: str, vectors: str) -> None:

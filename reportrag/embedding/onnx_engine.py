@@ -38,6 +38,7 @@ from reportrag.embedding.token_table import IDS_INPUT, TOKEN_EMBEDDINGS, TokenTa
 from reportrag.errors import ModelError
 
 if TYPE_CHECKING:
+    import onnxruntime as ort
     from tokenizers import Tokenizer
 
     from reportrag.embedding.query_tokenizer import QueryTokenizer
@@ -95,14 +96,7 @@ class OnnxEngine:
                 raise ModelError("the onnxruntime engine needs the onnxruntime package") from exc
             from reportrag.embedding.base import shared_tokenizer
 
-            opts = ort.SessionOptions()
-            # Requests embed concurrently from many threads and share the cores with Milvus
-            # Lite: idle pool threads must sleep, not spin, or they steal the CPU the other
-            # requests need (bench/embedding.py measures both settings).
-            opts.intra_op_num_threads = self.threads or auto_threads(self.precision)
-            opts.inter_op_num_threads = 1
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            opts = session_options(self.threads or auto_threads(self.precision))
             session = None
             for fresh in (False, True):  # a damaged export is made again, once
                 try:
@@ -136,23 +130,13 @@ class OnnxEngine:
         """Embed already-prefixed texts; returns (n, dim) float32, L2-normalised."""
         self.load()
         assert self._session is not None
-        token_ids = self._token_ids(texts)
-        width = max(len(t) for t in token_ids)
-        ids = np.zeros((len(token_ids), width), dtype=np.int64)  # pad id 1 is masked out anyway
-        mask = np.zeros((len(token_ids), width), dtype=np.int64)
-        for i, t in enumerate(token_ids):
-            ids[i, : len(t)] = t
-            mask[i, : len(t)] = 1
+        ids, mask = padded(self._token_ids(texts))
         feeds = {"attention_mask": mask}
         if self._feeds_ids:
             feeds[IDS_INPUT] = ids
         if self._table is not None:
             feeds[TOKEN_EMBEDDINGS] = self._table.lookup(ids)
-        hidden = self._session.run(None, feeds)[0]
-        m = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return mean_pooled(self._session.run(None, feeds)[0], mask)
 
     def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         if self._lean is not None:
@@ -161,6 +145,40 @@ class OnnxEngine:
         if tok is None:  # the lean tokenizer was switched off after loading
             tok = shared_tokenizer_for(self.model_dir)
         return [e.ids for e in tok.encode_batch(list(texts))]
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """ONNX Runtime options of every session the engines open, with ``threads`` threads."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    # Requests embed concurrently from many threads and share the cores with Milvus
+    # Lite: idle pool threads must sleep, not spin, or they steal the CPU the other
+    # requests need (bench/embedding.py measures both settings).
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return opts
+
+
+def padded(token_ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, attention mask) of a batch, each row padded to the longest."""
+    width = max(len(t) for t in token_ids)
+    ids = np.zeros((len(token_ids), width), dtype=np.int64)  # pad id 1 is masked out anyway
+    mask = np.zeros((len(token_ids), width), dtype=np.int64)
+    for i, t in enumerate(token_ids):
+        ids[i, : len(t)] = t
+        mask[i, : len(t)] = 1
+    return ids, mask
+
+
+def mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of the hidden states over the attention mask, L2-normalised; (n, dim) float32."""
+    m = mask[:, :, None].astype(np.float32)
+    pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def shared_tokenizer_for(model_dir: Path) -> Tokenizer:
